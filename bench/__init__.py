@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench NAME [--quick] [--json]`; each prints figures and its same-run baseline."""

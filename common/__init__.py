@@ -1,0 +1,1 @@
+"""Pieces every layer uses: configuration, the clock, template rendering, reply and sending types."""
