@@ -38,9 +38,9 @@ class Renderer:
         self.env.filters["number"] = format_number
         self._plain = Environment(undefined=StrictUndefined, autoescape=False)
 
-    def render(self, name: str, **context: Any) -> str:
+    def render(self, template: str, /, **context: Any) -> str:
         """Render the HTML message template `templates/<name>.html`; surrounding blank lines stripped."""
-        return self.env.get_template(f"{name}.html").render(**context).strip()
+        return self.env.get_template(f"{template}.html").render(**context).strip()
 
     @cached_property
     def _labels(self) -> dict[str, str]:
@@ -54,7 +54,7 @@ class Renderer:
                 labels[key] = value
         return labels
 
-    def label(self, key: str, **context: Any) -> str:
+    def label(self, key: str, /, **context: Any) -> str:
         """A plain-text button label from templates/labels/<file>.yaml, keyed '<file>.<key>'."""
         try:
             source = self._labels[key]

@@ -1,0 +1,193 @@
+"""Trợ lý OCOP — a Telegram bot that guides Vietnamese producers through the OCOP programme.
+
+Composition root and command line:
+
+    python bot.py                  # same as `run`: long polling with TELEGRAM_BOT_TOKEN
+    python bot.py console          # chat with the full bot in the terminal (no Telegram, no token)
+    python bot.py ask "câu hỏi"    # print the reply a new user would get; --json reads stdin
+    python bot.py db upgrade       # apply database migrations (also done at every start)
+    python bot.py kb check         # validate the knowledge base
+    python bot.py form check       # validate the dossier form definition
+
+Configuration comes from environment variables or a .env file (see .env.example).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from common.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("ocop")
+
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather in Telegram (/newbot), put its token "
+    "in .env as TELEGRAM_BOT_TOKEN=..., or try the bot without Telegram: python bot.py console"
+)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+# ---- run ----------------------------------------------------------------------------------------
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Long polling against TELEGRAM_API_BASE_URL; SIGINT/SIGTERM stop it cleanly."""
+    if not settings.telegram_bot_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    from telegram import Update
+
+    from handlers.app import build_application, make_context
+
+    app = build_application(make_context(settings))
+    log.info("Starting long polling at %s", settings.telegram_api_base_url)
+    app.run_polling(
+        allowed_updates=Update.ALL_TYPES,
+        stop_signals=(signal.SIGINT, signal.SIGTERM),
+        drop_pending_updates=False,
+        close_loop=False,
+    )
+    return 0
+
+
+# ---- console ------------------------------------------------------------------------------------
+async def _console(settings: Settings, args: argparse.Namespace) -> int:
+    from fakebot.console import Console
+
+    console = await Console.start(settings, user_id=args.user_id, name=args.name, staff=args.staff)
+    try:
+        await console.loop()
+    finally:
+        await console.stop()
+    return 0
+
+
+def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_console(settings, args))
+    except (KeyboardInterrupt, EOFError):
+        print()
+        return 0
+
+
+# ---- ask ----------------------------------------------------------------------------------------
+async def _ask(settings: Settings, questions: list[str], as_json: bool) -> int:
+    from fakebot.ask import Asker
+
+    asker = await Asker.start(settings)
+    try:
+        for n, question in enumerate(questions):
+            result = await asker.ask(question, user_id=900_000_000 + n)
+            if as_json:
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+            else:
+                print(result["text"])
+    finally:
+        await asker.stop()
+    return 0
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    if args.json:
+        questions = [line.strip() for line in sys.stdin if line.strip()]
+    elif args.question:
+        questions = [" ".join(args.question)]
+    else:
+        print("Give a question: python bot.py ask \"sản phẩm OCOP là gì\" (or --json with questions on stdin)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if not args.use_database:
+        # A new user on a fresh database: nothing this command does lands in the real one.
+        tmp = tempfile.mkdtemp(prefix="ocop-ask-")
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{Path(tmp) / 'ask.db'}"})
+    return asyncio.run(_ask(settings, questions, args.json))
+
+
+# ---- db / kb / form -----------------------------------------------------------------------------
+def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import Database
+
+    async def upgrade() -> None:
+        db = Database(settings.database_url)
+        try:
+            await db.upgrade()
+        finally:
+            await db.dispose()
+
+    asyncio.run(upgrade())
+    print(f"Database is up to date: {settings.database_url}")
+    return 0
+
+
+def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge.kb import kb_check_main
+
+    return kb_check_main(args.rest)
+
+
+def cmd_form(settings: Settings, args: argparse.Namespace) -> int:
+    from dossier.form import form_check_main
+
+    return form_check_main(args.rest)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bot.py", description="Trợ lý OCOP — Telegram bot for OCOP producers.")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("run", help="long polling with TELEGRAM_BOT_TOKEN (the default)",
+                   description="Long-poll the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN.")  # fmt: skip
+    c = sub.add_parser("console", help="chat with the bot in the terminal, no Telegram needed",
+                       description="Chat with the full bot in this terminal. Buttons are numbered: type the "
+                       "number to press one. /file PATH sends a photo or document. Ctrl-D quits.")  # fmt: skip
+    c.add_argument("--user-id", type=int, default=int(os.environ.get("CONSOLE_USER_ID", "1001")),
+                   help="your Telegram user id in the console (default 1001)")  # fmt: skip
+    c.add_argument("--name", default="Khách", help="your first name in the console")
+    c.add_argument("--staff", action="store_true", help="act as a staff member")
+    a = sub.add_parser("ask", help="print the reply a new user would get to a question",
+                       description="Print the bot's reply to a question as a new user. With --json, read one "
+                       "question per line from stdin and print one JSON object per line.")  # fmt: skip
+    a.add_argument("question", nargs="*")
+    a.add_argument("--json", action="store_true", help="questions from stdin, JSON lines out")
+    a.add_argument("--use-database", action="store_true",
+                   help="use DATABASE_URL instead of a throw-away database")  # fmt: skip
+    d = sub.add_parser("db", help="database commands", description="Database commands.")
+    d.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
+    k = sub.add_parser("kb", help="knowledge base commands", description="Knowledge base commands.")
+    k.add_argument("action", choices=["check"], help="check: validate the knowledge base data")
+    k.add_argument("rest", nargs=argparse.REMAINDER)
+    f = sub.add_parser("form", help="dossier form commands", description="Dossier form commands.")
+    f.add_argument("action", choices=["check"], help="check: validate the dossier form definition")
+    f.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+COMMANDS = {"run": cmd_run, "console": cmd_console, "ask": cmd_ask, "db": cmd_db, "kb": cmd_kb, "form": cmd_form}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    command = args.command or "run"
+    if command == "run" and args.command is None:
+        args = argparse.Namespace(command="run")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level if command == "run" else "WARNING")
+    return COMMANDS[command](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

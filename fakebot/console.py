@@ -1,0 +1,82 @@
+"""`python bot.py console`: chat with the full bot in a terminal. Buttons are numbered; type the number
+to press one; `/file PATH` sends a photo (jpg/png) or a document (pdf…)."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from pathlib import Path
+
+from common.config import Settings
+from fakebot.core import SentMessage
+from fakebot.driver import FakeUser, Harness
+from fakebot.session import start_session
+
+BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+class Console:
+    def __init__(self, harness: Harness, user: FakeUser, color: bool) -> None:
+        self.h = harness
+        self.user = user
+        self.color = color
+        self.buttons: list[tuple[str, SentMessage]] = []
+
+    @classmethod
+    async def start(cls, settings: Settings, *, user_id: int, name: str, staff: bool) -> Console:
+        if staff and user_id not in settings.staff_set:
+            settings = settings.model_copy(update={"staff_ids": [*settings.staff_ids, user_id]})
+        harness, _ctx = await start_session(settings)
+        harness._expect_errors = True  # a console user sees the apology, like on Telegram
+        import sys
+
+        console = cls(harness, harness.user(user_id, name), color=sys.stdout.isatty())
+        console.say(f"Trợ lý OCOP — console. Database: {settings.database_url}")
+        console.say("Gõ tin nhắn như trong Telegram. Số = bấm nút. /file ĐƯỜNG_DẪN gửi ảnh/tệp. Ctrl-D để thoát.")
+        await console.show(await harness.process(console.user._message(text="/start", entities=[
+            {"type": "bot_command", "offset": 0, "length": 6}])))  # fmt: skip
+        return console
+
+    async def stop(self) -> None:
+        await self.h.stop()
+
+    def say(self, text: str) -> None:
+        print(f"{DIM}{text}{RESET}" if self.color else text)
+
+    async def show(self, messages: list[SentMessage]) -> None:
+        self.buttons = []
+        for m in messages:
+            print()
+            head = "🤖 (sửa)" if m.edits else "🤖"
+            print(f"{BOLD}{head}{RESET}" if self.color else head)
+            if m.document:
+                print(f"[tệp: {m.document['file_name']}, {len(m.document['content'])} byte]")
+            print(m.text)
+            for row in m.buttons:
+                for b in row:
+                    self.buttons.append((b["text"], m))
+                    print(f"  [{len(self.buttons)}] {b['text']}")
+        print()
+
+    async def loop(self) -> None:
+        while True:
+            line = (await asyncio.to_thread(input, "> ")).strip()
+            if not line:
+                continue
+            if line.isdigit() and 1 <= int(line) <= len(self.buttons):
+                label, msg = self.buttons[int(line) - 1]
+                await self.show(await self.user.press(label, message=msg))
+            elif line.startswith("/file "):
+                await self.show(await self.send_file(Path(line[6:].strip()).expanduser()))
+            else:
+                await self.show(await self.user.send(line))
+
+    async def send_file(self, path: Path) -> list[SentMessage]:
+        if not path.is_file():
+            self.say(f"Không tìm thấy tệp: {path}")
+            return []
+        content = path.read_bytes()
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if mime in {"image/jpeg", "image/png"}:
+            return await self.user.send_photo(content)
+        return await self.user.send_document(content, path.name, mime)

@@ -1,0 +1,21 @@
+"""An in-process bot session: the production Application on the fake Bot API (console, `ask`, bench)."""
+
+from __future__ import annotations
+
+from common.clock import Clock
+from common.config import Settings
+from fakebot.core import FakeTelegram
+from fakebot.driver import Harness
+from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
+from handlers.app import build_application, make_context
+from handlers.context import AppContext
+
+
+async def start_session(settings: Settings, *, clock: Clock | None = None) -> tuple[Harness, AppContext]:
+    """Build the real Application (same factory as production) talking to an in-memory Bot API."""
+    fake = FakeTelegram()
+    ctx = make_context(settings, clock=clock)
+    app = build_application(ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL,
+                            base_file_url=FAKE_FILE_URL)  # fmt: skip
+    harness = await Harness.start(app, fake)
+    return harness, ctx

@@ -1,0 +1,87 @@
+"""The users repository: register or refresh a user on every update, roles, and the user's flow state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from common.clock import Clock
+from storage.db import Database
+from storage.models import Role, User
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The user as stored after this update, and whether this was their first contact."""
+
+    user: User
+    is_new: bool
+
+
+class Users:
+    """Reads and writes the users table. Roles come from configuration (STAFF_IDS / ADMIN_IDS)."""
+
+    def __init__(self, db: Database, clock: Clock, staff_ids: frozenset[int], admin_ids: frozenset[int]) -> None:
+        self.db = db
+        self.clock = clock
+        self.staff_ids = staff_ids
+        self.admin_ids = admin_ids
+
+    def role_for(self, user_id: int) -> Role:
+        if user_id in self.admin_ids:
+            return Role.ADMIN
+        if user_id in self.staff_ids:
+            return Role.STAFF
+        return Role.PRODUCER
+
+    def is_staff(self, user_id: int) -> bool:
+        return self.role_for(user_id) in (Role.STAFF, Role.ADMIN)
+
+    async def seen(self, user_id: int, full_name: str, username: str | None, language: str | None) -> Seen:
+        """Create the user on first contact, else refresh name, username, role and last_seen."""
+        now = self.clock.now()
+        async with self.db.session() as s:
+            user = await s.get(User, user_id)
+            is_new = user is None
+            if user is None:
+                user = User(id=user_id, first_seen=now, topics=[], flow_data={}, blocked=False)
+                s.add(user)
+            user.full_name = full_name[:256]
+            user.username = username
+            user.language = language
+            user.role = self.role_for(user_id)
+            user.last_seen = now
+            user.blocked = False
+        return Seen(user, is_new)
+
+    async def get(self, user_id: int) -> User | None:
+        async with self.db.session() as s:
+            return await s.get(User, user_id)
+
+    async def set_start_payload(self, user_id: int, payload: str) -> None:
+        async with self.db.session() as s:
+            user = await s.get(User, user_id)
+            if user is not None and user.start_payload is None:
+                user.start_payload = payload[:64]
+
+    async def set_flow(self, user_id: int, flow: str | None, data: dict[str, Any] | None = None) -> None:
+        """Enter a guided flow (or leave it with None); free text then goes to that flow."""
+        async with self.db.session() as s:
+            user = await s.get(User, user_id)
+            if user is None:
+                return
+            user.flow = flow
+            user.flow_data = dict(data or {})
+
+    async def mark_blocked(self, user_id: int) -> None:
+        async with self.db.session() as s:
+            user = await s.get(User, user_id)
+            if user is not None:
+                user.blocked = True
+
+    async def staff_and_admins(self) -> list[User]:
+        async with self.db.session() as s:
+            rows = await s.scalars(select(User).where(User.role.in_([Role.STAFF, Role.ADMIN])))
+            return list(rows)
