@@ -104,8 +104,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     elif args.question:
         questions = [" ".join(args.question)]
     else:
-        print("Give a question: python bot.py ask \"sản phẩm OCOP là gì\" (or --json with questions on stdin)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            'Give a question: python bot.py ask "sản phẩm OCOP là gì" (or --json with questions on stdin)',
+            file=sys.stderr,
+        )
         return 2
     if not args.use_database:
         # A new user on a fresh database: nothing this command does lands in the real one.
@@ -145,22 +147,36 @@ def cmd_form(settings: Settings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot.py", description="Trợ lý OCOP — Telegram bot for OCOP producers.")
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("run", help="long polling with TELEGRAM_BOT_TOKEN (the default)",
-                   description="Long-poll the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN.")  # fmt: skip
-    c = sub.add_parser("console", help="chat with the bot in the terminal, no Telegram needed",
-                       description="Chat with the full bot in this terminal. Buttons are numbered: type the "
-                       "number to press one. /file PATH sends a photo or document. Ctrl-D quits.")  # fmt: skip
-    c.add_argument("--user-id", type=int, default=int(os.environ.get("CONSOLE_USER_ID", "1001")),
-                   help="your Telegram user id in the console (default 1001)")  # fmt: skip
+    sub.add_parser(
+        "run",
+        help="long polling with TELEGRAM_BOT_TOKEN (the default)",
+        description="Long-poll the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN.",
+    )
+    c = sub.add_parser(
+        "console",
+        help="chat with the bot in the terminal, no Telegram needed",
+        description="Chat with the full bot in this terminal. Buttons are numbered: type the "
+        "number to press one. /file PATH sends a photo or document. Ctrl-D quits.",
+    )
+    c.add_argument(
+        "--user-id",
+        type=int,
+        default=int(os.environ.get("CONSOLE_USER_ID", "1001")),
+        help="your Telegram user id in the console (default 1001)",
+    )
     c.add_argument("--name", default="Khách", help="your first name in the console")
     c.add_argument("--staff", action="store_true", help="act as a staff member")
-    a = sub.add_parser("ask", help="print the reply a new user would get to a question",
-                       description="Print the bot's reply to a question as a new user. With --json, read one "
-                       "question per line from stdin and print one JSON object per line.")  # fmt: skip
+    a = sub.add_parser(
+        "ask",
+        help="print the reply a new user would get to a question",
+        description="Print the bot's reply to a question as a new user. With --json, read one "
+        "question per line from stdin and print one JSON object per line.",
+    )
     a.add_argument("question", nargs="*")
     a.add_argument("--json", action="store_true", help="questions from stdin, JSON lines out")
-    a.add_argument("--use-database", action="store_true",
-                   help="use DATABASE_URL instead of a throw-away database")  # fmt: skip
+    a.add_argument(
+        "--use-database", action="store_true", help="use DATABASE_URL instead of a throw-away database"
+    )
     d = sub.add_parser("db", help="database commands", description="Database commands.")
     d.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
     k = sub.add_parser("kb", help="knowledge base commands", description="Knowledge base commands.")
@@ -172,7 +188,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"run": cmd_run, "console": cmd_console, "ask": cmd_ask, "db": cmd_db, "kb": cmd_kb, "form": cmd_form}
+COMMANDS = {
+    "run": cmd_run,
+    "console": cmd_console,
+    "ask": cmd_ask,
+    "db": cmd_db,
+    "kb": cmd_kb,
+    "form": cmd_form,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,9 +32,16 @@ class Console:
 
         console = cls(harness, harness.user(user_id, name), color=sys.stdout.isatty())
         console.say(f"Trợ lý OCOP — console. Database: {settings.database_url}")
-        console.say("Gõ tin nhắn như trong Telegram. Số = bấm nút. /file ĐƯỜNG_DẪN gửi ảnh/tệp. Ctrl-D để thoát.")
-        await console.show(await harness.process(console.user._message(text="/start", entities=[
-            {"type": "bot_command", "offset": 0, "length": 6}])))  # fmt: skip
+        console.say(
+            "Gõ tin nhắn như trong Telegram. Số = bấm nút. /file ĐƯỜNG_DẪN gửi ảnh/tệp. Ctrl-D để thoát."
+        )
+        await console.show(
+            await harness.process(
+                console.user._message(
+                    text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]
+                )
+            )
+        )
         return console
 
     async def stop(self) -> None:
@@ -67,15 +74,16 @@ class Console:
                 label, msg = self.buttons[int(line) - 1]
                 await self.show(await self.user.press(label, message=msg))
             elif line.startswith("/file "):
-                await self.show(await self.send_file(Path(line[6:].strip()).expanduser()))
+                await self.show(await self.send_file(Path(line[6:].strip())))
             else:
                 await self.show(await self.user.send(line))
 
     async def send_file(self, path: Path) -> list[SentMessage]:
-        if not path.is_file():
+        try:
+            content = await asyncio.to_thread(path.read_bytes)
+        except OSError:
             self.say(f"Không tìm thấy tệp: {path}")
             return []
-        content = path.read_bytes()
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if mime in {"image/jpeg", "image/png"}:
             return await self.user.send_photo(content)

@@ -19,9 +19,23 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-    "a", "code", "pre", "blockquote", "tg-emoji",
-}  # fmt: skip
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 NAMED_ENTITIES = {"lt", "gt", "amp", "quot"}
 BOT_ID = 7000000001
 
@@ -51,13 +65,15 @@ def parse_html(text: str) -> str:
             raw = text[i + 1 : end]
             m = re.fullmatch(r"(/?)([a-zA-Z][a-zA-Z0-9-]*)(\s[^<>]*)?", raw.strip())
             if not m:
-                raise bad(f"can't parse entities: unsupported start tag \"{raw[:20]}\" at byte offset {i}")
+                raise bad(f'can\'t parse entities: unsupported start tag "{raw[:20]}" at byte offset {i}')
             closing, tag, attrs = m.group(1), m.group(2).lower(), m.group(3) or ""
             if tag not in ALLOWED_TAGS:
                 raise bad(f'can\'t parse entities: unsupported start tag "{tag}" at byte offset {i}')
             if closing:
                 if not stack or stack[-1] != tag:
-                    raise bad(f'can\'t parse entities: can\'t find end tag corresponding to start tag "{tag}"')
+                    raise bad(
+                        f"can't parse entities: can't find end tag corresponding to start tag \"{tag}\""
+                    )
                 stack.pop()
             else:
                 if tag == "a" and "href" not in attrs:
@@ -79,7 +95,7 @@ def parse_html(text: str) -> str:
             out.append(ch)
             i += 1
     if stack:
-        raise bad(f'can\'t parse entities: can\'t find end tag corresponding to start tag "{stack[-1]}"')
+        raise bad(f"can't parse entities: can't find end tag corresponding to start tag \"{stack[-1]}\"")
     return "".join(out)
 
 
@@ -177,14 +193,20 @@ class FakeTelegram:
             return [m for m in self.messages.get(chat_id, {}).values() if m.from_bot and not m.deleted]
 
     # ---- the API ------------------------------------------------------------------------------
-    def call(self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any], files: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Answer one Bot API call as a JSON-ready dict."""
         with self.lock:
             self.calls.append((method, params))
             handler = getattr(self, f"api_{method.lower()}", None)
             if handler is None:
                 self.unknown_methods.append(method)
-                return {"ok": False, "error_code": 404, "description": f"Not Found: method {method} not faked"}
+                return {
+                    "ok": False,
+                    "error_code": 404,
+                    "description": f"Not Found: method {method} not faked",
+                }
             try:
                 return {"ok": True, "result": handler(params, files or {})}
             except BotAPIError as exc:
@@ -297,12 +319,20 @@ class FakeTelegram:
             "from": self.bot_user(),
         }
         if m.document:
-            out["document"] = {k: m.document[k] for k in ("file_id", "file_unique_id", "file_name", "mime_type")}
+            out["document"] = {
+                k: m.document[k] for k in ("file_id", "file_unique_id", "file_name", "mime_type")
+            }
             if m.text:
                 out["caption"] = m.text
         elif m.photo:
-            out["photo"] = [{"file_id": m.photo["file_id"], "file_unique_id": m.photo["file_unique_id"],
-                             "width": 100, "height": 100}]  # fmt: skip
+            out["photo"] = [
+                {
+                    "file_id": m.photo["file_id"],
+                    "file_unique_id": m.photo["file_unique_id"],
+                    "width": 100,
+                    "height": 100,
+                }
+            ]
             if m.text:
                 out["caption"] = m.text
         else:
@@ -340,9 +370,13 @@ class FakeTelegram:
         chat_id = self._chat_id(p)
         stored = self._upload(p, files, "document")
         raw, plain = self._text(p.get("caption"), p.get("parse_mode"), MAX_CAPTION, "caption")
-        doc = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-               "file_name": stored.file_name or "file", "mime_type": stored.mime_type or "application/octet-stream",
-               "content": stored.content}  # fmt: skip
+        doc = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": stored.file_name or "file",
+            "mime_type": stored.mime_type or "application/octet-stream",
+            "content": stored.content,
+        }
         m = self._new_bot_message(chat_id, text=plain, html=raw, buttons=self._buttons(p), document=doc)
         return self._message_json(m)
 
@@ -350,7 +384,11 @@ class FakeTelegram:
         chat_id = self._chat_id(p)
         stored = self._upload(p, files, "photo")
         raw, plain = self._text(p.get("caption"), p.get("parse_mode"), MAX_CAPTION, "caption")
-        photo = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "content": stored.content}
+        photo = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "content": stored.content,
+        }
         m = self._new_bot_message(chat_id, text=plain, html=raw, buttons=self._buttons(p), photo=photo)
         return self._message_json(m)
 
@@ -386,8 +424,10 @@ class FakeTelegram:
         m = self._existing(p)
         buttons = self._buttons(p)
         if buttons == m.buttons:
-            raise bad("message is not modified: specified new message content and reply markup are exactly "
-                      "the same as a current content and reply markup of the message")  # fmt: skip
+            raise bad(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
         m.buttons = buttons
         m.edits += 1
         self.log.append(m)
@@ -409,8 +449,12 @@ class FakeTelegram:
         stored = self.files.get(str(p.get("file_id")))
         if stored is None:
             raise bad("invalid file_id")
-        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-                "file_size": len(stored.content), "file_path": f"files/{stored.file_id}"}  # fmt: skip
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.content),
+            "file_path": f"files/{stored.file_id}",
+        }
 
     def download(self, path: str) -> bytes | None:
         """Content for a file URL path ending in files/<file_id>."""

@@ -52,8 +52,15 @@ class Harness:
             await self.app.post_shutdown(self.app)
         await self.app.shutdown()
 
-    def user(self, user_id: int, first_name: str = "Lan", *, last_name: str | None = None,
-             username: str | None = None, language_code: str | None = "vi") -> FakeUser:  # fmt: skip
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "Lan",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "vi",
+    ) -> FakeUser:
         return FakeUser(self, user_id, first_name, last_name, username, language_code)
 
     @contextmanager
@@ -82,7 +89,9 @@ class Harness:
             self.fake.refusals.clear()
             raise AssertionError(f"the bot made calls Telegram would refuse: {refusals}")
         if self.fake.unknown_methods:
-            raise AssertionError(f"the bot called methods the fake does not know: {self.fake.unknown_methods}")
+            raise AssertionError(
+                f"the bot called methods the fake does not know: {self.fake.unknown_methods}"
+            )
         return self._touched(mark)
 
     def _touched(self, mark: int) -> list[SentMessage]:
@@ -96,8 +105,15 @@ class Harness:
 class FakeUser:
     """A Telegram user in a private chat with the bot (chat id = user id), or writing in a group."""
 
-    def __init__(self, harness: Harness, user_id: int, first_name: str, last_name: str | None,
-                 username: str | None, language_code: str | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        harness: Harness,
+        user_id: int,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        language_code: str | None,
+    ) -> None:
         self.h = harness
         self.id = user_id
         self.first_name = first_name
@@ -137,7 +153,9 @@ class FakeUser:
             d["language_code"] = self.language_code
         return d
 
-    def _message(self, chat_id: int | None = None, reply_to: int | None = None, **content: Any) -> dict[str, Any]:
+    def _message(
+        self, chat_id: int | None = None, reply_to: int | None = None, **content: Any
+    ) -> dict[str, Any]:
         chat_id = self.id if chat_id is None else chat_id
         mid = self.h.fake.new_message_id(chat_id)
         text = content.get("text") or content.get("caption") or ""
@@ -146,7 +164,12 @@ class FakeUser:
             chat = {"id": chat_id, "type": "private", "first_name": self.first_name}
         else:
             chat = {"id": chat_id, "type": "supergroup", "title": "Staff"}
-        msg: dict[str, Any] = {"message_id": mid, "date": int(time.time()), "chat": chat, "from": self._from()}
+        msg: dict[str, Any] = {
+            "message_id": mid,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self._from(),
+        }
         if reply_to is not None:
             original = self.h.fake.messages.get(chat_id, {}).get(reply_to)
             if original is not None:
@@ -155,7 +178,9 @@ class FakeUser:
         return {"message": msg}
 
     # ---- what the user does -------------------------------------------------------------------
-    async def send(self, text: str, *, chat_id: int | None = None, reply_to: int | None = None) -> list[SentMessage]:
+    async def send(
+        self, text: str, *, chat_id: int | None = None, reply_to: int | None = None
+    ) -> list[SentMessage]:
         """Type `text` (a /command gets its bot_command entity, as Telegram adds it)."""
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
@@ -188,30 +213,57 @@ class FakeUser:
         }
         return await self.h.process({"callback_query": query})
 
-    async def send_photo(self, content: bytes = b"\xff\xd8\xff\xe0fakejpeg", *, caption: str | None = None,
-                         size: int | None = None) -> list[SentMessage]:  # fmt: skip
+    async def send_photo(
+        self,
+        content: bytes = b"\xff\xd8\xff\xe0fakejpeg",
+        *,
+        caption: str | None = None,
+        size: int | None = None,
+    ) -> list[SentMessage]:
         stored = self.h.fake.store_file(content, None, "image/jpeg")
-        photo = [{"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "width": 800,
-                  "height": 600, "file_size": size or len(content)}]  # fmt: skip
+        photo = [
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": 800,
+                "height": 600,
+                "file_size": size or len(content),
+            }
+        ]
         body: dict[str, Any] = {"photo": photo}
         if caption:
             body["caption"] = caption
         return await self.h.process(self._message(**body))
 
-    async def send_document(self, content: bytes, file_name: str, mime_type: str, *,
-                            size: int | None = None) -> list[SentMessage]:  # fmt: skip
+    async def send_document(
+        self, content: bytes, file_name: str, mime_type: str, *, size: int | None = None
+    ) -> list[SentMessage]:
         stored = self.h.fake.store_file(content, file_name, mime_type)
-        doc = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_name": file_name,
-               "mime_type": mime_type, "file_size": size or len(content)}  # fmt: skip
+        doc = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": size or len(content),
+        }
         return await self.h.process(self._message(document=doc))
 
     async def send_sticker(self) -> list[SentMessage]:
-        sticker = {"file_id": "STK1", "file_unique_id": "STKU1", "width": 512, "height": 512,
-                   "is_animated": False, "is_video": False, "type": "regular"}  # fmt: skip
+        sticker = {
+            "file_id": "STK1",
+            "file_unique_id": "STKU1",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        }
         return await self.h.process(self._message(sticker=sticker))
 
     async def send_voice(self) -> list[SentMessage]:
-        return await self.h.process(self._message(voice={"file_id": "VOI1", "file_unique_id": "VU1", "duration": 3}))
+        return await self.h.process(
+            self._message(voice={"file_id": "VOI1", "file_unique_id": "VU1", "duration": 3})
+        )
 
     async def send_location(self, lat: float = 20.92, lon: float = 105.70) -> list[SentMessage]:
         return await self.h.process(self._message(location={"latitude": lat, "longitude": lon}))

@@ -15,7 +15,8 @@ async def start_session(settings: Settings, *, clock: Clock | None = None) -> tu
     """Build the real Application (same factory as production) talking to an in-memory Bot API."""
     fake = FakeTelegram()
     ctx = make_context(settings, clock=clock)
-    app = build_application(ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL,
-                            base_file_url=FAKE_FILE_URL)  # fmt: skip
+    app = build_application(
+        ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL, base_file_url=FAKE_FILE_URL
+    )
     harness = await Harness.start(app, fake)
     return harness, ctx

@@ -40,7 +40,9 @@ def make_context(settings: Settings, *, clock: Clock | None = None, db: Database
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     users = Users(db, clock, frozenset(settings.staff_ids), frozenset(settings.admin_ids))
-    return AppContext(settings=settings, db=db, clock=clock, renderer=Renderer(settings.timezone), users=users)
+    return AppContext(
+        settings=settings, db=db, clock=clock, renderer=Renderer(settings.timezone), users=users
+    )
 
 
 def build_application(

@@ -146,12 +146,25 @@ async def on_media(update: Update, context: Context) -> None:
         return
     msg = update.effective_message
     assert msg is not None
-    await answer(update, context, Reply(ctx.renderer.render("common/unexpected_media", what=media_kind(ctx, msg))))
+    await answer(
+        update, context, Reply(ctx.renderer.render("common/unexpected_media", what=media_kind(ctx, msg)))
+    )
 
 
 def media_kind(ctx: AppContext, msg: Message) -> str:
-    for kind in ("sticker", "photo", "document", "voice", "audio", "video", "video_note", "animation",
-                 "location", "contact", "poll"):  # fmt: skip
+    for kind in (
+        "sticker",
+        "photo",
+        "document",
+        "voice",
+        "audio",
+        "video",
+        "video_note",
+        "animation",
+        "location",
+        "contact",
+        "poll",
+    ):
         if getattr(msg, kind, None):
             return ctx.renderer.label(f"media.{kind}")
     return ctx.renderer.label("media.other")

@@ -28,9 +28,12 @@ def markup(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
 
 async def send(context: Context, chat_id: int, reply: Reply) -> Message:
     return await context.bot.send_message(
-        chat_id, reply.html, parse_mode=ParseMode.HTML, reply_markup=markup(reply.buttons),
+        chat_id,
+        reply.html,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup(reply.buttons),
         disable_web_page_preview=True,
-    )  # fmt: skip
+    )
 
 
 async def answer(update: Update, context: Context, reply: Reply) -> Message:
@@ -47,8 +50,12 @@ async def replace(query: CallbackQuery, context: Context, reply: Reply) -> None:
         if msg.text == plain_text(reply.html) and msg.reply_markup == markup(reply.buttons):
             return  # Telegram refuses an edit that changes nothing
         try:
-            await msg.edit_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=markup(reply.buttons),
-                                disable_web_page_preview=True)  # fmt: skip
+            await msg.edit_text(
+                reply.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(reply.buttons),
+                disable_web_page_preview=True,
+            )
             return
         except BadRequest as exc:
             if "not modified" in str(exc).lower():

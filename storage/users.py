@@ -23,7 +23,9 @@ class Seen:
 class Users:
     """Reads and writes the users table. Roles come from configuration (STAFF_IDS / ADMIN_IDS)."""
 
-    def __init__(self, db: Database, clock: Clock, staff_ids: frozenset[int], admin_ids: frozenset[int]) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, staff_ids: frozenset[int], admin_ids: frozenset[int]
+    ) -> None:
         self.db = db
         self.clock = clock
         self.staff_ids = staff_ids

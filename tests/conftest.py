@@ -82,8 +82,13 @@ async def make_bot(settings: Settings, database: Database, clock: FakeClock) -> 
     async def factory() -> Harness:
         fake = FakeTelegram()
         ctx = make_context(settings, clock=clock, db=database)
-        app = build_application(ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL,
-                                base_file_url=FAKE_FILE_URL)  # fmt: skip
+        app = build_application(
+            ctx,
+            request=FakeRequest(fake),
+            rate_limit=False,
+            base_url=FAKE_BASE_URL,
+            base_file_url=FAKE_FILE_URL,
+        )
         harness = await Harness.start(app, fake)
         harnesses.append(harness)
         return harness

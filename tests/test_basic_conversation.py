@@ -12,8 +12,14 @@ from handlers import basic
 from storage.models import User
 from tests.conftest import STAFF_ID
 
-MENU = ["❓ Hỏi đáp OCOP", "✅ Kiểm tra điều kiện", "📝 Đăng ký hồ sơ", "📂 Hồ sơ của tôi", "📅 Lịch & sự kiện",
-        "☎️ Liên hệ cán bộ"]  # fmt: skip
+MENU = [
+    "❓ Hỏi đáp OCOP",
+    "✅ Kiểm tra điều kiện",
+    "📝 Đăng ký hồ sơ",
+    "📂 Hồ sơ của tôi",
+    "📅 Lịch & sự kiện",
+    "☎️ Liên hệ cán bộ",
+]
 
 
 async def test_start_new_user_greets_by_name_and_shows_menu(bot: Harness) -> None:
@@ -140,7 +146,7 @@ async def test_commands_are_registered_in_vietnamese_with_staff_scope(bot: Harne
     scopes = {json.loads(k)["type"]: v for k, v in bot.fake.commands.items()}
     names = [c["command"] for c in scopes["default"]]
     assert "hoso" in names and "cauhoi" not in names
-    staff = [v for k, v in bot.fake.commands.items() if str(STAFF_ID) in k][0]
+    staff = next(v for k, v in bot.fake.commands.items() if str(STAFF_ID) in k)
     assert "cauhoi" in [c["command"] for c in staff]
     assert all(c["description"] for c in scopes["default"])
 
