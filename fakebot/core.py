@@ -103,7 +103,7 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-@dataclass
+@dataclass(eq=False)
 class SentMessage:
     """A message in a chat as the fake keeps it (bot's or user's)."""
 

@@ -95,9 +95,11 @@ class Harness:
         return self._touched(mark)
 
     def _touched(self, mark: int) -> list[SentMessage]:
+        seen: set[int] = set()
         out: list[SentMessage] = []
         for m in self.fake.log[mark:]:
-            if m not in out:
+            if id(m) not in seen:
+                seen.add(id(m))
                 out.append(m)
         return out
 

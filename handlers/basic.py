@@ -49,7 +49,9 @@ async def start(update: Update, context: Context) -> None:
     user = update.effective_user
     assert user is not None
     payload = context.args[0] if context.args else ""
-    await ctx.users.set_flow(user.id, None)
+    db_user = getattr(context, "db_user", None)
+    if db_user is not None and db_user.flow:
+        await ctx.users.set_flow(user.id, None)
     if payload and PAYLOAD_RE.match(payload):
         await ctx.users.set_start_payload(user.id, payload)
         name, _, arg = payload.partition("_")
@@ -96,9 +98,9 @@ async def menu_button(update: Update, context: Context) -> None:
     ctx = app_ctx(context)
     item = (query.data or "").partition(":")[2]
     await query.answer()
-    user = update.effective_user
-    if user is not None and item != "menu":
-        await ctx.users.set_flow(user.id, None)
+    db_user = getattr(context, "db_user", None)
+    if db_user is not None and db_user.flow and item != "menu":
+        await ctx.users.set_flow(db_user.id, None)
     if item == "menu":
         await replace(query, context, menu_reply(ctx))
         return

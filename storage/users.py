@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,9 @@ class Seen:
 
     user: User
     is_new: bool
+
+
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 
 class Users:
@@ -50,12 +54,19 @@ class Users:
             if user is None:
                 user = User(id=user_id, first_seen=now, topics=[], flow_data={}, blocked=False)
                 s.add(user)
-            user.full_name = full_name[:256]
-            user.username = username
-            user.language = language
-            user.role = self.role_for(user_id)
-            user.last_seen = now
-            user.blocked = False
+            # Write only what changed; last_seen to within a few minutes (one read per update, not a write).
+            fields = {
+                "full_name": full_name[:256],
+                "username": username,
+                "language": language,
+                "role": str(self.role_for(user_id)),
+                "blocked": False,
+            }
+            for name, value in fields.items():
+                if getattr(user, name) != value:
+                    setattr(user, name, value)
+            if is_new or now - user.last_seen >= LAST_SEEN_RESOLUTION:
+                user.last_seen = now
         return Seen(user, is_new)
 
     async def get(self, user_id: int) -> User | None:
