@@ -88,9 +88,11 @@ def register(app: Application, ctx: AppContext) -> None:
 
     app.add_handler(CallbackQueryHandler(basic.menu_button, pattern=r"^m:"))
     app.add_handler(CallbackQueryHandler(basic.stale_button))
-    app.add_handler(MessageHandler(filters.COMMAND, basic.unknown_command))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, basic.on_text))
-    app.add_handler(MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, basic.on_media))
+    # Fallbacks answer in private chats only: the staff group's own chatter is not for the bot.
+    private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.COMMAND, basic.unknown_command))
+    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, basic.on_text))
+    app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, basic.on_media))
     app.add_error_handler(basic.on_error)
 
 

@@ -1,3 +1,4 @@
 """Imports every module that defines tables, so Base.metadata knows them all (Alembic, tests)."""
 
+import knowledge.models  # noqa: F401
 import storage.models  # noqa: F401

@@ -1,0 +1,288 @@
+"""Knowledge-base matcher benchmark: accuracy, abstention and latency, against two baselines.
+
+`python -m bench kb [--quick] [--json] [--failures]` reads bench/data/kb_eval.yaml and prints, for the
+matcher: top-1 accuracy in scope (answered with the right entry), accuracy counting suggestions, correct
+abstention out of scope, rank-1 accuracy ignoring the decision, the same per kind; then the same
+figures for a rapidfuzz `extractOne` baseline (default settings, and a folded token_set variant) and a
+BM25 baseline, each at its own best cut-off (best mean of accuracy and abstention over a grid); then
+p50/p99 latency per question at the real size and at 10× (synthetic perturbed copies of the entries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rank_bm25 import BM25Okapi
+from rapidfuzz import fuzz, process
+
+from knowledge.kb import KnowledgeBase, load_knowledge_base
+from knowledge.normalize import fold_text
+from knowledge.retrieval import Decision, Matcher
+
+EVAL_FILE = Path(__file__).resolve().parent / "data" / "kb_eval.yaml"
+
+
+def load_eval(path: Path = EVAL_FILE) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    in_scope = [
+        {"q": str(i["q"]), "entry": str(i["entry"]), "kind": str(i.get("kind") or "plain")}
+        for i in data.get("in_scope") or []
+    ]
+    out_scope = [
+        {"q": str(i["q"]), "kind": str(i.get("kind") or "other")} for i in data.get("out_of_scope") or []
+    ]
+    return in_scope, out_scope
+
+
+def _pct(num: int, den: int) -> float:
+    return round(100.0 * num / den, 1) if den else 0.0
+
+
+def evaluate_matcher(
+    matcher: Matcher, in_scope: list[dict[str, str]], out_scope: list[dict[str, str]]
+) -> dict[str, Any]:
+    """Accuracy and abstention of the real matcher, overall and per kind; failures listed."""
+    per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    correct = with_suggestions = ranked_first = 0
+    failures: list[str] = []
+    for item in in_scope:
+        match = matcher.match(item["q"])
+        ok = match.decision is Decision.ANSWER and match.entry_id == item["entry"]
+        offered = [match.entry_id] if match.decision is Decision.ANSWER else [e for e, _ in match.choices]
+        correct += ok
+        ranked_first += match.entry_id == item["entry"]
+        with_suggestions += item["entry"] in offered
+        per_kind[item["kind"]][0] += ok
+        per_kind[item["kind"]][1] += 1
+        if not ok:
+            failures.append(
+                f"IN  {item['q']!r}: want {item['entry']}, got {match.decision.value} {match.entry_id} "
+                f"{match.confidence:.2f} {[e for e, _ in match.suggestions]}"
+            )
+    abstained = 0
+    oos_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for item in out_scope:
+        match = matcher.match(item["q"])
+        ok = match.decision is not Decision.ANSWER
+        abstained += ok
+        oos_kind[item["kind"]][0] += ok
+        oos_kind[item["kind"]][1] += 1
+        if not ok:
+            failures.append(f"OUT {item['q']!r}: answered {match.entry_id} {match.confidence:.2f}")
+    return {
+        "top1_in_scope": _pct(correct, len(in_scope)),
+        "incl_suggestions": _pct(with_suggestions, len(in_scope)),
+        "top1_without_cutoff": _pct(ranked_first, len(in_scope)),
+        "abstention_out_of_scope": _pct(abstained, len(out_scope)),
+        "per_kind_in_scope": {k: _pct(v[0], v[1]) for k, v in sorted(per_kind.items())},
+        "per_kind_out_of_scope": {k: _pct(v[0], v[1]) for k, v in sorted(oos_kind.items())},
+        "failures": failures,
+    }
+
+
+def _best_cutoff(
+    in_scores: list[tuple[str | None, float, str]], out_scores: list[float], grid: list[float]
+) -> dict[str, Any]:
+    """The cut-off with the best mean of top-1 accuracy and abstention (answer when score >= cut-off)."""
+    best: dict[str, Any] = {}
+    for cut in grid:
+        acc = sum(1 for got, score, want in in_scores if score >= cut and got == want)
+        abst = sum(1 for score in out_scores if score < cut)
+        top1 = _pct(acc, len(in_scores))
+        abstention = _pct(abst, len(out_scores))
+        balanced = (top1 + abstention) / 2
+        if not best or balanced > best["balanced"]:
+            best = {"cutoff": round(cut, 3), "top1_in_scope": top1, "abstention_out_of_scope": abstention}
+            best["balanced"] = balanced
+    best.pop("balanced", None)
+    best["top1_without_cutoff"] = _pct(sum(1 for got, _, want in in_scores if got == want), len(in_scores))
+    return best
+
+
+def rapidfuzz_baseline(
+    kb: KnowledgeBase,
+    in_scope: list[dict[str, str]],
+    out_scope: list[dict[str, str]],
+    *,
+    folded: bool = False,
+) -> dict[str, Any]:
+    """process.extractOne(raw question, every sample question) with default settings; with `folded`,
+    a stronger variant: lowercase folded text and token_set_ratio."""
+    choices: list[str] = []
+    owners: list[str] = []
+    for entry in kb.entries.values():
+        for text in (entry.title, *entry.questions):
+            choices.append(fold_text(text) if folded else text)
+            owners.append(entry.id)
+
+    def top(q: str) -> tuple[str | None, float]:
+        if folded:
+            best = process.extractOne(fold_text(q), choices, scorer=fuzz.token_set_ratio, processor=None)
+        else:
+            best = process.extractOne(q, choices)
+        return (owners[best[2]], float(best[1])) if best else (None, 0.0)
+
+    ins = [(*top(i["q"]), i["entry"]) for i in in_scope]
+    outs = [top(i["q"])[1] for i in out_scope]
+    return _best_cutoff(ins, outs, [float(c) for c in range(40, 100, 5)])
+
+
+def bm25_baseline(
+    kb: KnowledgeBase, in_scope: list[dict[str, str]], out_scope: list[dict[str, str]]
+) -> dict[str, Any]:
+    """BM25Okapi over folded tokens of every sample question; best sample's entry, own best threshold."""
+    corpus: list[list[str]] = []
+    owners: list[str] = []
+    for entry in kb.entries.values():
+        for text in (entry.title, *entry.questions):
+            corpus.append(fold_text(text).split())
+            owners.append(entry.id)
+    bm25 = BM25Okapi(corpus)
+
+    def top(q: str) -> tuple[str | None, float]:
+        scores = bm25.get_scores(fold_text(q).split())
+        index = int(scores.argmax())
+        return owners[index], float(scores[index])
+
+    ins = [(*top(i["q"]), i["entry"]) for i in in_scope]
+    outs = [top(i["q"])[1] for i in out_scope]
+    all_scores = sorted([s for _, s, _ in ins] + outs)
+    grid = sorted({all_scores[int(p * (len(all_scores) - 1))] for p in [x / 40 for x in range(41)]})
+    return _best_cutoff(ins, outs, grid)
+
+
+def scaled_kb(kb: KnowledgeBase, factor: int, seed: int = 7) -> KnowledgeBase:
+    """`factor`× the entries: perturbed copies (ids suffixed, words dropped/shuffled, a filler added)."""
+    rng = random.Random(seed)
+    fillers = [
+        "nhỉ",
+        "thế nào",
+        "cụ thể",
+        "hiện nay",
+        "bên mình",
+        "ở xã",
+        "năm nay",
+        "cho hộ",
+        "với sản phẩm",
+    ]
+    entries = dict(kb.entries)
+    for copy in range(1, factor):
+        for entry in kb.entries.values():
+            questions = []
+            for q in entry.questions:
+                words = q.split()
+                if len(words) > 3:
+                    words.pop(rng.randrange(len(words)))
+                if len(words) > 2 and rng.random() < 0.5:
+                    i = rng.randrange(len(words) - 1)
+                    words[i], words[i + 1] = words[i + 1], words[i]
+                words.insert(rng.randrange(len(words) + 1), rng.choice(fillers))
+                questions.append(" ".join(words) + f" {copy}")
+            new_id = f"{entry.id}-x{copy}"
+            entries[new_id] = replace(entry, id=new_id, questions=tuple(questions), related=())
+    return KnowledgeBase(entries=entries, sources=kb.sources, problems=[], data_dir=kb.data_dir)
+
+
+def latency(matcher: Matcher, questions: list[str], runs: int) -> dict[str, float]:
+    """p50/p99 per-question latency in ms (median over `runs` runs)."""
+    p50s, p99s = [], []
+    for q in questions[:20]:  # warm caches (typo repair) the way a running bot would be
+        matcher.match(q)
+    for _ in range(runs):
+        times = []
+        for q in questions:
+            t0 = time.perf_counter()
+            matcher.match(q)
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        p50s.append(times[len(times) // 2])
+        p99s.append(times[min(len(times) - 1, int(len(times) * 0.99))])
+    return {"p50_ms": round(statistics.median(p50s), 3), "p99_ms": round(statistics.median(p99s), 3)}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench kb")
+    parser.add_argument("--quick", action="store_true", help="fewer latency runs (under a minute)")
+    parser.add_argument("--json", action="store_true", help="print all figures as one JSON line at the end")
+    parser.add_argument("--failures", action="store_true", help="list the questions the matcher gets wrong")
+    parser.add_argument("--eval", type=Path, default=EVAL_FILE)
+    args = parser.parse_args(argv)
+
+    kb = load_knowledge_base()
+    in_scope, out_scope = load_eval(args.eval)
+    unknown = sorted({i["entry"] for i in in_scope} - set(kb.entries))
+    t0 = time.perf_counter()
+    matcher = Matcher(kb)
+    build_ms = (time.perf_counter() - t0) * 1000
+    ours = evaluate_matcher(matcher, in_scope, out_scope)
+    failures = ours.pop("failures")
+    fuzz_base = rapidfuzz_baseline(kb, in_scope, out_scope)
+    fuzz_folded = rapidfuzz_baseline(kb, in_scope, out_scope, folded=True)
+    bm25_base = bm25_baseline(kb, in_scope, out_scope)
+
+    runs = 3 if args.quick else 7
+    questions = [i["q"] for i in in_scope] + [i["q"] for i in out_scope]
+    lat_1x = latency(matcher, questions, runs)
+    t0 = time.perf_counter()
+    big = Matcher(scaled_kb(kb, 10))
+    build_10x_ms = (time.perf_counter() - t0) * 1000
+    lat_10x = latency(big, questions, runs)
+
+    samples = sum(len(e.questions) + 1 for e in kb.entries.values())
+    result = {
+        "entries": len(kb.entries),
+        "samples": samples,
+        "in_scope": len(in_scope),
+        "out_of_scope": len(out_scope),
+        "matcher": ours,
+        "baseline_rapidfuzz_extractone": fuzz_base,
+        "baseline_rapidfuzz_folded_token_set": fuzz_folded,
+        "baseline_bm25": bm25_base,
+        "latency_1x": lat_1x,
+        "latency_10x": lat_10x,
+        "index_build_ms": {"1x": round(build_ms, 1), "10x": round(build_10x_ms, 1)},
+        "eval_entries_missing_from_kb": unknown,
+    }
+    print(f"KB: {len(kb.entries)} entries, {samples} samples; eval: {len(in_scope)} in, {len(out_scope)} out")
+    if unknown:
+        print(f"WARNING: eval names entries the KB lacks: {', '.join(unknown)}")
+    print(
+        f"{'method':38} {'top-1 in scope':>15} {'incl. sugg.':>12} {'abstention':>11} {'rank-1 (no cut)':>16}"
+    )
+    print(
+        f"{'matcher (ours)':38} {ours['top1_in_scope']:>14}% {ours['incl_suggestions']:>11}% "
+        f"{ours['abstention_out_of_scope']:>10}% {ours['top1_without_cutoff']:>15}%"
+    )
+    for name, base in (
+        (f"rapidfuzz extractOne (cut {fuzz_base['cutoff']})", fuzz_base),
+        (f"rapidfuzz folded token_set (cut {fuzz_folded['cutoff']})", fuzz_folded),
+        (f"BM25Okapi folded (cut {bm25_base['cutoff']:.2f})", bm25_base),
+    ):
+        print(
+            f"{name:38} {base['top1_in_scope']:>14}% {'-':>12} {base['abstention_out_of_scope']:>10}% "
+            f"{base['top1_without_cutoff']:>15}%"
+        )
+    print("per kind, in scope:     " + ", ".join(f"{k} {v}%" for k, v in ours["per_kind_in_scope"].items()))
+    print(
+        "per kind, out of scope: " + ", ".join(f"{k} {v}%" for k, v in ours["per_kind_out_of_scope"].items())
+    )
+    print(
+        f"latency per question: 1× p50 {lat_1x['p50_ms']} ms, p99 {lat_1x['p99_ms']} ms; "
+        f"10× ({len(big.entry_ids)} entries) p50 {lat_10x['p50_ms']} ms, p99 {lat_10x['p99_ms']} ms "
+        f"(median of {runs} runs); index build 1× {build_ms:.0f} ms, 10× {build_10x_ms:.0f} ms"
+    )
+    if args.failures:
+        print("\n".join(failures))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    return 0

@@ -1,0 +1,96 @@
+"""The eligibility check in the chat (/dieukien, menu "Kiểm tra điều kiện"): one question at a time
+with buttons; the answers live in users.flow_data; it ends with a verdict citing its rules."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from common.reply import Button, Reply
+from handlers import basic
+from handlers.context import AppContext, Context, app_ctx
+from handlers.send import answer, drop_buttons
+from knowledge.eligibility import EligibilityCheck, Question, Verdict
+from storage.models import User
+
+FLOW = "eligibility"
+
+
+def check(ctx: AppContext) -> EligibilityCheck:
+    return ctx.services["eligibility"]
+
+
+def question_reply(ctx: AppContext, question: Question, state: dict[str, object]) -> Reply:
+    r = ctx.renderer
+    answered = len(state.get("answers") or {})  # type: ignore[arg-type]
+    rows = [[Button(c.label, f"el:{question.id}:{c.id}")] for c in question.choices]
+    if answered:
+        rows.append([Button(r.label("elig.back"), "el:back")])
+    return Reply(r.render("eligibility/question", question=question, number=answered + 1), rows)
+
+
+def verdict_reply(ctx: AppContext, verdict: Verdict) -> Reply:
+    r = ctx.renderer
+    rows = []
+    if verdict.kind != "not_eligible":
+        rows.append([Button(r.label("elig.start_dossier"), "m:register")])
+    rows.append([Button(r.label("elig.restart"), "el:restart"), Button(r.label("menu.back_to_menu"), "m:menu")])
+    return Reply(r.render("eligibility/verdict", verdict=verdict), rows)
+
+
+async def start(update: Update, context: Context) -> None:
+    """/dieukien or the menu button: begin a fresh check."""
+    ctx = app_ctx(context)
+    assert update.effective_user is not None
+    state = EligibilityCheck.new_state()
+    await ctx.users.set_flow(update.effective_user.id, FLOW, state)
+    await answer(update, context, question_reply(ctx, check(ctx).first_question(), state))
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """el:<question>:<choice> · el:back · el:restart — the state is read from the database."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    ctx = app_ctx(context)
+    data = query.data or ""
+    if data == "el:restart":
+        await query.answer()
+        await drop_buttons(query)
+        await start(update, context)
+        return
+    user = await ctx.users.get(update.effective_user.id)
+    if user is None or user.flow != FLOW:
+        await basic.stale_button(update, context)
+        return
+    state = dict(user.flow_data or {})
+    engine = check(ctx)
+    if data == "el:back":
+        step = engine.back(state)
+    else:
+        parts = data.split(":")
+        current = engine.next_question(state)
+        if len(parts) != 3 or current is None or parts[1] != current.id:
+            await basic.stale_button(update, context)
+            return
+        try:
+            step = engine.answer(state, parts[1], parts[2])
+        except ValueError:
+            await basic.stale_button(update, context)
+            return
+    await query.answer()
+    await drop_buttons(query)
+    if step.verdict is not None:
+        await ctx.users.set_flow(user.id, None)
+        await answer(update, context, verdict_reply(ctx, step.verdict))
+        return
+    await ctx.users.set_flow(user.id, FLOW, step.state)
+    assert step.question is not None
+    await answer(update, context, question_reply(ctx, step.question, step.state))
+
+
+async def on_text(update: Update, context: Context, user: User) -> None:
+    """Typed text during the check: ask for a button and show the current question again."""
+    ctx = app_ctx(context)
+    state = dict(user.flow_data or {})
+    question = check(ctx).next_question(state) or check(ctx).first_question()
+    await answer(update, context, Reply(ctx.renderer.render("eligibility/use_buttons")))
+    await answer(update, context, question_reply(ctx, question, state))

@@ -1,0 +1,130 @@
+"""Question answering in the chat: free text → the knowledge service → an answer with its source,
+"Có phải anh/chị muốn hỏi…" suggestions, or an honest "I don't know" with the way to staff; 👍/👎
+feedback; related entries; /napkb for staff."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from common.reply import Button, Reply
+from handlers import basic
+from handlers.context import AppContext, Context, app_ctx
+from handlers.send import answer, replace
+from knowledge.kb import ERROR
+from knowledge.service import AskResult, EntryView, KnowledgeService
+from storage.models import User
+
+MAX_DATA = 64
+
+
+def service(ctx: AppContext) -> KnowledgeService:
+    return ctx.services["knowledge"]
+
+
+def _fits(data: str) -> bool:
+    return 1 <= len(data.encode()) <= MAX_DATA
+
+
+def entry_reply(ctx: AppContext, entry: EntryView, question_id: int) -> Reply:
+    r = ctx.renderer
+    rows = [
+        [Button(r.label("kb.helpful"), f"kb:up:{question_id}"), Button(r.label("kb.not_right"), f"kb:dn:{question_id}")],
+        [Button(r.label("kb.ask_staff"), f"sd:new:{question_id}")],
+    ]
+    for entry_id, title in entry.related[:2]:
+        data = f"kb:e:{question_id}:{entry_id}"
+        if _fits(data):
+            rows.append([Button(r.label("kb.related", title=_short(title)), data)])
+    return Reply(r.render("kb/answer", entry=entry), rows)
+
+
+def _short(title: str, limit: int = 48) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+def result_reply(ctx: AppContext, result: AskResult) -> Reply:
+    r = ctx.renderer
+    if result.entry is not None:
+        return entry_reply(ctx, result.entry, result.question_id)
+    qid = result.question_id
+    choices = [s for s in result.suggestions[:3] if _fits(f"kb:p:{qid}:{s.entry_id}")]
+    if result.outcome == "suggested" and choices:
+        rows = [
+            [Button(r.label("kb.suggestion", n=n, title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")]
+            for n, s in enumerate(choices, start=1)
+        ]
+        rows.append([Button(r.label("kb.not_these"), f"sd:new:{qid}")])
+        return Reply(r.render("kb/suggest", suggestions=choices), rows)
+    rows = [[Button(r.label("kb.send_to_staff"), f"sd:new:{qid}")]]
+    rows += [[Button(r.label("kb.related", title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")] for s in choices[:2]]
+    return Reply(r.render("kb/unknown", suggestions=choices[:2]), rows)
+
+
+async def on_question(update: Update, context: Context, user: User) -> None:
+    """Free text outside any flow: answer it from the knowledge base (the question is stored first)."""
+    ctx = app_ctx(context)
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    result = await service(ctx).ask(user.id, msg.chat_id, msg.text)
+    await answer(update, context, result_reply(ctx, result))
+
+
+async def on_callback(update: Update, context: Context) -> None:
+    """kb:up|dn:<question> feedback · kb:p:<question>:<entry> a suggestion · kb:e:<question>:<entry> related."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    ctx = app_ctx(context)
+    parts = (query.data or "").split(":")
+    kind = parts[1] if len(parts) > 1 else ""
+    try:
+        question_id = int(parts[2])
+    except (IndexError, ValueError):
+        await basic.stale_button(update, context)
+        return
+    user_id = update.effective_user.id
+    if not await service(ctx).owns_question(question_id, user_id):
+        await basic.stale_button(update, context)
+        return
+    if kind in {"up", "dn"} and len(parts) == 3:
+        changed = await service(ctx).record_feedback(question_id, user_id, "up" if kind == "up" else "down")
+        key = "kb.already" if not changed else ("kb.thanks_up" if kind == "up" else "kb.thanks_down")
+        await query.answer(ctx.renderer.label(key))
+        if changed and kind == "dn":
+            rows = [[Button(ctx.renderer.label("kb.ask_staff"), f"sd:new:{question_id}")]]
+            await answer(update, context, Reply(ctx.renderer.render("kb/feedback_down"), rows))
+        return
+    if kind in {"p", "e"} and len(parts) == 4:
+        entry = await service(ctx).pick_suggestion(question_id, parts[3]) if kind == "p" else None
+        if kind == "e":
+            entry = service(ctx).entry_view(parts[3])
+        if entry is None:
+            await basic.stale_button(update, context)
+            return
+        await query.answer()
+        reply = entry_reply(ctx, entry, question_id)
+        if kind == "p":
+            await replace(query, context, reply)
+        else:
+            await answer(update, context, reply)
+        return
+    await basic.stale_button(update, context)
+
+
+async def reload_kb(update: Update, context: Context) -> None:
+    """/napkb (staff): re-read the knowledge files; keep the old ones if the new ones have errors."""
+    ctx = app_ctx(context)
+    user = update.effective_user
+    if user is None or not ctx.users.is_staff(user.id):
+        await basic.staff_only(update, context)
+        return
+    outcome = await service(ctx).reload_checked()
+    errors = [p for p in outcome.problems if p.level == ERROR]
+    html = ctx.renderer.render(
+        "kb/reloaded",
+        ok=outcome.loaded,
+        entries=outcome.entries,
+        warnings=len(outcome.problems) - len(errors),
+        errors=len(errors),
+        problems=[str(p)[:200] for p in errors[:5]],
+    )
+    await answer(update, context, Reply(html))

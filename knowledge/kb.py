@@ -1,0 +1,346 @@
+"""The curated knowledge base: loads and validates entries and sources, and checks them (`kb check`).
+
+Entries live in `knowledge/data/entries/*.yaml`, sources in `knowledge/data/sources.yaml`. Loading never
+raises on bad content: every problem is collected with its file and entry id, bad entries are left out,
+and `check()` adds the cross-entry problems (duplicates, unknown sources and related ids, and sample
+questions the real matcher would answer with a different entry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CONTACTS_FILE = DATA_DIR / "contacts.yaml"
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+DYNAMIC_KINDS = frozenset({"contacts"})
+REQUIRED = ("id", "title", "questions", "answer", "tags", "sources", "rule", "valid_from", "reviewed")
+OPTIONAL = ("related", "unverified", "dynamic")
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the knowledge base, located by file and entry id."""
+
+    level: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level.upper()}: {self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A reference an answer is based on (sources.yaml)."""
+
+    key: str
+    title: str
+    publisher: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One curated question-and-answer entry."""
+
+    id: str
+    title: str
+    questions: tuple[str, ...]
+    answer: str
+    tags: tuple[str, ...]
+    sources: tuple[str, ...]
+    rule: str
+    valid_from: date | None
+    reviewed: date | None
+    related: tuple[str, ...] = ()
+    unverified: bool = False
+    dynamic: str | None = None
+    file: str = ""
+
+    @property
+    def paragraphs(self) -> list[str]:
+        """The answer split on blank lines, each paragraph stripped."""
+        return [p.strip() for p in re.split(r"\n\s*\n", self.answer.strip()) if p.strip()]
+
+    @property
+    def short_answer(self) -> str:
+        """The first paragraph (the short answer)."""
+        paragraphs = self.paragraphs
+        return paragraphs[0] if paragraphs else ""
+
+
+@dataclass
+class KnowledgeBase:
+    """Entries and sources as loaded, plus the problems met while loading them."""
+
+    entries: dict[str, Entry]
+    sources: dict[str, Source]
+    problems: list[Problem] = field(default_factory=list)
+    data_dir: Path = DATA_DIR
+
+    @classmethod
+    def load(cls, data_dir: Path | str | None = None) -> KnowledgeBase:
+        """Read `entries/*.yaml` and `sources.yaml` under `data_dir`; never raises on bad content."""
+        data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
+        problems: list[Problem] = []
+        sources = _load_sources(data_dir / "sources.yaml", problems)
+        entries: dict[str, Entry] = {}
+        entry_dir = data_dir / "entries"
+        files = sorted(entry_dir.glob("*.yaml")) if entry_dir.is_dir() else []
+        if not files:
+            problems.append(Problem(ERROR, str(entry_dir), "no entry files (*.yaml) found"))
+        for path in files:
+            for entry in _load_entry_file(path, problems):
+                if entry.id in entries:
+                    first = entries[entry.id].file
+                    problems.append(
+                        Problem(ERROR, f"{path.name}: {entry.id}", f"duplicate id (first defined in {first})")
+                    )
+                    continue
+                entries[entry.id] = entry
+        return cls(entries=entries, sources=sources, problems=problems, data_dir=data_dir)
+
+    def get(self, entry_id: str) -> Entry | None:
+        return self.entries.get(entry_id)
+
+    def sources_of(self, entry: Entry) -> list[Source]:
+        """The entry's sources in the order it cites them (unknown keys left out)."""
+        return [self.sources[key] for key in entry.sources if key in self.sources]
+
+    def check(self, *, collisions: bool = True) -> list[Problem]:
+        """Every problem: loading/schema, unknown sources and related ids, and sample-question collisions."""
+        problems = list(self.problems)
+        for entry in self.entries.values():
+            where = f"{entry.file}: {entry.id}"
+            for key in entry.sources:
+                if key not in self.sources:
+                    problems.append(Problem(ERROR, where, f"unknown source {key!r} (not in sources.yaml)"))
+            for rel in entry.related:
+                if rel not in self.entries:
+                    problems.append(Problem(ERROR, where, f"related id {rel!r} does not exist"))
+                elif rel == entry.id:
+                    problems.append(Problem(WARNING, where, "related lists the entry itself"))
+            if entry.dynamic == "contacts" and not CONTACTS_FILE.exists():
+                problems.append(
+                    Problem(WARNING, where, f"dynamic contacts but {CONTACTS_FILE.name} is missing")
+                )
+        problems.extend(self._eligibility_problems())
+        if collisions and self.entries:
+            problems.extend(self.collisions())
+        return problems
+
+    def _eligibility_problems(self) -> list[Problem]:
+        """The eligibility questionnaire beside the entries must load and cite known sources."""
+        from knowledge.eligibility import EligibilityCheck
+
+        path = self.data_dir / "eligibility.yaml"
+        if not path.exists():
+            return []
+        try:
+            check = EligibilityCheck.load(path)
+        except (ValueError, yaml.YAMLError) as exc:
+            return [Problem(ERROR, path.name, str(exc))]
+        return [
+            Problem(ERROR, path.name, f"unknown source {key!r} (not in sources.yaml)")
+            for key in sorted(check.source_keys() - set(self.sources))
+        ]
+
+    def collisions(self) -> list[Problem]:
+        """Sample questions that the matcher (without that very question) answers with another entry.
+
+        An error when the other entry wins with `COLLISION_CONFIDENCE` or more (the two entries say the
+        same thing, or the sample is misfiled); a warning when it would merely be answered.
+        """
+        from knowledge.retrieval import COLLISION_CONFIDENCE, Decision, Matcher
+
+        matcher = Matcher(self)
+        found: list[Problem] = []
+        for entry_id, question, sample_index in matcher.own_samples():
+            match = matcher.match(question, exclude_sample=sample_index)
+            if match.decision is Decision.ANSWER and match.entry_id != entry_id:
+                entry = self.entries[entry_id]
+                level = ERROR if match.confidence >= COLLISION_CONFIDENCE else WARNING
+                found.append(
+                    Problem(
+                        level,
+                        f"{entry.file}: {entry_id}",
+                        f"sample question {question!r} is answered by {match.entry_id!r} "
+                        f"(confidence {match.confidence:.2f}); reword it or the other entry's samples",
+                    )
+                )
+        return found
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value.strip())
+    raise ValueError(f"not a date (YYYY-MM-DD): {value!r}")
+
+
+def _str_list(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise ValueError(f"{name} must be a list of strings")
+    return tuple(str(v).strip() for v in value)
+
+
+def _parse_entry(raw: Any, file: str) -> Entry:
+    """Build an Entry from one YAML mapping; raise ValueError with a readable message."""
+    if not isinstance(raw, dict):
+        raise ValueError("an entry must be a mapping (id, title, questions, answer, ...)")
+    missing = [k for k in REQUIRED if k not in raw or raw[k] in (None, "")]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    unknown = sorted(set(raw) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(map(str, unknown))}")
+    entry_id = str(raw["id"])
+    if not ID_RE.match(entry_id):
+        raise ValueError(f"id {entry_id!r} must be a slug (a-z, 0-9 and dashes)")
+    questions = _str_list(raw["questions"], "questions")
+    if not questions or any(not q for q in questions):
+        raise ValueError("questions must be a non-empty list of non-empty strings")
+    for name in ("title", "answer", "rule"):
+        if not isinstance(raw[name], str) or not raw[name].strip():
+            raise ValueError(f"{name} must be a non-empty string")
+    sources = _str_list(raw["sources"], "sources")
+    if not sources:
+        raise ValueError("sources must list at least one key of sources.yaml")
+    dynamic = raw.get("dynamic")
+    if dynamic is not None and dynamic not in DYNAMIC_KINDS:
+        raise ValueError(f"dynamic must be one of {', '.join(sorted(DYNAMIC_KINDS))}")
+    unverified = raw.get("unverified", False)
+    if not isinstance(unverified, bool):
+        raise ValueError("unverified must be true or false")
+    try:
+        valid_from = _as_date(raw["valid_from"])
+        reviewed = _as_date(raw["reviewed"])
+    except ValueError as exc:
+        raise ValueError(f"valid_from/reviewed: {exc}") from None
+    return Entry(
+        id=entry_id,
+        title=raw["title"].strip(),
+        questions=questions,
+        answer=raw["answer"].strip(),
+        tags=_str_list(raw["tags"], "tags"),
+        sources=sources,
+        rule=raw["rule"].strip(),
+        valid_from=valid_from,
+        reviewed=reviewed,
+        related=_str_list(raw.get("related"), "related"),
+        unverified=unverified,
+        dynamic=dynamic,
+        file=file,
+    )
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        problems.append(Problem(ERROR, path.name, "file not found"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(ERROR, path.name, f"invalid YAML: {exc}".replace("\n", " ")))
+    return None
+
+
+def _load_entry_file(path: Path, problems: list[Problem]) -> list[Entry]:
+    data = _read_yaml(path, problems)
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        problems.append(Problem(ERROR, path.name, "top level must be a mapping with an 'entries' list"))
+        return []
+    entries: list[Entry] = []
+    for index, raw in enumerate(data["entries"], start=1):
+        label = raw.get("id") if isinstance(raw, dict) and raw.get("id") else f"entry #{index}"
+        try:
+            entries.append(_parse_entry(raw, path.name))
+        except ValueError as exc:
+            problems.append(Problem(ERROR, f"{path.name}: {label}", str(exc)))
+    return entries
+
+
+def _load_sources(path: Path, problems: list[Problem]) -> dict[str, Source]:
+    data = _read_yaml(path, problems)
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), dict):
+        problems.append(Problem(ERROR, path.name, "top level must be a mapping with a 'sources' mapping"))
+        return {}
+    sources: dict[str, Source] = {}
+    for key, raw in data["sources"].items():
+        key = str(key)
+        if not isinstance(raw, dict) or not str(raw.get("title") or "").strip():
+            problems.append(Problem(ERROR, f"{path.name}: {key}", "a source needs at least a title"))
+            continue
+        sources[key] = Source(
+            key=key,
+            title=str(raw["title"]).strip(),
+            publisher=str(raw.get("publisher") or "").strip(),
+            url=str(raw.get("url") or "").strip(),
+        )
+    return sources
+
+
+def load_contacts(path: Path | str | None = None) -> dict[str, Any]:
+    """The contacts file (Settings.contacts_file) that `dynamic: contacts` answers are filled from.
+
+    Returns the parsed mapping ({} when the file is missing or empty); the template decides the layout.
+    """
+    path = Path(path) if path is not None else CONTACTS_FILE
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: top level must be a mapping")
+    return data
+
+
+def load_knowledge_base(data_dir: Path | str | None = None) -> KnowledgeBase:
+    """Load (or reload) the knowledge base from disk: what the bot calls at start and on /reload."""
+    return KnowledgeBase.load(data_dir)
+
+
+def kb_check_main(argv: Sequence[str]) -> int:
+    """`python bot.py kb check [--data-dir DIR] [--no-collisions] [-v]`: print problems; 1 on any error."""
+    parser = argparse.ArgumentParser(prog="bot.py kb check", description="Check the knowledge base files.")
+    parser.add_argument("--data-dir", type=Path, default=None, help="folder with entries/ and sources.yaml")
+    parser.add_argument(
+        "--no-collisions", action="store_true", help="skip the sample-question collision check"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="print warnings too, not only errors")
+    args = parser.parse_args(list(argv))
+    kb = load_knowledge_base(args.data_dir)
+    problems = kb.check(collisions=not args.no_collisions)
+    for problem in problems:
+        if args.verbose or problem.level == ERROR:
+            print(problem)
+    errors = sum(1 for p in problems if p.level == ERROR)
+    warnings = len(problems) - errors
+    samples = sum(len(e.questions) for e in kb.entries.values())
+    hint = " (-v lists the warnings)" if warnings and not args.verbose else ""
+    print(
+        f"{len(kb.entries)} entries, {samples} sample questions, {len(kb.sources)} sources: "
+        f"{errors} error(s), {warnings} warning(s){hint}",
+        file=sys.stderr if errors else sys.stdout,
+    )
+    return 1 if errors else 0

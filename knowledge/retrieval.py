@@ -1,0 +1,468 @@
+"""The matcher: finds the knowledge-base entry a producer's question is about, with a confidence.
+
+Every entry is indexed by its title and sample questions (plus the ones staff linked later). A question
+is scored against each sample by
+- weighted token overlap: IDF over entries of folded unigrams, folded bigrams and accented unigrams
+  (accents help when typed, never hurt when left out), as a mix of how much of the question is covered
+  and how much of the sample is covered (long questions: the sample's side counts more);
+- character similarity (rapidfuzz token_set_ratio) of the folded texts, for the best candidates;
+and per entry: its best sample, plus how much of the question the entry's samples and its answer text
+cover as a whole. Before that: normalisation (abbreviations, fillers), synonym phrases
+(`data/synonyms.yaml`) and typo repair (an unknown word typed without accents is mapped to the closest
+known word, or split in two known words). Long messages are also scored sentence by sentence.
+Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word, so a
+question about something else covers little and scores low; with no known content word at all the
+confidence is capped. The decision: ANSWER at `ANSWER_THRESHOLD` or above (and ahead of the next entry
+by `MIN_MARGIN`), SUGGEST in the middle band, UNKNOWN below (with the closest topics, if any).
+All weights and thresholds are named constants below, tuned with `python -m bench kb`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import yaml
+from rapidfuzz import fuzz, process
+
+from knowledge.kb import DATA_DIR, KnowledgeBase
+from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_normalizer
+
+SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
+
+# Decision thresholds on the confidence (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
+ANSWER_THRESHOLD = 0.40
+SUGGEST_THRESHOLD = 0.28
+# Answer only when the best entry leads the second by this much; otherwise offer both.
+MIN_MARGIN = 0.02
+# Entries below this confidence are not offered as "closest topics".
+SUGGESTION_FLOOR = 0.22
+MAX_SUGGESTIONS = 3
+# `kb check`: a sample question answered by another entry with this confidence is an error.
+COLLISION_CONFIDENCE = 0.7
+
+# Scoring weights.
+QUERY_COVERAGE_EXPONENT = 0.7  # token score = qcov^e * scov^(1-e)
+SHORT_QUERY_WORDS = 8  # above this many content words the exponent shrinks in proportion
+LONG_QUERY_MIN_EXPONENT = 0.2
+ENTRY_COVERAGE_WEIGHT = 0.15  # share of the entry-wide coverage of the question
+ANSWER_WEIGHT = 0.3  # share of how much of the question the entry's answer text covers
+CHAR_WEIGHT = 0.4  # share of the character similarity
+PRESELECT = 256  # samples (most overlap) that get a full token score
+CHAR_CANDIDATES = 40  # samples (best by tokens) that get a character score
+CHAR_SCORER = fuzz.token_set_ratio
+BIGRAM_FACTOR = 1.0
+BIGRAM_STOP_FACTOR = 0.5  # a bigram with one function word
+ACCENT_FACTOR = 0.5
+STOPWORD_FACTOR = 0.25
+ACCENT_MISMATCH_FACTOR = 0.35  # a folded match whose typed accents the index never saw on that word
+TYPO_MIN_LENGTH = 4  # unknown words typed without accents, this long or longer, are repaired
+TYPO_MIN_SCORE = 80.0
+TYPO_SHORT_MIN_SCORE = 85.0  # for words of exactly TYPO_MIN_LENGTH letters
+TYPO_FACTOR = 0.7  # a repaired word matches with this share of its weight
+# Messages of this many words or more are also scored sentence by sentence (see Matcher.scores),
+# a sentence's confidence counting SENTENCE_FACTOR of itself.
+LONG_MESSAGE_WORDS = 15
+SENTENCE_MIN_WORDS = 4
+SENTENCE_FACTOR = 1.0
+MAX_SENTENCES = 3  # the last ones: a question usually ends the message
+_SENTENCE_RE = re.compile(r"[.?!;\n]+|,\s+(?=(?:nhưng|vậy|thì|như thế|như vậy|hay)\b)")
+# A word found in no sample question and no answer weighs this many times the rarest known word.
+UNKNOWN_WORD_FACTOR = 1.5
+# Without any known content word the confidence is capped here (out-of-scope guard).
+NO_DOMAIN_CAP = 0.15
+
+STOPWORDS = frozenset(
+    """
+    la thi co khong cua va de cho toi em minh anh chi ban nay do voi ve ma neu hay hoac roi da se dang bi
+    vi gi nao muon hoi biet cung oi nhe chua ra vao tu den nua thoi luon ah a u day kia the nhu vay duoc
+    can phai nhung cac mot nhi ha ho oi ca nguoi chung ta ho cai con nhieu lam
+    """.split()
+)
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's verdict on one question.
+
+    `entry_id` is the best entry (None when nothing is even close); `suggestions` are the next best
+    entries (for ANSWER: related alternatives; for SUGGEST: the choices to offer, best first; for
+    UNKNOWN: the closest topics, possibly empty).
+    """
+
+    entry_id: str | None
+    confidence: float
+    decision: Decision
+    suggestions: tuple[tuple[str, float], ...] = ()
+    normalized: str = ""
+
+    @property
+    def choices(self) -> list[tuple[str, float]]:
+        """Best entry first, then the suggestions (what a SUGGEST reply offers)."""
+        head = [(self.entry_id, self.confidence)] if self.entry_id else []
+        return head + [s for s in self.suggestions if s[0] != self.entry_id]
+
+
+def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
+    """Synonym groups from the data file; the first phrase of a group is the canonical one."""
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    groups = data.get("synonyms") or []
+    return [[str(p) for p in group] for group in groups if isinstance(group, list)]
+
+
+def decide(ranked: Sequence[tuple[str, float]], *, has_domain: bool = True) -> Match:
+    """Turn ranked (entry_id, confidence) pairs into a Match with its decision."""
+    if not ranked:
+        return Match(None, 0.0, Decision.UNKNOWN)
+    best_id, best = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    others = [(e, c) for e, c in ranked[1:] if c >= SUGGESTION_FLOOR][:MAX_SUGGESTIONS]
+    if best >= ANSWER_THRESHOLD and best - second >= MIN_MARGIN:
+        return Match(best_id, best, Decision.ANSWER, tuple(others))
+    if best >= SUGGEST_THRESHOLD:
+        return Match(best_id, best, Decision.SUGGEST, tuple(others[: MAX_SUGGESTIONS - 1]))
+    if best >= SUGGESTION_FLOOR and has_domain:
+        return Match(best_id, best, Decision.UNKNOWN, tuple(others[: MAX_SUGGESTIONS - 1]))
+    return Match(None, best, Decision.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    entry: int
+    text: str
+    folded: str
+    is_question: bool
+
+
+class Matcher:
+    """An index over a knowledge base's sample questions; `match(text)` answers one question."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        extra_questions: Mapping[str, Sequence[str]] | None = None,
+        *,
+        synonyms: Sequence[Sequence[str]] | None = None,
+        normalizer: Normalizer | None = None,
+    ) -> None:
+        self.kb = kb
+        self.normalizer = normalizer or default_normalizer()
+        self.phrases = PhraseTable(load_synonyms() if synonyms is None else synonyms, self.normalizer)
+        self.entry_ids: list[str] = list(kb.entries)
+        extra = extra_questions or {}
+        samples: list[_Sample] = []
+        features: list[dict[str, float]] = []
+        starts: list[int] = []
+        for e_index, entry_id in enumerate(self.entry_ids):
+            entry = kb.entries[entry_id]
+            starts.append(len(samples))
+            texts = [(entry.title, False)] + [(q, True) for q in entry.questions]
+            texts += [(q, True) for q in extra.get(entry_id, ())]
+            for text, is_question in texts:
+                norm = self._prepare(text)
+                if not norm:
+                    continue
+                samples.append(_Sample(e_index, text, norm.folded, is_question))
+                features.append(_features(norm))
+        self.samples = samples
+        self._sample_features = features
+        self.sample_entry = np.array([s.entry for s in samples], dtype=np.int64)
+        # Per entry, where its samples start (entries are contiguous); an entry whose texts all
+        # normalise to nothing has no samples and is masked out of the per-entry maximum.
+        ends = [*starts[1:], len(samples)]
+        self._entry_ranges = list(zip(starts, ends, strict=True))
+        self.entry_has_samples = np.array([e > b for b, e in zip(starts, ends, strict=True)], dtype=bool)
+        self.entry_starts = np.minimum(np.array(starts, dtype=np.int64), max(len(samples) - 1, 0))
+        self._build_weights(features)
+        self._build_answer_index()
+        self.vocabulary = sorted({t for s in samples for t in s.folded.split()})
+        self._vocab_set = frozenset(self.vocabulary)
+        self._typo_cache: dict[str, tuple[str, ...]] = {}
+
+    # ----------------------------------------------------------------- index
+    def _prepare(self, text: str) -> Normalized:
+        return self.phrases.apply(self.normalizer.normalize(text))
+
+    def _build_weights(self, features: list[dict[str, float]]) -> None:
+        n_entries = max(len(self.entry_ids), 1)
+        entry_sets: list[set[str]] = [set() for _ in self.entry_ids]
+        for sample, feats in zip(self.samples, features, strict=True):
+            entry_sets[sample.entry].update(feats)
+        df: dict[str, int] = {}
+        for feats in entry_sets:
+            for f in feats:
+                df[f] = df.get(f, 0) + 1
+        self.idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
+        self.max_idf = math.log(1.0 + (n_entries + 0.5) / 0.5)
+        postings: dict[str, list[int]] = {}
+        norms = np.zeros(len(self.samples), dtype=np.float64)
+        for index, feats in enumerate(features):
+            total = 0.0
+            for f, factor in feats.items():
+                total += self.idf[f] * factor
+                postings.setdefault(f, []).append(index)
+            norms[index] = total
+        self.sample_norm = np.maximum(norms, 1e-9)
+        self.sample_norm_sqrt = np.sqrt(self.sample_norm)
+        self.postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
+        entry_postings: dict[str, list[int]] = {}
+        for e_index, feats in enumerate(entry_sets):
+            for f in feats:
+                entry_postings.setdefault(f, []).append(e_index)
+        self.entry_postings = {f: np.array(p, dtype=np.int64) for f, p in entry_postings.items()}
+
+    def _build_answer_index(self) -> None:
+        """Features of each entry's answer text, with their own IDF (a weak extra signal)."""
+        answer_feats: list[set[str]] = []
+        for entry_id in self.entry_ids:
+            norm = self.phrases.apply(self.normalizer.normalize(self.kb.entries[entry_id].answer))
+            answer_feats.append({f for f in _features(norm) if not f.startswith("a:")})
+        n_entries = max(len(self.entry_ids), 1)
+        df: dict[str, int] = {}
+        postings: dict[str, list[int]] = {}
+        for e_index, feats in enumerate(answer_feats):
+            for f in feats:
+                df[f] = df.get(f, 0) + 1
+                postings.setdefault(f, []).append(e_index)
+        self.answer_idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
+        self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
+
+    def _answer_coverage(self, qfeats: dict[str, float]) -> np.ndarray:
+        acc = np.zeros(len(self.entry_ids), dtype=np.float64)
+        total = 0.0
+        for f, factor in qfeats.items():
+            if f.startswith("a:"):
+                continue
+            idf = self.answer_idf.get(f)
+            if idf is None:
+                total += self.max_idf * factor
+                continue
+            total += idf * factor
+            acc[self.answer_postings[f]] += idf * factor
+        return acc / total if total > 0 else acc
+
+    def _entry_overlap_without(self, qfeats: dict[str, float], excluded: int) -> float:
+        """The query weight covered by the excluded sample's entry, not counting that sample."""
+        entry = self.samples[excluded].entry
+        start, end = self._entry_ranges[entry]
+        covered: set[str] = set()
+        for index in range(start, end):
+            if index != excluded:
+                covered.update(self._sample_features[index])
+        return sum(self.idf[f] * factor for f, factor in qfeats.items() if f in covered and f in self.idf)
+
+    def own_samples(self) -> Iterator[tuple[str, str, int]]:
+        """(entry_id, question, sample index) for every sample question (titles excluded)."""
+        for index, sample in enumerate(self.samples):
+            if sample.is_question:
+                yield self.entry_ids[sample.entry], sample.text, index
+
+    # ----------------------------------------------------------------- query
+    def _repair(self, token: str) -> tuple[str, ...]:
+        """An unknown folded word: split into two known words, or the closest known word, or itself."""
+        cached = self._typo_cache.get(token)
+        if cached is not None:
+            return cached
+        result: tuple[str, ...] = (token,)
+        if token.isalpha() and len(token) >= 3:
+            for cut in range(1, len(token)):
+                left, right = token[:cut], token[cut:]
+                if left in self._vocab_set and right in self._vocab_set and min(len(left), len(right)) >= 2:
+                    result = (left, right)
+                    break
+            else:
+                if len(token) >= TYPO_MIN_LENGTH and self.vocabulary:
+                    cutoff = TYPO_MIN_SCORE if len(token) > TYPO_MIN_LENGTH else TYPO_SHORT_MIN_SCORE
+                    best = process.extractOne(
+                        token, self.vocabulary, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff
+                    )
+                    if best is not None:
+                        result = (best[0],)
+        if len(self._typo_cache) < 100_000:
+            self._typo_cache[token] = result
+        return result
+
+    def prepare_query(self, text: str) -> Normalized:
+        """Normalise, repair unknown words, then apply synonyms: the form a question is matched in."""
+        norm = self.normalizer.normalize(text)
+        tokens: list[str] = []
+        folded: list[str] = []
+        guessed: set[str] = set()
+        for acc, fold_tok in zip(norm.tokens, norm.folded_tokens, strict=True):
+            # Known (in a sample or an answer), or typed with accents on purpose: kept as it is.
+            if fold_tok in self._vocab_set or f"u:{fold_tok}" in self.answer_idf or acc != fold_tok:
+                tokens.append(acc)
+                folded.append(fold_tok)
+                continue
+            repaired = self._repair(fold_tok)
+            if repaired == (fold_tok,):
+                tokens.append(acc)
+                folded.append(fold_tok)
+            else:
+                tokens.extend(repaired)
+                folded.extend(repaired)
+                guessed.update(repaired)
+        return self.phrases.apply(Normalized(tuple(tokens), tuple(folded), frozenset(guessed)))
+
+    def scores(self, text: str, *, exclude_sample: int | None = None) -> tuple[list[tuple[str, float]], bool]:
+        """The best entries (up to 10) with their confidence, and whether the question has domain words.
+
+        A long message (several sentences) is also scored sentence by sentence: the question is usually
+        one of them and the rest is context; each entry keeps its best confidence.
+        """
+        ranked, has_domain = self._score(self.prepare_query(text), exclude_sample)
+        parts = _sentences(text)
+        if len(parts) < 2:
+            return ranked, has_domain
+        best = dict(ranked)
+        for part in parts:
+            part_ranked, _ = self._score(self.prepare_query(part), exclude_sample)
+            for entry_id, confidence in part_ranked:
+                if confidence * SENTENCE_FACTOR > best.get(entry_id, 0.0):
+                    best[entry_id] = confidence * SENTENCE_FACTOR
+        merged = sorted(best.items(), key=lambda kv: -kv[1])[:10]
+        return merged, has_domain
+
+    def _score(self, query: Normalized, exclude_sample: int | None) -> tuple[list[tuple[str, float]], bool]:
+        if not query or not self.samples:
+            return [], False
+        qfeats = _features(query)
+        # A word typed with accents the index never saw on that folded word ("sổ" where the index only
+        # has "sơ") is probably another word: its folded match counts for less.
+        mismatched = {
+            fold_tok
+            for acc_tok, fold_tok in zip(query.tokens, query.folded_tokens, strict=True)
+            if acc_tok != fold_tok and f"a:{acc_tok}" not in self.idf and f"u:{fold_tok}" in self.idf
+        }
+        # Words guessed by typo repair may be wrong guesses: they count for less too.
+        discounted = {t: ACCENT_MISMATCH_FACTOR for t in mismatched}
+        discounted.update({t: TYPO_FACTOR for t in query.repaired})
+        q_total = 0.0
+        hit_samples: list[np.ndarray] = []
+        hit_entries: list[np.ndarray] = []
+        sample_weights: list[float] = []
+        entry_weights: list[float] = []
+        for f, factor in qfeats.items():
+            idf = self.idf.get(f)
+            if idf is None:
+                if f.startswith("a:"):
+                    continue  # an accent the index never saw neither helps nor hurts
+                foreign = f.startswith("u:") and f not in self.answer_idf
+                q_total += self.max_idf * factor * (UNKNOWN_WORD_FACTOR if foreign else 1.0)
+                continue
+            w = idf * factor
+            q_total += w
+            if discounted:
+                for t in f[2:].split(" "):
+                    w *= discounted.get(t, 1.0)
+            hit_samples.append(self.postings[f])
+            sample_weights.append(w)
+            hit_entries.append(self.entry_postings[f])
+            entry_weights.append(w)
+        acc = _accumulate(hit_samples, sample_weights, len(self.samples))
+        entry_acc = _accumulate(hit_entries, entry_weights, len(self.entry_ids))
+        if exclude_sample is not None:
+            acc[exclude_sample] = 0.0
+            entry_acc[self.samples[exclude_sample].entry] = self._entry_overlap_without(
+                qfeats, exclude_sample
+            )
+        has_domain = any(t not in STOPWORDS and f"u:{t}" in self.idf for t in query.folded_tokens)
+        if q_total <= 0 or not acc.any():
+            return [], has_domain
+        # Only the samples with the most overlap can score well: the rest of the work is on those.
+        if len(self.samples) > PRESELECT:
+            pre = np.argpartition(-(acc / self.sample_norm_sqrt), PRESELECT - 1)[:PRESELECT]
+        else:
+            pre = np.arange(len(self.samples))
+        overlap = acc[pre]
+        qcov = overlap / q_total
+        scov = overlap / self.sample_norm[pre]
+        # Long questions carry context (who, where, why) beyond the topic: weigh their coverage less.
+        content_words = len({t for t in query.folded_tokens if t not in STOPWORDS}) or 1
+        exponent = max(
+            LONG_QUERY_MIN_EXPONENT, QUERY_COVERAGE_EXPONENT * min(1.0, SHORT_QUERY_WORDS / content_words)
+        )
+        token_score = qcov**exponent * scov ** (1.0 - exponent)
+        pre_combined = token_score * (1.0 - CHAR_WEIGHT)
+        k = min(CHAR_CANDIDATES, len(pre))
+        candidates = np.argpartition(-token_score, k - 1)[:k] if k < len(pre) else range(k)
+        qtext = query.folded
+        for j in candidates:
+            index = int(pre[j])
+            if token_score[j] <= 0 or index == exclude_sample:
+                continue
+            char = CHAR_SCORER(qtext, self.samples[index].folded, processor=None) / 100.0
+            pre_combined[j] += CHAR_WEIGHT * char * min(1.0, token_score[j] * 4)
+        combined = np.zeros(len(self.samples), dtype=np.float64)
+        combined[pre] = pre_combined
+        entry_best = np.where(self.entry_has_samples, np.maximum.reduceat(combined, self.entry_starts), 0.0)
+        entry_cov = entry_acc / q_total
+        confidence = (
+            1.0 - ENTRY_COVERAGE_WEIGHT - ANSWER_WEIGHT
+        ) * entry_best + ENTRY_COVERAGE_WEIGHT * entry_cov
+        if ANSWER_WEIGHT:
+            confidence += ANSWER_WEIGHT * self._answer_coverage(qfeats)
+        if not has_domain:
+            confidence = np.minimum(confidence, NO_DOMAIN_CAP)
+        order = np.argsort(-confidence)
+        ranked = [
+            (self.entry_ids[i], float(min(1.0, confidence[i]))) for i in order[:10] if confidence[i] > 0
+        ]
+        return ranked, has_domain
+
+    def match(self, text: str, *, exclude_sample: int | None = None) -> Match:
+        """The decision for one question (see module docstring)."""
+        ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
+        result = decide(ranked, has_domain=has_domain)
+        normalized = self.prepare_query(text).folded
+        return Match(result.entry_id, result.confidence, result.decision, result.suggestions, normalized)
+
+
+def _accumulate(postings: list[np.ndarray], weights: list[float], size: int) -> np.ndarray:
+    """Sum of weights per index over several posting lists (one bincount instead of many adds)."""
+    if not postings:
+        return np.zeros(size, dtype=np.float64)
+    lengths = [len(p) for p in postings]
+    return np.bincount(np.concatenate(postings), weights=np.repeat(weights, lengths), minlength=size)
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of a long message (at least SENTENCE_MIN_WORDS words each); [] for a short one."""
+    if len(text.split()) < LONG_MESSAGE_WORDS:
+        return []
+    parts = [p.strip() for p in _SENTENCE_RE.split(text)]
+    parts = [p for p in parts if len(p.split()) >= SENTENCE_MIN_WORDS][-MAX_SENTENCES:]
+    if len(parts) >= 2:
+        parts.append(" ".join(parts[-2:]))  # the question often spans the last two sentences
+    return parts
+
+
+def _features(norm: Normalized) -> dict[str, float]:
+    """Feature → factor (multiplied by the feature's IDF): folded words, folded bigrams, accented words."""
+    feats: dict[str, float] = {}
+    folded = norm.folded_tokens
+    for acc, tok in zip(norm.tokens, folded, strict=True):
+        factor = STOPWORD_FACTOR if tok in STOPWORDS else 1.0
+        feats[f"u:{tok}"] = factor
+        if acc != tok:
+            feats[f"a:{acc}"] = factor * ACCENT_FACTOR
+    for left, right in itertools.pairwise(folded):
+        stops = (left in STOPWORDS) + (right in STOPWORDS)
+        factor = BIGRAM_FACTOR * (1.0, BIGRAM_STOP_FACTOR, STOPWORD_FACTOR)[stops]
+        feats[f"b:{left} {right}"] = factor
+    return feats

@@ -1,0 +1,182 @@
+"""The matcher on a small knowledge base: right entry, tolerance, out-of-scope guard, decisions."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge.kb import KnowledgeBase
+from knowledge.retrieval import (
+    ANSWER_THRESHOLD,
+    MIN_MARGIN,
+    SUGGEST_THRESHOLD,
+    Decision,
+    Matcher,
+    decide,
+)
+
+ENTRIES = [
+    (
+        "ocop-la-gi",
+        "OCOP là gì?",
+        ["ocop là gì", "chương trình mỗi xã một sản phẩm là gì", "ocop nghĩa là gì"],
+    ),
+    (
+        "thoi-han",
+        "Giấy chứng nhận OCOP có thời hạn bao lâu?",
+        [
+            "chứng nhận ocop có hiệu lực bao lâu",
+            "giấy chứng nhận ocop hết hạn khi nào",
+            "sao ocop giữ được mấy năm",
+        ],
+    ),
+    (
+        "noi-nop",
+        "Nộp hồ sơ OCOP ở đâu?",
+        ["nộp hồ sơ ocop ở đâu", "hồ sơ đăng ký ocop gửi cho ai", "nộp hồ sơ tại xã hay ở tỉnh"],
+    ),
+    (
+        "ho-so",
+        "Hồ sơ OCOP gồm những gì?",
+        [
+            "hồ sơ ocop gồm những giấy tờ gì",
+            "cần chuẩn bị giấy tờ gì để đăng ký ocop",
+            "thành phần hồ sơ ocop",
+        ],
+    ),
+    (
+        "hang-sao",
+        "Sản phẩm OCOP có mấy hạng sao?",
+        ["ocop có mấy hạng sao", "thang điểm xếp hạng sao ocop", "bao nhiêu điểm thì được 4 sao"],
+    ),
+    (
+        "ho-tro",
+        "Sản phẩm OCOP được hỗ trợ gì?",
+        [
+            "sản phẩm ocop được hỗ trợ những gì",
+            "nhà nước có hỗ trợ kinh phí làm ocop không",
+            "chính sách hỗ trợ ocop",
+        ],
+    ),
+]
+
+
+def write_kb(root: Path, entries: list[tuple[str, str, list[str]]] = ENTRIES) -> Path:
+    """A small knowledge base on disk (entries/test.yaml, sources.yaml); returns its folder."""
+    (root / "entries").mkdir(parents=True, exist_ok=True)
+    items = [
+        {
+            "id": entry_id,
+            "title": title,
+            "questions": questions,
+            "answer": f"Trả lời ngắn cho {title}\n\n• Chi tiết.",
+            "tags": ["test"],
+            "sources": ["S1"],
+            "rule": "QĐ 148/QĐ-TTg ngày 24/2/2023",
+            "valid_from": "2023-02-24",
+            "reviewed": "2026-11-28",
+        }
+        for entry_id, title, questions in entries
+    ]
+    (root / "entries" / "test.yaml").write_text(
+        yaml.safe_dump({"entries": items}, allow_unicode=True), "utf-8"
+    )
+    sources = {"sources": {"S1": {"title": "Nguồn thử", "publisher": "x", "url": "https://example.org"}}}
+    (root / "sources.yaml").write_text(yaml.safe_dump(sources, allow_unicode=True), "utf-8")
+    return root
+
+
+@pytest.fixture
+def matcher(tmp_path: Path) -> Matcher:
+    return Matcher(KnowledgeBase.load(write_kb(tmp_path)))
+
+
+@pytest.mark.parametrize(
+    ("question", "entry_id"),
+    [
+        ("OCOP là gì?", "ocop-la-gi"),
+        ("cho em hỏi ocop la gi vay a", "ocop-la-gi"),
+        ("hs ocop nop o dau", "noi-nop"),
+        ("Nộp hồ sơ đăng ký OCOP ở chỗ nào ạ", "noi-nop"),
+        ("giay cn ocop co hieu luc bao lau", "thoi-han"),
+        ("chung nhann ocop co hieu lucc bao lau", "thoi-han"),  # typos
+        ("ocop co may sao", "hang-sao"),
+        ("dangky ocop can chuan bi giay to gi", "ho-so"),  # words run together
+        ("sp ocop dc ho tro nhung j", "ho-tro"),
+    ],
+)
+def test_answers_the_right_entry(matcher: Matcher, question: str, entry_id: str) -> None:
+    match = matcher.match(question)
+    assert match.decision is Decision.ANSWER, match
+    assert match.entry_id == entry_id
+    assert 0.0 <= match.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "thời tiết hôm nay thế nào",
+        "giá vàng hôm nay bao nhiêu",
+        "cách nấu phở bò",
+        "đăng ký kết hôn ở đâu",
+        "ạ",
+        "",
+    ],
+)
+def test_out_of_scope_is_not_answered(matcher: Matcher, question: str) -> None:
+    match = matcher.match(question)
+    assert match.decision is not Decision.ANSWER
+    assert match.confidence < ANSWER_THRESHOLD
+
+
+def test_confidence_orders_suggestions(matcher: Matcher) -> None:
+    match = matcher.match("hồ sơ ocop")
+    assert match.entry_id in {"ho-so", "noi-nop"}
+    confidences = [match.confidence] + [c for _, c in match.suggestions]
+    assert confidences == sorted(confidences, reverse=True)
+    assert len(match.suggestions) <= 3
+
+
+def test_extra_questions_are_indexed(tmp_path: Path) -> None:
+    kb = KnowledgeBase.load(write_kb(tmp_path))
+    question = "được thưởng bao nhiêu tiền khi có sản phẩm 3 sao"
+    before = Matcher(kb).match(question)
+    after = Matcher(kb, {"ho-tro": [question]}).match(question)
+    assert not (before.decision is Decision.ANSWER and before.entry_id == "ho-tro")
+    assert after.decision is Decision.ANSWER and after.entry_id == "ho-tro"
+
+
+def test_exclude_sample_leaves_the_question_out(matcher: Matcher) -> None:
+    samples = list(matcher.own_samples())
+    entry_id, question, index = next(s for s in samples if s[1] == "thành phần hồ sơ ocop")
+    assert entry_id == "ho-so"
+    assert matcher.match(question).confidence > matcher.match(question, exclude_sample=index).confidence
+
+
+def test_decide_bands() -> None:
+    high = ANSWER_THRESHOLD + 0.1
+    assert decide([("a", high), ("b", 0.1)]).decision is Decision.ANSWER
+    close = decide([("a", high), ("b", high - MIN_MARGIN / 2)])
+    assert close.decision is Decision.SUGGEST and [e for e, _ in close.choices] == ["a", "b"]
+    middle = (ANSWER_THRESHOLD + SUGGEST_THRESHOLD) / 2
+    assert decide([("a", middle)]).decision is Decision.SUGGEST
+    low = decide([("a", 0.01)])
+    assert low.decision is Decision.UNKNOWN and low.entry_id is None
+    assert decide([]).decision is Decision.UNKNOWN
+
+
+def test_entry_whose_texts_normalise_to_nothing(tmp_path: Path) -> None:
+    entries = [*ENTRIES, ("chao", "ạ", ["ạ", "vâng ạ"])]  # last entry: no sample survives normalisation
+    m = Matcher(KnowledgeBase.load(write_kb(tmp_path, entries)))
+    assert m.match("nộp hồ sơ ocop ở đâu").entry_id == "noi-nop"
+    entries = [("chao", "ạ", ["ạ"]), *ENTRIES]  # and first
+    m = Matcher(KnowledgeBase.load(write_kb(tmp_path, entries)))
+    assert m.match("nộp hồ sơ ocop ở đâu").entry_id == "noi-nop"
+
+
+def test_long_message_is_scored_by_its_sentences(matcher: Matcher) -> None:
+    text = (
+        "Chào anh chị, nhà em ở thôn Đông làm miến dong đã nhiều năm nay, bán cho bà con trong xã. "
+        "Năm nay em muốn làm hồ sơ đăng ký cho sản phẩm. Vậy em phải nộp hồ sơ OCOP ở đâu ạ?"
+    )
+    assert matcher.match(text).entry_id == "noi-nop"
