@@ -72,7 +72,13 @@ class Console:
                 continue
             if line.isdigit() and 1 <= int(line) <= len(self.buttons):
                 label, msg = self.buttons[int(line) - 1]
-                await self.show(await self.user.press(label, message=msg))
+                seen = len(self.h.fake.callback_answers)
+                replies = await self.user.press(label, message=msg)
+                for alert in self.h.fake.callback_answers[seen:]:
+                    if alert.get("text"):
+                        self.say(f"💬 {alert['text']}")
+                if replies:
+                    await self.show(replies)
             elif line.startswith("/file "):
                 await self.show(await self.send_file(Path(line[6:].strip())))
             else:

@@ -33,7 +33,9 @@ def verdict_reply(ctx: AppContext, verdict: Verdict) -> Reply:
     rows = []
     if verdict.kind != "not_eligible":
         rows.append([Button(r.label("elig.start_dossier"), "m:register")])
-    rows.append([Button(r.label("elig.restart"), "el:restart"), Button(r.label("menu.back_to_menu"), "m:menu")])
+    rows.append(
+        [Button(r.label("elig.restart"), "el:restart"), Button(r.label("menu.back_to_menu"), "m:menu")]
+    )
     return Reply(r.render("eligibility/verdict", verdict=verdict), rows)
 
 

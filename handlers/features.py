@@ -32,7 +32,9 @@ def register(app: Application, ctx: AppContext) -> None:
     app.add_handler(CommandHandler("cauhoi", staff_desk.inbox))
     app.add_handler(CallbackQueryHandler(staff_desk.on_inbox_button, pattern=r"^sd:(ga|gl|gn|gle):"))
     app.add_handler(CallbackQueryHandler(staff_desk.on_thread_button, pattern=r"^sd:"))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, staff_desk.on_reply_message))
+    app.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, staff_desk.on_reply_message)
+    )
 
     # Eligibility check.
     ctx.flows[eligibility.FLOW] = Flow(on_text=eligibility.on_text)

@@ -28,7 +28,10 @@ def _fits(data: str) -> bool:
 def entry_reply(ctx: AppContext, entry: EntryView, question_id: int) -> Reply:
     r = ctx.renderer
     rows = [
-        [Button(r.label("kb.helpful"), f"kb:up:{question_id}"), Button(r.label("kb.not_right"), f"kb:dn:{question_id}")],
+        [
+            Button(r.label("kb.helpful"), f"kb:up:{question_id}"),
+            Button(r.label("kb.not_right"), f"kb:dn:{question_id}"),
+        ],
         [Button(r.label("kb.ask_staff"), f"sd:new:{question_id}")],
     ]
     for entry_id, title in entry.related[:2]:
@@ -56,7 +59,10 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
         rows.append([Button(r.label("kb.not_these"), f"sd:new:{qid}")])
         return Reply(r.render("kb/suggest", suggestions=choices), rows)
     rows = [[Button(r.label("kb.send_to_staff"), f"sd:new:{qid}")]]
-    rows += [[Button(r.label("kb.related", title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")] for s in choices[:2]]
+    rows += [
+        [Button(r.label("kb.related", title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")]
+        for s in choices[:2]
+    ]
     return Reply(r.render("kb/unknown", suggestions=choices[:2]), rows)
 
 
@@ -70,7 +76,7 @@ async def on_question(update: Update, context: Context, user: User) -> None:
 
 
 async def on_callback(update: Update, context: Context) -> None:
-    """kb:up|dn:<question> feedback · kb:p:<question>:<entry> a suggestion · kb:e:<question>:<entry> related."""
+    """kb:up|dn:<question> feedback · kb:p:<question>:<entry> suggestion · kb:e:<question>:<entry> related."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)

@@ -73,9 +73,13 @@ async def post_to_staff(
 ) -> None:
     """Post to the staff member who took the thread, else the staff chat, else every staff member."""
     html = ctx.renderer.render(
-        "kb/staff_question", name=user.full_name, username=user.username, user_id=user.id,
-        question=text, follow_up=follow_up,
-    )  # fmt: skip
+        "kb/staff_question",
+        name=user.full_name,
+        username=user.username,
+        user_id=user.id,
+        question=text,
+        follow_up=follow_up,
+    )
     reply = Reply(html, [[Button(ctx.renderer.label("desk.reply"), f"sd:rp:{thread.id}")]])
     targets: list[int] = []
     if follow_up and thread.staff_user_id is not None:
@@ -94,7 +98,7 @@ async def post_to_staff(
 
 
 async def on_thread_button(update: Update, context: Context) -> None:
-    """sd:new:<question> · sd:write · sd:fu:<thread> · sd:done:<thread> (producer) · sd:rp:<thread> (staff)."""
+    """sd:new:<question> · sd:write · sd:fu|done:<thread> (producer) · sd:rp:<thread> (staff)."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
@@ -122,8 +126,9 @@ async def on_thread_button(update: Update, context: Context) -> None:
         await query.answer()
         db_user = await ctx.users.get(user_id)
         assert db_user is not None
-        thread = await kb.open_thread(user_id, query.message.chat.id if query.message else user_id, question,
-                                      question_id=ref)  # fmt: skip
+        thread = await kb.open_thread(
+            user_id, query.message.chat.id if query.message else user_id, question, question_id=ref
+        )
         await post_to_staff(ctx, context, thread, db_user, question, follow_up=False)
         await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=question)))
         return
@@ -150,7 +155,9 @@ async def on_thread_button(update: Update, context: Context) -> None:
             return
         asker = await ctx.users.get(thread.user_id)
         html = ctx.renderer.render(
-            "kb/staff_write_reply", name=asker.full_name if asker else thread.user_id, question=thread.question
+            "kb/staff_write_reply",
+            name=asker.full_name if asker else thread.user_id,
+            question=thread.question,
         )
         try:
             await send(context, user_id, Reply(html))
@@ -169,10 +176,12 @@ async def deliver_staff_reply(update: Update, context: Context, thread: ThreadVi
     staff = update.effective_user
     assert staff is not None
     await service(ctx).record_staff_reply(thread.id, staff.id)
-    rows = [[
-        Button(ctx.renderer.label("desk.ask_more"), f"sd:fu:{thread.id}"),
-        Button(ctx.renderer.label("desk.done"), f"sd:done:{thread.id}"),
-    ]]  # fmt: skip
+    rows = [
+        [
+            Button(ctx.renderer.label("desk.ask_more"), f"sd:fu:{thread.id}"),
+            Button(ctx.renderer.label("desk.done"), f"sd:done:{thread.id}"),
+        ]
+    ]
     html = ctx.renderer.render("kb/staff_reply_to_user", question=thread.question, reply=text)
     asker = await ctx.users.get(thread.user_id)
     try:
@@ -271,8 +280,9 @@ async def on_inbox_button(update: Update, context: Context) -> None:
     data = {"ids": group.ids, "question": group.representative}
     if action == "ga":
         await ctx.users.set_flow(staff_id, GROUP_ANSWER, data)
-        html = r.render("kb/group_answer_prompt", question=group.representative, count=group.count,
-                        askers=group.askers)  # fmt: skip
+        html = r.render(
+            "kb/group_answer_prompt", question=group.representative, count=group.count, askers=group.askers
+        )
         await answer(update, context, Reply(html))
     elif action == "gl":
         await ctx.users.set_flow(staff_id, GROUP_LINK, data)
@@ -317,8 +327,13 @@ async def on_group_link_text(update: Update, context: Context, user: User) -> No
         await ctx.users.set_flow(user.id, None)
         await link(update, context, ids, typed, str(user.flow_data.get("question", "")))
         return
-    found = [(e, t) for e, t in kb.search_entries(typed, limit=5) if len(f"sd:gle:{ids[0]}:{e}".encode()) <= 64]
-    rows = [[Button(ctx.renderer.label("desk.pick_entry", title=t[:60]), f"sd:gle:{ids[0]}:{e}")] for e, t in found]
+    found = [
+        (e, t) for e, t in kb.search_entries(typed, limit=5) if len(f"sd:gle:{ids[0]}:{e}".encode()) <= 64
+    ]
+    rows = [
+        [Button(ctx.renderer.label("desk.pick_entry", title=t[:60]), f"sd:gle:{ids[0]}:{e}")]
+        for e, t in found
+    ]
     await answer(update, context, Reply(ctx.renderer.render("kb/group_link_choose", entries=found), rows))
 
 
@@ -349,4 +364,3 @@ async def notify_many(context: Context, recipients: list[tuple[int, int]], reply
         except BadRequest as exc:
             log.warning("Could not notify %s: %s", user_id, exc)
     return delivered
-

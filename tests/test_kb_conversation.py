@@ -19,7 +19,7 @@ async def test_question_with_and_without_diacritics_gets_the_same_sourced_answer
     accented = (await lan.send("Chương trình OCOP là gì vậy ạ?"))[-1]
     folded = (await lan.send("chuong trinh ocop la gi"))[-1]
     assert accented.text.splitlines()[0] == folded.text.splitlines()[0]
-    assert "Nguồn:" in accented.text and "Áp dụng:" in accented.text
+    assert "Nguồn:" in accented.text and "Căn cứ:" in accented.text
     assert accented.labels[:3] == ["👍 Hữu ích", "👎 Chưa đúng", "🙋 Hỏi cán bộ"]
 
 
@@ -189,8 +189,15 @@ async def test_forged_eligibility_buttons(bot: Harness) -> None:
 def test_ask_json_prints_one_line_per_question(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     questions = "OCOP là gì\nhom nay troi co mua khong\nho so ocop gom nhung gi\n"
-    result = subprocess.run([sys.executable, str(ROOT / "bot.py"), "ask", "--json"], input=questions, cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "ask", "--json"],
+        input=questions,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [x["question"] for x in lines] == [
