@@ -1,4 +1,5 @@
 """Imports every module that defines tables, so Base.metadata knows them all (Alembic, tests)."""
 
+import dossier.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import storage.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""The OCOP registration dossier: form data, validators, state machine, persistence, PDF."""

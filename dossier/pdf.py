@@ -1,0 +1,177 @@
+"""Renders the filled registration form ("Phiếu đăng ký sản phẩm tham gia Chương trình OCOP") as PDF.
+
+Jinja2 (autoescaped, templates/dossier/form_pdf.html) produces simple HTML that fpdf2's `write_html`
+lays out with the shipped DejaVu Sans font, so Vietnamese diacritics render. Characters the font lacks
+(emoji and the like) are removed from the answers first.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fontTools.ttLib import TTFont
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+from markupsafe import Markup, escape
+
+from common.render import Renderer
+from dossier.engine import DossierEngine, DossierState
+
+FONTS_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_FAMILY = "DejaVu"
+REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
+BOLD_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
+TEMPLATE = "dossier/form_pdf"
+# An answer longer than this is printed as its own paragraph under the label.
+INLINE_LIMIT = 80
+
+
+@lru_cache(maxsize=1)
+def supported_codepoints() -> frozenset[int]:
+    """Code points both shipped fonts can draw."""
+    sets = []
+    for path in (REGULAR_FONT, BOLD_FONT):
+        font = TTFont(str(path), lazy=True)
+        sets.append(set(font.getBestCmap()))
+        font.close()
+    return frozenset(set.intersection(*sets))
+
+
+def printable(text: str) -> str:
+    """The text with characters the font cannot draw removed (emoji, joiners, control characters)."""
+    supported = supported_codepoints()
+    text = unicodedata.normalize("NFC", text)
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(ch)
+        elif ch == "\t":
+            out.append(" ")
+        elif ord(ch) in supported and unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cs"):
+            out.append(ch)
+    return "".join(out)
+
+
+def _nl2br(value: str) -> Markup:
+    """Escape, then keep the user's line breaks."""
+    return Markup("<br>").join(escape(line) for line in str(value).split("\n"))
+
+
+@lru_cache(maxsize=1)
+def _renderer() -> Renderer:
+    renderer = Renderer()
+    renderer.env.filters["nl2br"] = _nl2br
+    return renderer
+
+
+def build_context(
+    engine: DossierEngine,
+    state: DossierState,
+    *,
+    reference: str | None,
+    status: str,
+    files: Sequence[tuple[str, str | None, str]],
+    now: datetime,
+    timezone: str,
+) -> dict[str, Any]:
+    """The template's data: sections of (label, value, long) and the attachments, all printable."""
+    local = now.astimezone(ZoneInfo(timezone))
+    sections = []
+    for section in engine.review(state):
+        items = []
+        for item in section.items:
+            if item.is_file:
+                continue
+            value = printable(item.value) if item.value is not None else None
+            items.append(
+                {
+                    "label": item.label,
+                    "value": value,
+                    "long": bool(value) and (len(value) > INLINE_LIMIT or "\n" in value),
+                }
+            )
+        if items:
+            sections.append({"title": section.title, "rows": items})
+    answers = engine.effective_answers(state.answers)
+    commune_step = next((s for s in engine.steps if s.type == "commune"), None)
+    commune = ""
+    if commune_step is not None and commune_step.id in answers:
+        value = answers[commune_step.id]
+        if isinstance(value, dict) and value.get("unit"):
+            commune = printable(f"{value.get('kind') or ''} {value['unit']}".strip())
+    return {
+        "title": engine.form.title,
+        "reference": reference,
+        "status": status,
+        "day": f"{local.day:02d}",
+        "month": f"{local.month:02d}",
+        "year": local.year,
+        "printed_at": local.strftime("%d/%m/%Y %H:%M"),
+        "commune": commune,
+        "sections": sections,
+        "files": [{"label": printable(label), "name": printable(name or "")} for label, name, _kind in files],
+        "representative": printable(str(answers.get("representative") or "")),
+        "representative_title": printable(str(answers.get("representative_title") or "")),
+        "producer_name": printable(str(answers.get("producer_name") or "")),
+        "missing": [m.label for m in engine.missing(state)],
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    return _renderer().render(TEMPLATE, **context)
+
+
+def html_to_pdf(html: str, title: str = "") -> bytes:
+    """Lay out the HTML on A4 pages with the DejaVu font; page numbers in the footer."""
+    pdf = _FormPDF(format="A4", unit="mm")
+    pdf.set_margins(20, 15, 20)
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_font(FONT_FAMILY, "", str(REGULAR_FONT))
+    pdf.add_font(FONT_FAMILY, "B", str(BOLD_FONT))
+    # No italic face is shipped (and loading a font is most of the render time): the template uses
+    # no <i>, and user text is always escaped, so it cannot ask for one.
+    pdf.set_title(title)
+    pdf.set_creator("Trợ lý OCOP")
+    pdf.add_page()
+    pdf.set_font(FONT_FAMILY, size=11)
+    pdf.write_html(
+        html,
+        font_family=FONT_FAMILY,
+        tag_styles={
+            "h1": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=14),
+            "h2": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=12),
+            "h3": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=11),
+        },
+        warn_on_tags_not_matching=False,
+    )
+    return bytes(pdf.output())
+
+
+class _FormPDF(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FONT_FAMILY, size=8)
+        self.cell(0, 6, f"{self.page_no()}/{{nb}}", align="C")
+
+
+def render_dossier_pdf(
+    engine: DossierEngine,
+    state: DossierState,
+    *,
+    reference: str | None,
+    status: str,
+    files: Sequence[tuple[str, str | None, str]],
+    now: datetime,
+    timezone: str = "Asia/Ho_Chi_Minh",
+) -> bytes:
+    """The registration form of this dossier as PDF bytes. `files`: (step label, file name, kind)."""
+    context = build_context(
+        engine, state, reference=reference, status=status, files=files, now=now, timezone=timezone
+    )
+    return html_to_pdf(render_html(context), title=engine.form.title)
