@@ -4,9 +4,11 @@ buttons, and the error handler."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import traceback
+from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 from telegram.error import Forbidden
@@ -16,6 +18,7 @@ from handlers.context import AppContext, Context, app_ctx
 from handlers.send import answer, replace
 
 log = logging.getLogger(__name__)
+Handler = Callable[[Update, Context], Awaitable[None]]
 
 MAX_TEXT_CHARS = 4000
 MENU_ITEMS = ("ask", "eligibility", "register", "mine", "events", "contact")
@@ -187,6 +190,20 @@ async def stale_button(update: Update, context: Context) -> None:
     if query is not None:
         await query.answer()
     await answer(update, context, Reply(ctx.renderer.render("common/stale_button")))
+
+
+def staff_required(handler: Handler) -> Handler:
+    """Wrap a command or button handler so that only staff (STAFF_IDS / ADMIN_IDS) reach it."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        user = update.effective_user
+        if user is None or not app_ctx(context).users.is_staff(user.id):
+            await staff_only(update, context)
+            return
+        await handler(update, context)
+
+    return guarded
 
 
 async def staff_only(update: Update, context: Context) -> None:

@@ -116,13 +116,10 @@ async def on_callback(update: Update, context: Context) -> None:
     await basic.stale_button(update, context)
 
 
+@basic.staff_required
 async def reload_kb(update: Update, context: Context) -> None:
     """/napkb (staff): re-read the knowledge files; keep the old ones if the new ones have errors."""
     ctx = app_ctx(context)
-    user = update.effective_user
-    if user is None or not ctx.users.is_staff(user.id):
-        await basic.staff_only(update, context)
-        return
     outcome = await service(ctx).reload_checked()
     errors = [p for p in outcome.problems if p.level == ERROR]
     html = ctx.renderer.render(

@@ -223,13 +223,10 @@ async def on_reply_message(update: Update, context: Context) -> None:
         await basic.on_text(update, context)
 
 
+@basic.staff_required
 async def inbox(update: Update, context: Context) -> None:
     """/cauhoi (staff): the open questions, grouped by similarity, with an action per group."""
     ctx = app_ctx(context)
-    user = update.effective_user
-    if user is None or not ctx.users.is_staff(user.id):
-        await basic.staff_only(update, context)
-        return
     groups = await service(ctx).unanswered_groups(limit=200)
     shown = groups[:INBOX_SIZE]
     r = ctx.renderer
@@ -244,15 +241,13 @@ async def inbox(update: Update, context: Context) -> None:
     await answer(update, context, Reply(r.render("kb/inbox", groups=shown, total=len(groups)), rows))
 
 
+@basic.staff_required
 async def on_inbox_button(update: Update, context: Context) -> None:
     """sd:ga|gl|gn:<question> (answer / link / new entry) and sd:gle:<question>:<entry> (link to it)."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
     staff_id = update.effective_user.id
-    if not ctx.users.is_staff(staff_id):
-        await basic.staff_only(update, context)
-        return
     parts = (query.data or "").split(":")
     try:
         action, ref = parts[1], int(parts[2])
