@@ -64,7 +64,12 @@ class Database:
         self.schema = schema
         kwargs: dict[str, object] = {"echo": echo}
         if self.is_sqlite:
+            # One connection: SQLite has a single writer, and queueing in the pool (an asyncio wait)
+            # is far cheaper than several connections sleeping in SQLite's busy handler.
             kwargs["connect_args"] = {"timeout": 30}
+            kwargs["pool_size"] = 1
+            kwargs["max_overflow"] = 0
+            kwargs["pool_timeout"] = 60
         else:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
