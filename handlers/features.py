@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import eligibility, knowledge, staff_desk
+from handlers import dossier_flow, eligibility, knowledge, staff_desk
 from handlers.context import AppContext, Flow
 from knowledge.eligibility import EligibilityCheck
 from knowledge.service import KnowledgeService
@@ -42,3 +42,6 @@ def register(app: Application, ctx: AppContext) -> None:
     ctx.deep_links["dieukien"] = lambda update, context, arg: eligibility.start(update, context)
     app.add_handler(CommandHandler("dieukien", eligibility.start))
     app.add_handler(CallbackQueryHandler(eligibility.on_button, pattern=r"^el:"))
+
+    # Registration dossier.
+    dossier_flow.register(app, ctx)

@@ -1,0 +1,423 @@
+"""The registration dossier in the chat: /hoso and the menu start or resume a dossier; one question at a
+time with buttons, back, skip and save-and-exit; photos and documents; the review with edit buttons and
+the checklist; submission with a reference code and the filled form as a PDF; "Hồ sơ của tôi".
+
+Callback data `dos:<action>:<dossier>[:<step>:<value>]`; every call goes through DossierService, which
+scopes it to the pressing user, so another user's id is simply "not found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from telegram import InputFile, Message, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from common.reply import Button, Reply
+from dossier.service import (
+    DossierIncomplete,
+    DossierLocked,
+    DossierNotFound,
+    DossierPrompt,
+    DossierService,
+    DossierSummary,
+    Upload,
+)
+from handlers import basic
+from handlers.context import AppContext, Context, Flow, app_ctx
+from handlers.send import answer, drop_buttons, plain_text
+from storage.models import User
+
+FLOW = "dossier"
+OPEN_STATUSES = ("draft", "returned")
+TEXT_LIMIT = 4000
+REVIEW_LIMITS = (200, 80, 40, 20)
+
+
+def service(ctx: AppContext) -> DossierService:
+    return ctx.services["dossier"]
+
+
+def _name(ctx: AppContext, summary: DossierSummary, limit: int = 40) -> str:
+    name = summary.product_name or ctx.renderer.label("dossier.untitled")
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+def prompt_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
+    """The current question (with its buttons) or the review."""
+    if p.kind in ("review", "locked"):
+        return review_reply(ctx, p)
+    r = ctx.renderer
+    d = p.dossier_id
+    rows = [[Button(b.label, f"dos:a:{d}:{p.step_no}:{b.value}")] for b in p.buttons]
+    nav = []
+    if p.can_back:
+        nav.append(Button(r.label("dossier.back"), f"dos:b:{d}"))
+    if p.can_skip:
+        nav.append(Button(r.label("dossier.skip"), f"dos:s:{d}"))
+    if nav:
+        rows.append(nav)
+    rows.append(
+        [Button(r.label("dossier.save_exit"), f"dos:x:{d}"), Button(r.label("dossier.review"), f"dos:r:{d}")]
+    )
+    return Reply(r.render("dossier/question", p=p), rows)
+
+
+def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
+    r = ctx.renderer
+    d = p.dossier_id
+    html = ""
+    for limit in REVIEW_LIMITS:  # long answers are shortened until the review fits one message
+        html = r.render("dossier/review", p=p, limit=limit)
+        if len(plain_text(html)) <= TEXT_LIMIT:
+            break
+    rows: list[list[Button]] = []
+    if p.kind == "locked":
+        rows.append([Button(r.label("dossier.pdf"), f"dos:pdf:{d}")])
+        return Reply(html, rows)
+    if p.missing:
+        rows.append([Button(r.label("dossier.continue"), f"dos:c:{d}")])
+    if p.can_submit:
+        rows.append([Button(r.label("dossier.submit"), f"dos:sub:{d}")])
+    rows.append(
+        [Button(r.label("dossier.edit"), f"dos:e:{d}"), Button(r.label("dossier.save_exit"), f"dos:x:{d}")]
+    )
+    return Reply(html, rows)
+
+
+def edit_menu(ctx: AppContext, p: DossierPrompt) -> Reply:
+    r = ctx.renderer
+    rows = [
+        [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{p.dossier_id}:{item.step_no}")]
+        for section in p.review
+        for item in section.items
+    ]
+    rows.append([Button(r.label("dossier.review"), f"dos:r:{p.dossier_id}")])
+    return Reply(r.render("dossier/edit_menu"), rows)
+
+
+def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
+    r = ctx.renderer
+    names = {s: r.label(f"dossier.status_{s}") for s in {d.status for d in dossiers}}
+    rows: list[list[Button]] = []
+    for d in dossiers:
+        if d.status in OPEN_STATUSES:
+            rows.append([Button(r.label("dossier.open", name=_name(ctx, d)), f"dos:o:{d.id}")])
+        else:
+            rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
+    rows.append([Button(r.label("dossier.new"), "dos:n")])
+    return Reply(r.render("dossier/list", dossiers=dossiers, status_names=names), rows)
+
+
+# ---- entry points -------------------------------------------------------------------------------
+async def start(update: Update, context: Context) -> None:
+    """/hoso, "Đăng ký hồ sơ", /start hoso: a new dossier, or a choice among the drafts."""
+    ctx = app_ctx(context)
+    assert update.effective_user is not None
+    user_id = update.effective_user.id
+    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.status in OPEN_STATUSES]
+    if not drafts:
+        await new_dossier(update, context)
+        return
+    r = ctx.renderer
+    rows = [
+        [
+            Button(r.label("dossier.open", name=_name(ctx, d, 30)), f"dos:o:{d.id}"),
+            Button(r.label("dossier.delete_one", name=_name(ctx, d, 20)), f"dos:del:{d.id}"),
+        ]
+        for d in drafts
+    ]
+    rows.append([Button(r.label("dossier.new"), "dos:n")])
+    await answer(update, context, Reply(r.render("dossier/choose_draft", drafts=drafts), rows))
+
+
+async def mine(update: Update, context: Context) -> None:
+    """ "Hồ sơ của tôi": every dossier with its status; drafts to continue, submitted ones' PDF."""
+    ctx = app_ctx(context)
+    assert update.effective_user is not None
+    dossiers = await service(ctx).list_dossiers(update.effective_user.id)
+    await answer(update, context, list_reply(ctx, dossiers))
+
+
+async def new_dossier(update: Update, context: Context) -> None:
+    ctx = app_ctx(context)
+    assert update.effective_user is not None
+    user_id = update.effective_user.id
+    prompt = await service(ctx).create(user_id)
+    await ctx.users.set_flow(user_id, FLOW, {"dossier": prompt.dossier_id})
+    await answer(update, context, Reply(ctx.renderer.render("dossier/started")))
+    await answer(update, context, prompt_reply(ctx, prompt))
+
+
+# ---- buttons ------------------------------------------------------------------------------------
+Action = Callable[[Update, Context, int, list[str]], Awaitable[None]]
+
+
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    ctx = app_ctx(context)
+    parts = (query.data or "").split(":")
+    if parts == ["dos", "n"]:
+        await query.answer()
+        await drop_buttons(query)
+        await new_dossier(update, context)
+        return
+    action = ACTIONS.get(parts[1] if len(parts) > 1 else "")
+    try:
+        dossier_id = int(parts[2])
+    except (IndexError, ValueError):
+        action = None
+    if action is None:
+        await basic.stale_button(update, context)
+        return
+    await query.answer()
+    try:
+        await action(update, context, dossier_id, parts[3:])
+    except DossierNotFound:
+        await answer(update, context, Reply(ctx.renderer.render("dossier/not_found")))
+    except DossierLocked as exc:
+        name = ctx.renderer.label(f"dossier.status_{exc.status}")
+        await answer(update, context, Reply(ctx.renderer.render("dossier/locked", status_name=name)))
+    except DossierIncomplete as exc:
+        rows = [[Button(ctx.renderer.label("dossier.continue"), f"dos:c:{dossier_id}")]]
+        await answer(
+            update, context, Reply(ctx.renderer.render("dossier/incomplete", missing=exc.missing), rows)
+        )
+
+
+async def _show(update: Update, context: Context, prompt: DossierPrompt, *, drop: bool = True) -> None:
+    """Show the next prompt as a new message; the pressed message loses its buttons."""
+    ctx = app_ctx(context)
+    assert update.effective_user is not None
+    if update.callback_query is not None and drop and prompt.ok:
+        await drop_buttons(update.callback_query)
+    flow = None if prompt.kind == "locked" else FLOW
+    await ctx.users.set_flow(update.effective_user.id, flow, {"dossier": prompt.dossier_id} if flow else None)
+    await answer(update, context, prompt_reply(ctx, prompt))
+
+
+def _uid(update: Update) -> int:
+    assert update.effective_user is not None
+    return update.effective_user.id
+
+
+async def act_choose(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    ctx = app_ctx(context)
+    if len(rest) != 2 or not rest[0].isdigit():
+        await basic.stale_button(update, context)
+        return
+    await _show(update, context, await service(ctx).choose(_uid(update), dossier_id, int(rest[0]), rest[1]))
+
+
+def _op(method: str) -> Action:
+    async def act(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+        prompt = await getattr(service(app_ctx(context)), method)(_uid(update), dossier_id)
+        await _show(update, context, prompt)
+
+    return act
+
+
+async def act_open(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    """Continue a draft where it was left, and say so."""
+    ctx = app_ctx(context)
+    svc = service(ctx)
+    summary = await svc.get(_uid(update), dossier_id)
+    prompt = await svc.current(_uid(update), dossier_id)
+    if prompt.kind not in ("review", "locked"):
+        await answer(update, context, Reply(ctx.renderer.render("dossier/resume", p=prompt, summary=summary)))
+    await _show(update, context, prompt)
+
+
+async def act_save_exit(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    ctx = app_ctx(context)
+    summary = await service(ctx).save_and_exit(_uid(update), dossier_id)
+    await ctx.users.set_flow(_uid(update), None)
+    if update.callback_query is not None:
+        await drop_buttons(update.callback_query)
+    await answer(update, context, Reply(ctx.renderer.render("dossier/saved", summary=summary)))
+
+
+async def act_edit_menu(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    ctx = app_ctx(context)
+    prompt = await service(ctx).review(_uid(update), dossier_id)
+    if prompt.kind == "locked":
+        await _show(update, context, prompt)
+        return
+    await answer(update, context, edit_menu(ctx, prompt))
+
+
+async def act_jump(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    if len(rest) != 1 or not rest[0].isdigit():
+        await basic.stale_button(update, context)
+        return
+    await _show(update, context, await service(app_ctx(context)).jump(_uid(update), dossier_id, int(rest[0])))
+
+
+async def act_submit_ask(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    ctx = app_ctx(context)
+    prompt = await service(ctx).review(_uid(update), dossier_id)
+    if prompt.kind == "locked":
+        await _show(update, context, prompt)
+        return
+    if not prompt.can_submit:
+        raise DossierIncomplete(list(prompt.missing))
+    r = ctx.renderer
+    rows = [
+        [
+            Button(r.label("dossier.confirm_submit"), f"dos:ok:{dossier_id}"),
+            Button(r.label("dossier.cancel"), f"dos:r:{dossier_id}"),
+        ]
+    ]
+    await answer(update, context, Reply(r.render("dossier/confirm_submit", p=prompt), rows))
+
+
+async def act_submit(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    """Submit (committed first), then tell the producer the reference and send the filled form."""
+    ctx = app_ctx(context)
+    result = await service(ctx).submit(_uid(update), dossier_id)
+    await ctx.users.set_flow(_uid(update), None)
+    if update.callback_query is not None:
+        await drop_buttons(update.callback_query)
+    await answer(update, context, Reply(ctx.renderer.render("dossier/submitted", result=result)))
+    await send_pdf(update, context, dossier_id)
+
+
+async def act_pdf(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    await send_pdf(update, context, dossier_id)
+
+
+async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message:
+    ctx = app_ctx(context)
+    svc = service(ctx)
+    summary = await svc.get(_uid(update), dossier_id)
+    content = await svc.render_pdf(_uid(update), dossier_id)
+    assert update.effective_chat is not None
+    caption = ctx.renderer.render("dossier/pdf_caption", reference=summary.reference)
+    return await context.bot.send_document(
+        update.effective_chat.id, InputFile(content, filename=svc.pdf_file_name(summary)), caption=caption
+    )
+
+
+async def act_delete_ask(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    ctx = app_ctx(context)
+    summary = await service(ctx).get(_uid(update), dossier_id)
+    if summary.status != "draft":
+        raise DossierLocked(summary.status)
+    r = ctx.renderer
+    rows = [
+        [
+            Button(r.label("dossier.confirm_delete"), f"dos:delok:{dossier_id}"),
+            Button(r.label("dossier.cancel"), f"dos:o:{dossier_id}"),
+        ]
+    ]
+    await answer(update, context, Reply(r.render("dossier/confirm_delete", summary=summary), rows))
+
+
+async def act_delete(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+    ctx = app_ctx(context)
+    await service(ctx).delete_draft(_uid(update), dossier_id)
+    db_user = getattr(context, "db_user", None)
+    if db_user is not None and db_user.flow == FLOW and db_user.flow_data.get("dossier") == dossier_id:
+        await ctx.users.set_flow(_uid(update), None)
+    if update.callback_query is not None:
+        await drop_buttons(update.callback_query)
+    await answer(update, context, Reply(ctx.renderer.render("dossier/deleted")))
+
+
+ACTIONS: dict[str, Action] = {
+    "a": act_choose,
+    "b": _op("back"),
+    "s": _op("skip"),
+    "c": _op("resume"),
+    "r": _op("go_to_review"),
+    "o": act_open,
+    "x": act_save_exit,
+    "e": act_edit_menu,
+    "j": act_jump,
+    "sub": act_submit_ask,
+    "ok": act_submit,
+    "pdf": act_pdf,
+    "del": act_delete_ask,
+    "delok": act_delete,
+}
+
+
+# ---- typed text and files during the flow --------------------------------------------------------
+def _dossier_of(user: User) -> int | None:
+    value = (user.flow_data or {}).get("dossier")
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+
+async def on_text(update: Update, context: Context, user: User) -> None:
+    ctx = app_ctx(context)
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    dossier_id = _dossier_of(user)
+    if dossier_id is None:
+        await ctx.users.set_flow(user.id, None)
+        await start(update, context)
+        return
+    try:
+        prompt = await service(ctx).answer(user.id, dossier_id, msg.text)
+    except (DossierNotFound, DossierLocked):
+        await ctx.users.set_flow(user.id, None)
+        await start(update, context)
+        return
+    await answer(update, context, prompt_reply(ctx, prompt))
+
+
+async def on_media(update: Update, context: Context, user: User) -> None:
+    """A photo or document answers a file step; anything else gets a line and the question again."""
+    ctx = app_ctx(context)
+    msg = update.effective_message
+    assert msg is not None
+    dossier_id = _dossier_of(user)
+    if dossier_id is None:
+        await ctx.users.set_flow(user.id, None)
+        await basic.on_media(update, context)
+        return
+    upload = None
+    if msg.photo:
+        largest = msg.photo[-1]
+        upload = Upload(largest.file_id, largest.file_unique_id, None, "image/jpeg", largest.file_size)
+    elif msg.document:
+        doc = msg.document
+        upload = Upload(doc.file_id, doc.file_unique_id, doc.file_name, doc.mime_type, doc.file_size)
+    svc = service(ctx)
+    try:
+        if upload is None:
+            prompt = await svc.current(user.id, dossier_id)
+            what = basic.media_kind(ctx, msg)
+            await answer(update, context, Reply(ctx.renderer.render("dossier/use_buttons", what=what)))
+        else:
+            prompt = await svc.attach(user.id, dossier_id, upload)
+    except (DossierNotFound, DossierLocked):
+        await ctx.users.set_flow(user.id, None)
+        await start(update, context)
+        return
+    await answer(update, context, prompt_reply(ctx, prompt))
+
+
+def register_service(ctx: AppContext, bot_getter: Callable[[], object]) -> DossierService:
+    """The dossier service, with downloads of uploaded files through the bot."""
+
+    async def download(file_id: str, path: Path) -> None:
+        bot = bot_getter()
+        telegram_file = await bot.get_file(file_id)  # type: ignore[attr-defined]
+        await telegram_file.download_to_drive(path)
+
+    return DossierService(ctx.db, ctx.clock, ctx.settings, downloader=download)
+
+
+def register(app: Application, ctx: AppContext) -> None:
+    """Commands, buttons, the flow, menu actions and the deep link of the dossier."""
+    ctx.services["dossier"] = register_service(ctx, lambda: app.bot)
+    ctx.flows[FLOW] = Flow(on_text=on_text, on_media=on_media)
+    ctx.menu_actions["register"] = start
+    ctx.menu_actions["mine"] = mine
+    ctx.deep_links["hoso"] = lambda update, context, arg: start(update, context)
+    app.add_handler(CommandHandler("hoso", start))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^dos:"))

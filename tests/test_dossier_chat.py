@@ -1,0 +1,280 @@
+"""The registration dossier through the fake Bot API, as a producer fills it on a phone."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PdfReader
+
+from fakebot.core import SentMessage
+from fakebot.driver import FakeUser, Harness
+from tests.conftest import BotFactory
+
+PDF = b"%PDF-1.4\n% test document\n"
+
+
+def dossier_id(message: SentMessage) -> int:
+    for row in message.buttons:
+        for b in row:
+            m = re.match(r"^dos:x:(\d+)$", b.get("callback_data", ""))
+            if m:
+                return int(m.group(1))
+    raise AssertionError(f"no dossier buttons on {message.text[:80]!r}")
+
+
+async def producer_steps(u: FakeUser, name: str = "HTX Mây tre đan Phú Vinh") -> None:
+    await u.press("Hợp tác xã")
+    await u.send(name)
+    await u.send("Nguyễn Văn Tĩnh")
+    await u.press("⏭ Bỏ qua")
+    await u.send("0912 345 678")
+    await u.press("⏭ Bỏ qua")
+    await u.send("0101234567")
+    await u.send("Thôn Phú Vinh")
+    await u.send("xa Dong Son")
+    assert "Đông Sơn (cũ) nay thuộc xã Phú Nghĩa" in u.last.text
+    await u.press("xã Phú Nghĩa")
+
+
+async def product_steps(u: FakeUser, product: str = "Giỏ mây đan tay") -> None:
+    await u.send(product)
+    await u.press("Hàng thủ công mỹ nghệ")
+    await u.press(u.last.labels[0])  # the first sub-group
+    await u.send("Giỏ đan từ mây tự nhiên, làm thủ công.")
+    await u.send("Mây, tre của thôn Phú Vinh")
+    await u.press("Tại địa phương (trong xã)")
+    await u.send("1.500 chiếc")
+    await u.send("Túi giấy, nhãn dán có mã QR")
+    await u.press("Không")  # quality announcement
+    await u.press("Không")  # test results
+    await u.press("Chưa đăng ký")
+    await u.press("Không")  # traceability
+    await u.press("Chợ, cửa hàng")
+    await u.press("✅ Xong")
+    await u.press("⏭ Bỏ qua")  # story
+
+
+async def attachments(u: FakeUser) -> None:
+    await u.send_photo()
+    await u.send_photo()
+    await u.press("✅ Xong")
+    await u.send_photo()
+    await u.send_document(PDF, "dang-ky-kinh-doanh.pdf", "application/pdf")
+
+
+async def fill_complete(u: FakeUser, **kwargs: str) -> int:
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    d = dossier_id(u.last)
+    await producer_steps(u, **{k: v for k, v in kwargs.items() if k == "name"})
+    await product_steps(u, **{k: v for k, v in kwargs.items() if k == "product"})
+    await attachments(u)
+    return d
+
+
+def pdf_text(message: SentMessage) -> str:
+    assert message.document is not None
+    reader = PdfReader(io.BytesIO(message.document["content"]))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+async def test_full_dossier_from_hoso_to_submit_with_photos_and_pdf(bot: Harness) -> None:
+    u = bot.user(301, "Tĩnh")
+    await fill_complete(u)
+    review = u.last
+    assert "Xem lại hồ sơ" in review.text and "Giỏ mây đan tay" in review.text
+    assert "📨 Nộp hồ sơ" in review.labels
+    await u.press("📨 Nộp hồ sơ")
+    await u.press("✅ Nộp ngay")
+    submitted = [m for m in u.messages if "Đã nộp hồ sơ" in m.text][-1]
+    assert re.search(r"OCOP-2026-\d{4}", submitted.text)
+    document = u.last
+    assert document.document is not None and document.document["file_name"].endswith(".pdf")
+    text = pdf_text(document)
+    for expected in ("HTX Mây tre đan Phú Vinh", "Nguyễn Văn Tĩnh", "Giỏ mây đan tay", "Phú Nghĩa"):
+        assert expected in text, expected
+    # locked: an old button no longer changes it
+    replies = await u.press_data(f"dos:b:{dossier_id(review)}", message=review)
+    assert "không sửa được" in replies[-1].text
+    # "Hồ sơ của tôi" lists it and sends the form again
+    await u.send("/menu")
+    await u.press("📂 Hồ sơ của tôi")
+    assert "Đã nộp" in u.last.text
+    pdf_button = next(label for label in u.last.labels if label.startswith("📄"))
+    await u.press(pdf_button)
+    assert u.last.document is not None
+
+
+async def test_invalid_inputs_are_refused_with_an_example(bot: Harness) -> None:
+    u = bot.user(302, "Lan")
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    await u.press("Hộ kinh doanh")
+    await u.send("Hộ kinh doanh Lan")
+    await u.send("Trần Thị Lan")
+    await u.press("⏭ Bỏ qua")
+    bad_phone = (await u.send("12345"))[-1]
+    assert "⚠️" in bad_phone.text and "0912345678" in bad_phone.text
+    await u.send("+84 912 345 678")
+    await u.press("⏭ Bỏ qua")
+    bad_tax = (await u.send("MST-abc"))[-1]
+    assert "⚠️" in bad_tax.text
+    await u.send("0101234567-001")
+    await u.send("Xóm Chợ")
+    sticker = await u.send_sticker()
+    assert any("chưa nhận" in m.text for m in sticker)
+    await u.send("Phụng Châu")
+    assert "phường Chương Mỹ" in u.last.text
+    await u.press("phường Chương Mỹ")
+    too_long = (await u.send("x" * 1500))[-1]
+    assert "⚠️" in too_long.text
+    await u.send("Mật ong hoa nhãn")
+    await u.press("Thực phẩm")
+    await u.press(u.last.labels[0])
+    short = (await u.send("Mật ong"))[-1]
+    assert "⚠️" in short.text and "20 ký tự" in short.text
+    await u.send("Mật ong nguyên chất từ hoa nhãn vùng Chương Mỹ")
+    await u.send("Mật ong từ đàn ong của gia đình")
+    await u.press("Tại địa phương (trong xã)")
+    bad_number = (await u.send("nhiều lắm"))[-1]
+    assert "⚠️" in bad_number.text
+    await u.send("2,5 tấn")
+    assert "đóng gói" in u.last.text
+
+
+async def test_wrong_file_type_and_oversize_files_are_refused(bot: Harness) -> None:
+    u = bot.user(303, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    await producer_steps(u)
+    await product_steps(u)
+    word = await u.send_document(b"PK\x03\x04", "don.docx", "application/vnd.openxmlformats-officedocument")
+    assert "⚠️" in word[-1].text
+    huge = await u.send_photo(size=50 * 1024 * 1024)
+    assert "⚠️" in huge[-1].text
+    await u.send_photo()
+    assert "Đã nhận 1 ảnh" in u.last.text
+
+
+async def test_back_skip_and_conditions(bot: Harness) -> None:
+    u = bot.user(304, "Hùng")
+    await u.send("/hoso")
+    await u.press("Đánh giá lại sản phẩm đã có sao")
+    assert "giấy chứng nhận" in u.last.text.lower()
+    assert "⏭ Bỏ qua" not in u.last.labels  # a required step cannot be skipped
+    d = dossier_id(u.last)
+    forged = await u.press_data(f"dos:s:{d}")
+    assert "⚠️" in forged[-1].text
+    await u.send("1234/QĐ-UBND")
+    await u.press("4 sao")
+    bad_date = (await u.send("31/02/2024"))[-1]
+    assert "⚠️" in bad_date.text
+    await u.press("◀️ Quay lại")
+    assert "mấy sao" in u.last.text
+    await u.press("◀️ Quay lại")
+    await u.press("◀️ Quay lại")
+    await u.press("Sản phẩm mới")
+    assert "loại hình" in u.last.text  # the certificate steps are gone for a new product
+
+
+async def test_leave_and_resume_after_a_restart(bot: Harness, make_bot: BotFactory) -> None:
+    u = bot.user(305, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    await u.press("Hợp tác xã")
+    await u.send("HTX Nông nghiệp Đông Sơn")
+    await u.press("💾 Lưu và thoát")
+    assert "Đã lưu hồ sơ" in u.last.text
+    restarted = await make_bot()
+    again = restarted.user(305, "Tĩnh")
+    await again.send("/hoso")
+    assert "đang làm dở" in again.last.text
+    open_label = next(label for label in again.last.labels if label.startswith("▶️"))
+    await again.press(open_label)
+    assert any("Tiếp tục nhé" in m.text and "bước 4" in m.text for m in again.messages)
+    assert "người đại diện" in again.last.text
+    # typing goes on in the flow after yet another restart, with nothing lost
+    third = (await make_bot()).user(305, "Tĩnh")
+    await third.send("Nguyễn Văn An")
+    assert "Chức vụ" in third.last.text
+    await third.press("📋 Xem lại hồ sơ")
+    assert "HTX Nông nghiệp Đông Sơn" in third.last.text and "Nguyễn Văn An" in third.last.text
+
+
+async def test_edit_from_the_review_returns_to_the_review(bot: Harness) -> None:
+    u = bot.user(306, "Tĩnh")
+    await fill_complete(u)
+    await u.press("✏️ Sửa một mục")
+    phone_label = next(label for label in u.last.labels if "điện thoại" in label.lower())
+    await u.press(phone_label)
+    await u.send("0987654321")
+    assert "Xem lại hồ sơ" in u.last.text and "0987654321" in u.last.text
+
+
+async def test_two_dossiers_and_nobody_else_can_touch_them(bot: Harness) -> None:
+    u = bot.user(307, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    first = dossier_id(u.last)
+    await u.press("💾 Lưu và thoát")
+    await u.send("/hoso")
+    await u.press("➕ Hồ sơ mới")
+    await u.press("Sản phẩm mới")
+    second = dossier_id(u.last)
+    assert first != second
+    await u.send("/menu")
+    await u.press("📂 Hồ sơ của tôi")
+    assert u.last.text.count("Nháp") == 2
+    mallory = bot.user(308, "Mallory")
+    await mallory.send("/start")
+    for data in (
+        f"dos:o:{first}",
+        f"dos:a:{first}:1:0",
+        f"dos:pdf:{first}",
+        f"dos:del:{first}",
+        f"dos:delok:{second}",
+        f"dos:ok:{second}",
+        f"dos:r:{second}",
+        "dos:zz:1",
+        "dos:a:x",
+    ):
+        replies = await mallory.press_data(data)
+        assert replies and any(w in replies[-1].text for w in ("Không tìm thấy", "không hợp lệ")), data
+    await mallory.send("/menu")
+    await mallory.press("📂 Hồ sơ của tôi")
+    assert "chưa có hồ sơ" in mallory.last.text
+    await u.send("/hoso")
+    assert "2 hồ sơ đang làm dở" in u.last.text
+
+
+async def test_html_emoji_and_long_answers_are_stored_and_shown_escaped(bot: Harness) -> None:
+    u = bot.user(309, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    await producer_steps(u, name="<b>HTX</b> & Mây 🌾 <script>")
+    await u.send("Giỏ <i>mây</i> 🧺")
+    await u.press("Hàng thủ công mỹ nghệ")
+    await u.press(u.last.labels[0])
+    await u.send("Mô tả dài. " * 270)  # ~2,970 characters: a long answer is fine
+    await u.press("📋 Xem lại hồ sơ")
+    review = u.last
+    assert "<b>HTX</b> & Mây 🌾 <script>" in review.text
+    assert "&lt;script&gt;" in (review.html or "")
+    assert "Giỏ <i>mây</i> 🧺" in review.text
+
+
+async def test_delete_a_draft_with_confirmation(bot: Harness) -> None:
+    u = bot.user(310, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Sản phẩm mới")
+    await u.press("💾 Lưu và thoát")
+    await u.send("/hoso")
+    delete_label = next(label for label in u.last.labels if label.startswith("🗑"))
+    await u.press(delete_label)
+    assert "Xóa hẳn" in u.last.text
+    await u.press("🗑 Xóa hẳn")
+    assert "Đã xóa" in u.last.text
+    await u.send("/menu")
+    await u.press("📂 Hồ sơ của tôi")
+    assert "chưa có hồ sơ" in u.last.text
