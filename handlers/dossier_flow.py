@@ -192,11 +192,14 @@ async def _show(update: Update, context: Context, prompt: DossierPrompt, *, drop
     """Show the next prompt as a new message; the pressed message loses its buttons."""
     ctx = app_ctx(context)
     assert update.effective_user is not None
-    if update.callback_query is not None and drop and prompt.ok:
-        await drop_buttons(update.callback_query)
     flow = None if prompt.kind == "locked" else FLOW
-    await ctx.users.set_flow(update.effective_user.id, flow, {"dossier": prompt.dossier_id} if flow else None)
+    data = {"dossier": prompt.dossier_id} if flow else {}
+    db_user = getattr(context, "db_user", None)
+    if db_user is None or db_user.flow != flow or (db_user.flow_data or {}) != data:
+        await ctx.users.set_flow(update.effective_user.id, flow, data)
     await answer(update, context, prompt_reply(ctx, prompt))
+    if update.callback_query is not None and drop and prompt.ok:
+        await drop_buttons(update.callback_query)  # after the next question is out: it reaches the user first
 
 
 def _uid(update: Update) -> int:

@@ -1,0 +1,161 @@
+"""`python -m bench dossier`: step-transition latency while N producers fill dossiers at once through
+the real Application and the fake Bot API (every answer committed before the next question), and the
+time to render the filled registration form as PDF.
+
+Baseline, in the same run: the same number of users sending the same number of messages at once to a
+bare python-telegram-bot handler that only replies — the floor a step cannot go below on this machine.
+A step's latency is from the user's update entering `process_update` to the bot's reply being sent.
+Figures are medians over rounds; p50/p99 are over every step of a round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.updates import _bare_harness
+from common.config import Settings
+from fakebot.driver import FakeUser, Harness
+from fakebot.session import start_session
+from storage.db import async_url
+
+PDF = b"%PDF-1.4\n% bench\n"
+Step = Callable[[FakeUser], Awaitable[object]]
+
+
+def _press(label: str) -> Step:
+    return lambda u: u.press(label)
+
+
+def _send(text_: str) -> Step:
+    return lambda u: u.send(text_)
+
+
+def _first_choice(u: FakeUser) -> Awaitable[object]:
+    return u.press(u.last.labels[0])
+
+
+SCRIPT: list[Step] = [
+    _send("/hoso"), _press("Sản phẩm mới"), _press("Hợp tác xã"), _send("HTX Mây tre đan Phú Vinh"),
+    _send("Nguyễn Văn Tĩnh"), _press("⏭ Bỏ qua"), _send("0912 345 678"), _press("⏭ Bỏ qua"),
+    _send("0101234567"), _send("Thôn Phú Vinh"), _send("xa Dong Son"), _press("xã Phú Nghĩa"),
+    _send("Giỏ mây đan tay"), _press("Hàng thủ công mỹ nghệ"), _first_choice,
+    _send("Giỏ đan từ mây tự nhiên, làm thủ công."), _send("Mây, tre của thôn Phú Vinh"),
+    _press("Tại địa phương (trong xã)"), _send("1.500 chiếc"), _send("Túi giấy, nhãn dán có mã QR"),
+    _press("Không"), _press("Không"), _press("Chưa đăng ký"), _press("Không"), _press("Chợ, cửa hàng"),
+    _press("✅ Xong"), _press("⏭ Bỏ qua"), lambda u: u.send_photo(), _press("✅ Xong"),
+    lambda u: u.send_photo(), lambda u: u.send_document(PDF, "dkkd.pdf", "application/pdf"),
+]  # fmt: skip
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _producer(user: FakeUser, latencies: list[float]) -> None:
+    for step in SCRIPT:
+        start = time.perf_counter()
+        await step(user)
+        latencies.append(time.perf_counter() - start)
+    assert "Xem lại hồ sơ" in user.last.text, user.last.text[:200]
+
+
+async def _bare_user(user: FakeUser, latencies: list[float]) -> None:
+    for n in range(len(SCRIPT)):
+        start = time.perf_counter()
+        await user.send(f"tin nhắn {n}")
+        latencies.append(time.perf_counter() - start)
+
+
+async def _fresh_pg_database(url: str) -> str:
+    """A new database next to `url` for this run; returns its URL."""
+    name = f"ocop_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+async def _round(producers: int, db_url: str | None, base_id: int) -> dict[str, list[float]]:
+    if db_url and db_url.startswith("postgres"):
+        url = await _fresh_pg_database(db_url)
+    else:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='ocop-bench-')) / 'bench.db'}"
+    settings = Settings(
+        _env_file=None, database_url=url, storage_dir=Path(tempfile.mkdtemp()), download_files=False
+    )  # type: ignore[call-arg]
+    harness, ctx = await start_session(settings)
+    steps: list[float] = []
+    await _producer(harness.user(base_id, "Warm"), [])
+    users = [harness.user(base_id + 1 + i, f"User{i}") for i in range(producers)]
+    await asyncio.gather(*(_producer(u, steps) for u in users))
+    pdf_times: list[float] = []
+    service = ctx.services["dossier"]
+    summaries = await service.list_dossiers(base_id + 1)
+    for _ in range(10):
+        start = time.perf_counter()
+        await service.render_pdf(base_id + 1, summaries[0].id)
+        pdf_times.append(time.perf_counter() - start)
+    await harness.stop()
+
+    bare: Harness = await _bare_harness()
+    bare_steps: list[float] = []
+    await asyncio.gather(*(_bare_user(bare.user(base_id + 1 + i, "U"), bare_steps) for i in range(producers)))
+    await bare.stop()
+    return {"steps": steps, "pdf": pdf_times, "bare": bare_steps}
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench dossier", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="fewer producers and rounds (under a minute)")
+    p.add_argument(
+        "--json", action="store_true", help="print the figures as one JSON object on the last line"
+    )
+    p.add_argument("--producers", type=int, default=None, help="producers filling at once (default 200)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds (medians are reported)")
+    p.add_argument(
+        "--db", default=None, help="postgresql://… to run on PostgreSQL (a fresh database per round)"
+    )
+    args = p.parse_args(argv)
+    producers = args.producers or (50 if args.quick else 200)
+    rounds = args.rounds or (2 if args.quick else 3)
+    results = [asyncio.run(_round(producers, args.db, 50_000 + r * 10_000)) for r in range(rounds)]
+
+    def med(key: str, q: float) -> float:
+        return round(statistics.median(_percentile(r[key], q) for r in results) * 1000, 2)
+
+    figures: dict[str, Any] = {
+        "benchmark": "dossier",
+        "database": "postgresql" if args.db and args.db.startswith("postgres") else "sqlite",
+        "producers": producers,
+        "rounds": rounds,
+        "steps_per_producer": len(SCRIPT),
+        "step_p50_ms": med("steps", 0.5),
+        "step_p99_ms": med("steps", 0.99),
+        "bare_step_p50_ms": med("bare", 0.5),
+        "bare_step_p99_ms": med("bare", 0.99),
+        "pdf_p50_ms": med("pdf", 0.5),
+        "pdf_p99_ms": med("pdf", 0.99),
+    }
+    figures["step_p50_vs_bare"] = round(figures["step_p50_ms"] / max(figures["bare_step_p50_ms"], 1e-6), 1)
+    print(f"{producers} producers at once, {len(SCRIPT)} steps each, {rounds} rounds, {figures['database']}")
+    print(f"  step latency      p50 {figures['step_p50_ms']:>8} ms   p99 {figures['step_p99_ms']:>8} ms")
+    bare_p50, bare_p99 = figures["bare_step_p50_ms"], figures["bare_step_p99_ms"]
+    print(f"  bare PTB baseline p50 {bare_p50:>8} ms   p99 {bare_p99:>8} ms")
+    print(f"  PDF render        p50 {figures['pdf_p50_ms']:>8} ms   p99 {figures['pdf_p99_ms']:>8} ms")
+    if args.json:
+        print(json.dumps(figures))
+    return 0
