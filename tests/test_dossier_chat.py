@@ -256,6 +256,9 @@ async def test_html_emoji_and_long_answers_are_stored_and_shown_escaped(bot: Har
     await u.send("Giỏ <i>mây</i> 🧺")
     await u.press("Hàng thủ công mỹ nghệ")
     await u.press(u.last.labels[0])
+    refused = (await u.send("Quá dài! " * 560))[-1]  # 5,040 characters: more than Telegram lets one send
+    assert "dài quá" in refused.text
+    assert "mô tả ngắn sản phẩm" in u.messages[-2].text  # the question is still the same one
     await u.send("Mô tả dài. " * 270)  # ~2,970 characters: a long answer is fine
     await u.press("📋 Xem lại hồ sơ")
     review = u.last
