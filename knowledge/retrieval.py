@@ -8,10 +8,12 @@ is scored against each sample by
 - character similarity (rapidfuzz token_set_ratio) of the folded texts, for the best candidates;
 and per entry: its best sample, plus how much of the question the entry's samples and its answer text
 cover as a whole. Before that: normalisation (abbreviations, fillers), synonym phrases
-(`data/synonyms.yaml`) and typo repair (an unknown word typed without accents is mapped to the closest
-known word, or split in two known words). Long messages are also scored sentence by sentence.
-Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word, so a
-question about something else covers little and scores low; with no known content word at all the
+(`data/synonyms.yaml`) and typo repair (an unknown word is mapped to the closest known word, or split in
+two known words). Long messages are also scored with their story sentences weighing less than the
+sentences that ask something, and sentence by sentence.
+Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word (and so
+does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
+so a question about something else covers little and scores low; with no known content word at all the
 confidence is capped. The decision: ANSWER at `ANSWER_THRESHOLD` or above (and ahead of the next entry
 by `MIN_MARGIN`), SUGGEST in the middle band, UNKNOWN below (with the closest topics, if any).
 All weights and thresholds are named constants below, tuned with `python -m bench kb`.
@@ -32,30 +34,30 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from knowledge.kb import DATA_DIR, KnowledgeBase
-from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_normalizer
+from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_normalizer, fold_text
 
 SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
 
 # Decision thresholds on the confidence (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
-ANSWER_THRESHOLD = 0.40
-SUGGEST_THRESHOLD = 0.28
+ANSWER_THRESHOLD = 0.42
+SUGGEST_THRESHOLD = 0.32
 # Answer only when the best entry leads the second by this much; otherwise offer both.
 MIN_MARGIN = 0.02
 # Entries below this confidence are not offered as "closest topics".
-SUGGESTION_FLOOR = 0.22
+SUGGESTION_FLOOR = 0.25
 MAX_SUGGESTIONS = 3
 # `kb check`: a sample question answered by another entry with this confidence is an error.
 COLLISION_CONFIDENCE = 0.7
 
 # Scoring weights.
-QUERY_COVERAGE_EXPONENT = 0.7  # token score = qcov^e * scov^(1-e)
+QUERY_COVERAGE_EXPONENT = 0.6  # token score = qcov^e * scov^(1-e)
 SHORT_QUERY_WORDS = 8  # above this many content words the exponent shrinks in proportion
 LONG_QUERY_MIN_EXPONENT = 0.2
-ENTRY_COVERAGE_WEIGHT = 0.15  # share of the entry-wide coverage of the question
-ANSWER_WEIGHT = 0.3  # share of how much of the question the entry's answer text covers
-CHAR_WEIGHT = 0.4  # share of the character similarity
+ENTRY_COVERAGE_WEIGHT = 0.35  # share of the entry-wide coverage of the question
+ANSWER_WEIGHT = 0.05  # share of how much of the question the entry's answer text covers
+CHAR_WEIGHT = 0.5  # share of the character similarity
 PRESELECT = 256  # samples (most overlap) that get a full token score
-CHAR_CANDIDATES = 40  # samples (best by tokens) that get a character score
+CHAR_CANDIDATES = 24  # samples (best by tokens) that get a character score
 CHAR_SCORER = fuzz.token_set_ratio
 BIGRAM_FACTOR = 1.0
 BIGRAM_STOP_FACTOR = 0.5  # a bigram with one function word
@@ -66,15 +68,37 @@ TYPO_MIN_LENGTH = 4  # unknown words typed without accents, this long or longer,
 TYPO_MIN_SCORE = 80.0
 TYPO_SHORT_MIN_SCORE = 85.0  # for words of exactly TYPO_MIN_LENGTH letters
 TYPO_FACTOR = 0.7  # a repaired word matches with this share of its weight
-# Messages of this many words or more are also scored sentence by sentence (see Matcher.scores),
-# a sentence's confidence counting SENTENCE_FACTOR of itself.
-LONG_MESSAGE_WORDS = 15
+REPAIR_ACCENTED = True  # also repair an unknown word typed with accents ("trìn" → "trinh")
+# Long messages (this many words or more) tell a story before the question. Each entry keeps its best
+# confidence over: the whole message (counting LONG_WHOLE_FACTOR of itself: its story words pull towards
+# other topics); the whole message with the words of its story sentences weighing STORY_WEIGHT of the
+# question sentences' (WEIGHTED_WHOLE_FACTOR); each sentence alone, and the last two together — a
+# sentence that reads as a question ("?", "không", "gì", "đâu", "bao nhiêu", "thế nào"…) counting
+# QUESTION_PART_FACTOR of itself, another one STORY_PART_FACTOR.
+LONG_MESSAGE_WORDS = 22
 SENTENCE_MIN_WORDS = 4
-SENTENCE_FACTOR = 1.0
-MAX_SENTENCES = 3  # the last ones: a question usually ends the message
-_SENTENCE_RE = re.compile(r"[.?!;\n]+|,\s+(?=(?:nhưng|vậy|thì|như thế|như vậy|hay)\b)")
+LONG_WHOLE_FACTOR = 0.85
+STORY_WEIGHT = 0.4
+WEIGHTED_WHOLE_FACTOR = 1.0
+QUESTION_PART_FACTOR = 1.0
+STORY_PART_FACTOR = 0.8
+MAX_PARTS = 3  # the last ones: a question usually ends the message
+_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])")
+# A sentence is a question when it has "?", a question phrase anywhere, or ends with a question word
+# (not "3 sao", a number of stars). Matched on folded text.
+_QUESTION_ANYWHERE_RE = re.compile(
+    r"\b(?:bao nhieu|the nao|nhu nao|ra sao|o dau|cho nao|nhung gi|cai gi|la gi|khi nao|bao gio|"
+    r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao)\b"
+)
+_QUESTION_END_RE = re.compile(
+    r"(?<!\d )\b(?:khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
+    r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
+)
 # A word found in no sample question and no answer weighs this many times the rarest known word.
 UNKNOWN_WORD_FACTOR = 1.5
+# A word typed with accents that neither the samples nor the answers have (only its folded form matches
+# another word) adds this many times the rarest word's weight to the question.
+FOREIGN_ACCENTED_WEIGHT = 1.5
 # Without any known content word the confidence is capped here (out-of-scope guard).
 NO_DOMAIN_CAP = 0.15
 
@@ -207,8 +231,8 @@ class Matcher:
         for feats in entry_sets:
             for f in feats:
                 df[f] = df.get(f, 0) + 1
-        self.idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
-        self.max_idf = math.log(1.0 + (n_entries + 0.5) / 0.5)
+        self.idf = {f: _idf(n_entries, d) for f, d in df.items()}
+        self.max_idf = _idf(n_entries, 0)
         postings: dict[str, list[int]] = {}
         norms = np.zeros(len(self.samples), dtype=np.float64)
         for index, feats in enumerate(features):
@@ -229,9 +253,11 @@ class Matcher:
     def _build_answer_index(self) -> None:
         """Features of each entry's answer text, with their own IDF (a weak extra signal)."""
         answer_feats: list[set[str]] = []
+        self._answer_words: set[str] = set()  # accented words of the answers
         for entry_id in self.entry_ids:
             norm = self.phrases.apply(self.normalizer.normalize(self.kb.entries[entry_id].answer))
             answer_feats.append({f for f in _features(norm) if not f.startswith("a:")})
+            self._answer_words.update(norm.tokens)
         n_entries = max(len(self.entry_ids), 1)
         df: dict[str, int] = {}
         postings: dict[str, list[int]] = {}
@@ -243,7 +269,8 @@ class Matcher:
         self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
 
     def _answer_coverage(self, qfeats: dict[str, float]) -> np.ndarray:
-        acc = np.zeros(len(self.entry_ids), dtype=np.float64)
+        postings: list[np.ndarray] = []
+        weights: list[float] = []
         total = 0.0
         for f, factor in qfeats.items():
             if f.startswith("a:"):
@@ -253,7 +280,9 @@ class Matcher:
                 total += self.max_idf * factor
                 continue
             total += idf * factor
-            acc[self.answer_postings[f]] += idf * factor
+            postings.append(self.answer_postings[f])
+            weights.append(idf * factor)
+        acc = _accumulate(postings, weights, len(self.entry_ids))
         return acc / total if total > 0 else acc
 
     def _entry_overlap_without(self, qfeats: dict[str, float], excluded: int) -> float:
@@ -304,8 +333,10 @@ class Matcher:
         folded: list[str] = []
         guessed: set[str] = set()
         for acc, fold_tok in zip(norm.tokens, norm.folded_tokens, strict=True):
-            # Known (in a sample or an answer), or typed with accents on purpose: kept as it is.
-            if fold_tok in self._vocab_set or f"u:{fold_tok}" in self.answer_idf or acc != fold_tok:
+            # Known (in a sample or an answer): kept as it is. An unknown word typed with accents is
+            # repaired too when REPAIR_ACCENTED ("trìn" for "trình"), only by a close known word.
+            known = fold_tok in self._vocab_set or f"u:{fold_tok}" in self.answer_idf
+            if known or (acc != fold_tok and not REPAIR_ACCENTED):
                 tokens.append(acc)
                 folded.append(fold_tok)
                 continue
@@ -322,26 +353,51 @@ class Matcher:
     def scores(self, text: str, *, exclude_sample: int | None = None) -> tuple[list[tuple[str, float]], bool]:
         """The best entries (up to 10) with their confidence, and whether the question has domain words.
 
-        A long message (several sentences) is also scored sentence by sentence: the question is usually
-        one of them and the rest is context; each entry keeps its best confidence.
+        A long message is also scored with its story sentences weighing less than its question
+        sentences, and sentence by sentence (see LONG_MESSAGE_WORDS): the question is usually one of them
+        and the rest is context; each entry keeps its best confidence.
         """
         ranked, has_domain = self._score(self.prepare_query(text), exclude_sample)
-        parts = _sentences(text)
-        if len(parts) < 2:
+        parts = _message_parts(text)
+        if not parts:
             return ranked, has_domain
-        best = dict(ranked)
-        for part in parts:
+        # A message of one sentence is its own only part: scored once, with that part's factor.
+        whole = next((f for p, f in parts if p == text.strip()), LONG_WHOLE_FACTOR)
+        best = {entry_id: confidence * whole for entry_id, confidence in ranked}
+        sentences = _sentence_split(text)
+        question = " ".join(p for p, is_q in sentences if is_q)
+        story = " ".join(p for p, is_q in sentences if not is_q)
+        if question and story:
+            # The whole message again, its story sentences weighing STORY_WEIGHT of the question's.
+            q_norm, s_norm = self.prepare_query(question), self.prepare_query(story)
+            feats = {f: v * STORY_WEIGHT for f, v in _features(s_norm).items()}
+            for f, v in _features(q_norm).items():
+                feats[f] = max(feats.get(f, 0.0), v)
+            joined = Normalized(
+                s_norm.tokens + q_norm.tokens, s_norm.folded_tokens + q_norm.folded_tokens, q_norm.repaired
+            )
+            for entry_id, confidence in self._score(joined, exclude_sample, feats)[0]:
+                best[entry_id] = max(best.get(entry_id, 0.0), confidence * WEIGHTED_WHOLE_FACTOR)
+        for part, factor in parts:
+            if part == text.strip():
+                continue  # a one-sentence message: already scored whole
             part_ranked, _ = self._score(self.prepare_query(part), exclude_sample)
             for entry_id, confidence in part_ranked:
-                if confidence * SENTENCE_FACTOR > best.get(entry_id, 0.0):
-                    best[entry_id] = confidence * SENTENCE_FACTOR
+                if confidence * factor > best.get(entry_id, 0.0):
+                    best[entry_id] = confidence * factor
         merged = sorted(best.items(), key=lambda kv: -kv[1])[:10]
         return merged, has_domain
 
-    def _score(self, query: Normalized, exclude_sample: int | None) -> tuple[list[tuple[str, float]], bool]:
+    def _score(
+        self,
+        query: Normalized,
+        exclude_sample: int | None,
+        qfeats: dict[str, float] | None = None,
+    ) -> tuple[list[tuple[str, float]], bool]:
         if not query or not self.samples:
             return [], False
-        qfeats = _features(query)
+        if qfeats is None:
+            qfeats = _features(query)
         # A word typed with accents the index never saw on that folded word ("sổ" where the index only
         # has "sơ") is probably another word: its folded match counts for less.
         mismatched = {
@@ -352,7 +408,17 @@ class Matcher:
         # Words guessed by typo repair may be wrong guesses: they count for less too.
         discounted = {t: ACCENT_MISMATCH_FACTOR for t in mismatched}
         discounted.update({t: TYPO_FACTOR for t in query.repaired})
-        q_total = 0.0
+        # And when no answer has that accented word either, it is a word from another subject
+        # ("kết hôn" typed where the index only has "hơn"): it weighs in the question like an unknown word.
+        q_total = (
+            FOREIGN_ACCENTED_WEIGHT
+            * self.max_idf
+            * sum(
+                1
+                for acc_tok, fold_tok in zip(query.tokens, query.folded_tokens, strict=True)
+                if fold_tok in mismatched and fold_tok not in STOPWORDS and acc_tok not in self._answer_words
+            )
+        )
         hit_samples: list[np.ndarray] = []
         hit_entries: list[np.ndarray] = []
         sample_weights: list[float] = []
@@ -433,6 +499,11 @@ class Matcher:
         return Match(result.entry_id, result.confidence, result.decision, result.suggestions, normalized)
 
 
+def _idf(n_entries: int, df: int) -> float:
+    """BM25-style IDF of a feature found in `df` of `n_entries` entries."""
+    return math.log(1.0 + (n_entries - df + 0.5) / (df + 0.5))
+
+
 def _accumulate(postings: list[np.ndarray], weights: list[float], size: int) -> np.ndarray:
     """Sum of weights per index over several posting lists (one bincount instead of many adds)."""
     if not postings:
@@ -441,15 +512,30 @@ def _accumulate(postings: list[np.ndarray], weights: list[float], size: int) -> 
     return np.bincount(np.concatenate(postings), weights=np.repeat(weights, lengths), minlength=size)
 
 
-def _sentences(text: str) -> list[str]:
-    """The sentences of a long message (at least SENTENCE_MIN_WORDS words each); [] for a short one."""
+def _is_question(text: str) -> bool:
+    folded = fold_text(text)
+    return "?" in text or bool(_QUESTION_ANYWHERE_RE.search(folded) or _QUESTION_END_RE.search(folded))
+
+
+def _sentence_split(text: str) -> list[tuple[str, bool]]:
+    """The sentences of a message, each with whether it reads as a question."""
+    sentences = [p.strip() for p in _SENTENCE_END_RE.split(text) if p.strip()]
+    return [(sentence, _is_question(sentence)) for sentence in sentences]
+
+
+def _message_parts(text: str) -> list[tuple[str, float]]:
+    """The parts of a long message scored alone, with their factor; [] for a short message.
+
+    Its sentences (at least SENTENCE_MIN_WORDS words) and the last two together (a question often
+    refers to the sentence before it: "..., vậy thì nộp ở đâu?").
+    """
     if len(text.split()) < LONG_MESSAGE_WORDS:
         return []
-    parts = [p.strip() for p in _SENTENCE_RE.split(text)]
-    parts = [p for p in parts if len(p.split()) >= SENTENCE_MIN_WORDS][-MAX_SENTENCES:]
-    if len(parts) >= 2:
-        parts.append(" ".join(parts[-2:]))  # the question often spans the last two sentences
-    return parts
+    sentences = _sentence_split(text)
+    parts = [(s, QUESTION_PART_FACTOR if q else STORY_PART_FACTOR) for s, q in sentences]
+    if len(sentences) >= 2 and sentences[-1][1]:
+        parts.append((f"{sentences[-2][0]} {sentences[-1][0]}", QUESTION_PART_FACTOR))
+    return [(s, f) for s, f in parts if len(s.split()) >= SENTENCE_MIN_WORDS][-MAX_PARTS:]
 
 
 def _features(norm: Normalized) -> dict[str, float]:

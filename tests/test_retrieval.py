@@ -180,3 +180,28 @@ def test_long_message_is_scored_by_its_sentences(matcher: Matcher) -> None:
         "Năm nay em muốn làm hồ sơ đăng ký cho sản phẩm. Vậy em phải nộp hồ sơ OCOP ở đâu ạ?"
     )
     assert matcher.match(text).entry_id == "noi-nop"
+
+
+def test_question_sentences_are_told_from_story_sentences() -> None:
+    from knowledge.retrieval import _is_question
+
+    assert _is_question("Như thế tôi có nộp hồ sơ được không")
+    assert _is_question("vậy hồ sơ thì nộp ở đâu")
+    assert _is_question("Có hạn nộp không?")
+    assert not _is_question("Năm 2023 sản phẩm của em được công nhận 3 sao.")
+    assert not _is_question("Nhà em làm miến dong đã nhiều năm nay.")
+
+
+def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> None:
+    text = (
+        "Chào anh chị, năm ngoái sản phẩm của em được nhà nước hỗ trợ kinh phí, được cấp giấy chứng nhận "
+        "3 sao và có hiệu lực mấy năm liền. Năm nay em có thêm một sản phẩm mới. "
+        "Vậy hồ sơ đăng ký em phải nộp ở đâu ạ?"
+    )
+    match = matcher.match(text)
+    assert match.entry_id == "noi-nop", match
+
+
+def test_unknown_word_typed_with_accents_is_repaired(matcher: Matcher) -> None:
+    match = matcher.match("chương trìn mỗi xã một sản phẩm là gì")
+    assert match.decision is Decision.ANSWER and match.entry_id == "ocop-la-gi"
