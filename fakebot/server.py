@@ -45,6 +45,17 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[st
     return params, files
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid long-poll (the bot stopping) is normal here, not an error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     """A FakeTelegram behind ThreadingHTTPServer on 127.0.0.1 (port 0 picks a free one)."""
 
@@ -110,7 +121,7 @@ class FakeServer:
                 code = 200 if answer["ok"] else int(answer["error_code"])
                 self._send(code, json.dumps(answer, ensure_ascii=False).encode())
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
