@@ -2,7 +2,8 @@
 the real Application and the fake Bot API (every answer committed before the next question), and the
 time to render the filled registration form as PDF.
 
-Baseline, in the same run: the same number of users sending the same number of messages at once to a
+For scale, in the same run: one producer filling alone (the cost of a step without queueing), and the
+same number of users sending the same number of messages at once to a
 bare python-telegram-bot handler that only replies — the floor a step cannot go below on this machine.
 A step's latency is from the user's update entering `process_update` to the bot's reply being sent.
 Figures are medians over rounds; p50/p99 are over every step of a round.
@@ -99,7 +100,9 @@ async def _round(producers: int, db_url: str | None, base_id: int) -> dict[str, 
     )  # type: ignore[call-arg]
     harness, ctx = await start_session(settings)
     steps: list[float] = []
+    solo: list[float] = []
     await _producer(harness.user(base_id, "Warm"), [])
+    await _producer(harness.user(base_id + producers + 1, "Solo"), solo)  # one producer alone
     users = [harness.user(base_id + 1 + i, f"User{i}") for i in range(producers)]
     await asyncio.gather(*(_producer(u, steps) for u in users))
     pdf_times: list[float] = []
@@ -115,7 +118,7 @@ async def _round(producers: int, db_url: str | None, base_id: int) -> dict[str, 
     bare_steps: list[float] = []
     await asyncio.gather(*(_bare_user(bare.user(base_id + 1 + i, "U"), bare_steps) for i in range(producers)))
     await bare.stop()
-    return {"steps": steps, "pdf": pdf_times, "bare": bare_steps}
+    return {"steps": steps, "solo": solo, "pdf": pdf_times, "bare": bare_steps}
 
 
 def main(argv: list[str]) -> int:
@@ -145,6 +148,8 @@ def main(argv: list[str]) -> int:
         "steps_per_producer": len(SCRIPT),
         "step_p50_ms": med("steps", 0.5),
         "step_p99_ms": med("steps", 0.99),
+        "solo_step_p50_ms": med("solo", 0.5),
+        "solo_step_p99_ms": med("solo", 0.99),
         "bare_step_p50_ms": med("bare", 0.5),
         "bare_step_p99_ms": med("bare", 0.99),
         "pdf_p50_ms": med("pdf", 0.5),
@@ -153,6 +158,8 @@ def main(argv: list[str]) -> int:
     figures["step_p50_vs_bare"] = round(figures["step_p50_ms"] / max(figures["bare_step_p50_ms"], 1e-6), 1)
     print(f"{producers} producers at once, {len(SCRIPT)} steps each, {rounds} rounds, {figures['database']}")
     print(f"  step latency      p50 {figures['step_p50_ms']:>8} ms   p99 {figures['step_p99_ms']:>8} ms")
+    solo_p50, solo_p99 = figures["solo_step_p50_ms"], figures["solo_step_p99_ms"]
+    print(f"  one producer alone p50 {solo_p50:>7} ms   p99 {solo_p99:>8} ms")
     bare_p50, bare_p99 = figures["bare_step_p50_ms"], figures["bare_step_p99_ms"]
     print(f"  bare PTB baseline p50 {bare_p50:>8} ms   p99 {bare_p99:>8} ms")
     print(f"  PDF render        p50 {figures['pdf_p50_ms']:>8} ms   p99 {figures['pdf_p99_ms']:>8} ms")
