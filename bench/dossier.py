@@ -90,10 +90,25 @@ async def _fresh_pg_database(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + name
 
 
+async def _drop_pg_database(admin_url: str, url: str) -> None:
+    admin = create_async_engine(async_url(admin_url), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"'))
+    await admin.dispose()
+
+
 async def _round(producers: int, db_url: str | None, base_id: int) -> dict[str, list[float]]:
     if db_url and db_url.startswith("postgres"):
         url = await _fresh_pg_database(db_url)
-    else:
+        try:
+            return await _measure(producers, url, base_id)
+        finally:
+            await _drop_pg_database(db_url, url)
+    return await _measure(producers, None, base_id)
+
+
+async def _measure(producers: int, url: str | None, base_id: int) -> dict[str, list[float]]:
+    if url is None:
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='ocop-bench-')) / 'bench.db'}"
     settings = Settings(
         _env_file=None, database_url=url, storage_dir=Path(tempfile.mkdtemp()), download_files=False

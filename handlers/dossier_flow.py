@@ -71,7 +71,7 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
     html = ""
     for limit in REVIEW_LIMITS:  # long answers are shortened until the review fits one message
         html = r.render("dossier/review", p=p, limit=limit)
-        if len(plain_text(html)) <= TEXT_LIMIT:
+        if len(plain_text(html).encode("utf-16-le")) // 2 <= TEXT_LIMIT:
             break
     rows: list[list[Button]] = []
     if p.kind == "locked":
