@@ -21,6 +21,7 @@ class Console:
         self.user = user
         self.color = color
         self.buttons: list[tuple[str, SentMessage]] = []
+        self.shown: dict[tuple[int, int], str] = {}  # what each message last looked like here
 
     @classmethod
     async def start(cls, settings: Settings, *, user_id: int, name: str, staff: bool) -> Console:
@@ -53,6 +54,10 @@ class Console:
     async def show(self, messages: list[SentMessage]) -> None:
         self.buttons = []
         for m in messages:
+            key = (m.chat_id, m.message_id)
+            if m.edits and self.shown.get(key) == m.text and not m.buttons:
+                continue  # only its buttons were removed: nothing new to read
+            self.shown[key] = m.text
             print()
             head = "🤖 (sửa)" if m.edits else "🤖"
             print(f"{BOLD}{head}{RESET}" if self.color else head)
