@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -27,21 +26,3 @@ class Reply:
 
     html: str
     buttons: list[list[Button]] = field(default_factory=list)
-
-
-class Messenger(Protocol):
-    """The small sending interface the core uses to reach a user outside a conversation."""
-
-    async def send(self, chat_id: int, reply: Reply) -> None:
-        """Deliver `reply` to `chat_id`; raise `DeliveryError` when it cannot be delivered."""
-        ...
-
-
-class DeliveryError(Exception):
-    """A message could not be delivered. `permanent` is True when retrying cannot help (blocked bot)."""
-
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.retry_after = retry_after

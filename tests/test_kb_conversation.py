@@ -209,3 +209,16 @@ def test_ask_json_prints_one_line_per_question(tmp_path: Path) -> None:
     assert lines[1]["answered"] is False and lines[1]["entry"] is None
     assert all(set(x) >= {"question", "answered", "entry", "text"} for x in lines)
     assert not list(tmp_path.glob("*.db"))  # ask does not touch a real database
+
+
+async def test_a_very_long_question_still_reaches_the_staff_and_the_answer_comes_back(bot: Harness) -> None:
+    lan = bot.user(216, "Lan")
+    await lan.send("/lienhe")
+    await lan.press("✍️ Gửi câu hỏi cho cán bộ")
+    story = "Nhà em làm mật ong ở Phú Nghĩa 🐝 " * 120  # ~3,960 characters, under the 4,000 limit
+    await lan.send(story)
+    forwarded = bot.fake.bot_messages(STAFF_CHAT_ID)[-1]
+    assert "Nhà em làm mật ong" in forwarded.text
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await staff.send("Trả lời dài. " * 300, chat_id=STAFF_CHAT_ID, reply_to=forwarded.message_id)
+    assert "Trả lời dài." in lan.last.text
