@@ -98,6 +98,13 @@ def edit_menu(ctx: AppContext, p: DossierPrompt) -> Reply:
     return Reply(r.render("dossier/edit_menu"), rows)
 
 
+def confirm_reply(ctx: AppContext, name: str, yes: str, no: str, **context: object) -> Reply:
+    """A yes/no question before something that can't be undone (template and label share `name`)."""
+    r = ctx.renderer
+    rows = [[Button(r.label(f"dossier.{name}"), yes), Button(r.label("dossier.cancel"), no)]]
+    return Reply(r.render(f"dossier/{name}", **context), rows)
+
+
 def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
     r = ctx.renderer
     names = {s: r.label(f"dossier.status_{s}") for s in {d.status for d in dossiers}}
@@ -267,14 +274,8 @@ async def act_submit_ask(update: Update, context: Context, dossier_id: int, rest
         return
     if not prompt.can_submit:
         raise DossierIncomplete(list(prompt.missing))
-    r = ctx.renderer
-    rows = [
-        [
-            Button(r.label("dossier.confirm_submit"), f"dos:ok:{dossier_id}"),
-            Button(r.label("dossier.cancel"), f"dos:r:{dossier_id}"),
-        ]
-    ]
-    await answer(update, context, Reply(r.render("dossier/confirm_submit", p=prompt), rows))
+    reply = confirm_reply(ctx, "confirm_submit", f"dos:ok:{dossier_id}", f"dos:r:{dossier_id}", p=prompt)
+    await answer(update, context, reply)
 
 
 async def act_submit(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
@@ -309,14 +310,10 @@ async def act_delete_ask(update: Update, context: Context, dossier_id: int, rest
     summary = await service(ctx).get(_uid(update), dossier_id)
     if summary.status != "draft":
         raise DossierLocked(summary.status)
-    r = ctx.renderer
-    rows = [
-        [
-            Button(r.label("dossier.confirm_delete"), f"dos:delok:{dossier_id}"),
-            Button(r.label("dossier.cancel"), f"dos:o:{dossier_id}"),
-        ]
-    ]
-    await answer(update, context, Reply(r.render("dossier/confirm_delete", summary=summary), rows))
+    reply = confirm_reply(
+        ctx, "confirm_delete", f"dos:delok:{dossier_id}", f"dos:o:{dossier_id}", summary=summary
+    )
+    await answer(update, context, reply)
 
 
 async def act_delete(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
