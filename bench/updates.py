@@ -26,7 +26,7 @@ from common.config import Settings
 from fakebot.core import FakeTelegram
 from fakebot.driver import FakeUser, Harness
 from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
-from handlers.app import build_application, make_context
+from fakebot.session import start_session
 
 QUESTION = "cho em hỏi sản phẩm ocop là gì ạ"
 
@@ -50,13 +50,9 @@ async def _bare_harness() -> Harness:
 
 
 async def _bot_harness(db_url: str) -> Harness:
-    fake = FakeTelegram()
     settings = Settings(_env_file=None, telegram_bot_token="1:bench", database_url=db_url)  # type: ignore[call-arg]
-    ctx = make_context(settings)
-    app = build_application(
-        ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL, base_file_url=FAKE_FILE_URL
-    )
-    return await Harness.start(app, fake)
+    harness, _ctx = await start_session(settings)
+    return harness
 
 
 async def _conversation(user: FakeUser) -> None:

@@ -64,9 +64,6 @@ class Renderer:
             return source
         return self._plain.from_string(source).render(**context)
 
-    def has_label(self, key: str) -> bool:
-        return key in self._labels
-
     def format_datetime(self, value: datetime | None) -> str:
         if value is None:
             return ""

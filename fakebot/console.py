@@ -28,7 +28,7 @@ class Console:
         if staff and user_id not in settings.staff_set:
             settings = settings.model_copy(update={"staff_ids": [*settings.staff_ids, user_id]})
         harness, _ctx = await start_session(settings)
-        harness._expect_errors = True  # a console user sees the apology, like on Telegram
+        harness.tolerate_errors = True  # a console user sees the apology, like on Telegram
         import sys
 
         console = cls(harness, harness.user(user_id, name), color=sys.stdout.isatty())

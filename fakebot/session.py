@@ -9,12 +9,15 @@ from fakebot.driver import Harness
 from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
 from handlers.app import build_application, make_context
 from handlers.context import AppContext
+from storage.db import Database
 
 
-async def start_session(settings: Settings, *, clock: Clock | None = None) -> tuple[Harness, AppContext]:
+async def start_session(
+    settings: Settings, *, clock: Clock | None = None, db: Database | None = None
+) -> tuple[Harness, AppContext]:
     """Build the real Application (same factory as production) talking to an in-memory Bot API."""
     fake = FakeTelegram()
-    ctx = make_context(settings, clock=clock)
+    ctx = make_context(settings, clock=clock, db=db)
     app = build_application(
         ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL, base_file_url=FAKE_FILE_URL
     )

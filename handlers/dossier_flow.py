@@ -15,6 +15,7 @@ from telegram import InputFile, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from common.reply import Button, Reply
+from dossier.models import EDITABLE_STATUSES, DossierStatus
 from dossier.service import (
     DossierIncomplete,
     DossierLocked,
@@ -30,7 +31,6 @@ from handlers.send import answer, drop_buttons, plain_text
 from storage.models import User
 
 FLOW = "dossier"
-OPEN_STATUSES = ("draft", "returned")
 TEXT_LIMIT = 4000
 REVIEW_LIMITS = (200, 80, 40, 20)
 
@@ -110,7 +110,7 @@ def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
     names = {s: r.label(f"dossier.status_{s}") for s in {d.status for d in dossiers}}
     rows: list[list[Button]] = []
     for d in dossiers:
-        if d.status in OPEN_STATUSES:
+        if d.status in EDITABLE_STATUSES:
             rows.append([Button(r.label("dossier.open", name=_name(ctx, d)), f"dos:o:{d.id}")])
         else:
             rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
@@ -124,7 +124,7 @@ async def start(update: Update, context: Context) -> None:
     ctx = app_ctx(context)
     assert update.effective_user is not None
     user_id = update.effective_user.id
-    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.status in OPEN_STATUSES]
+    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.status in EDITABLE_STATUSES]
     if not drafts:
         await new_dossier(update, context)
         return
@@ -308,7 +308,7 @@ async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message
 async def act_delete_ask(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
     ctx = app_ctx(context)
     summary = await service(ctx).get(_uid(update), dossier_id)
-    if summary.status != "draft":
+    if summary.status != DossierStatus.DRAFT:
         raise DossierLocked(summary.status)
     reply = confirm_reply(
         ctx, "confirm_delete", f"dos:delok:{dossier_id}", f"dos:o:{dossier_id}", summary=summary

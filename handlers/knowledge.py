@@ -100,9 +100,8 @@ async def on_callback(update: Update, context: Context) -> None:
             await answer(update, context, Reply(ctx.renderer.render("kb/feedback_down"), rows))
         return
     if kind in {"p", "e"} and len(parts) == 4:
-        entry = await service(ctx).pick_suggestion(question_id, parts[3]) if kind == "p" else None
-        if kind == "e":
-            entry = service(ctx).entry_view(parts[3])
+        kb = service(ctx)
+        entry = await kb.pick_suggestion(question_id, parts[3]) if kind == "p" else kb.entry_view(parts[3])
         if entry is None:
             await basic.stale_button(update, context)
             return

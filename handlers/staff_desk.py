@@ -14,7 +14,7 @@ from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
 from handlers.knowledge import service
 from handlers.send import answer, send
-from knowledge.service import ThreadView
+from knowledge.service import THREAD_OPEN, ThreadView
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ async def on_follow_up(update: Update, context: Context, user: User) -> None:
     thread_id = int(user.flow_data.get("thread", 0))
     thread = await service(ctx).thread(thread_id)
     await ctx.users.set_flow(user.id, None)
-    if thread is None or thread.user_id != user.id or thread.status != "open":
+    if thread is None or thread.user_id != user.id or thread.status != THREAD_OPEN:
         thread = await service(ctx).open_thread(user.id, msg.chat_id, msg.text)
     await post_to_staff(ctx, context, thread, user, msg.text, follow_up=True)
     await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=msg.text)))
@@ -150,7 +150,7 @@ async def on_thread_button(update: Update, context: Context) -> None:
         await answer(update, context, Reply(ctx.renderer.render("kb/follow_up_prompt")))
         return
     if action == "rp":
-        if thread.status != "open":
+        if thread.status != THREAD_OPEN:
             await query.answer(ctx.renderer.label("desk.not_open"), show_alert=True)
             return
         asker = await ctx.users.get(thread.user_id)

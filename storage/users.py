@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from common.clock import Clock
 from storage.db import Database
 from storage.models import Role, User
@@ -93,8 +91,3 @@ class Users:
             user = await s.get(User, user_id)
             if user is not None:
                 user.blocked = True
-
-    async def staff_and_admins(self) -> list[User]:
-        async with self.db.session() as s:
-            rows = await s.scalars(select(User).where(User.role.in_([Role.STAFF, Role.ADMIN])))
-            return list(rows)

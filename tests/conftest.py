@@ -14,10 +14,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.clock import FakeClock
 from common.config import Settings
-from fakebot.core import FakeTelegram
 from fakebot.driver import Harness
-from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
-from handlers.app import build_application, make_context
+from fakebot.session import start_session
 from storage.db import Database, async_url
 
 STAFF_ID = 500
@@ -80,16 +78,7 @@ async def make_bot(settings: Settings, database: Database, clock: FakeClock) -> 
     harnesses: list[Harness] = []
 
     async def factory() -> Harness:
-        fake = FakeTelegram()
-        ctx = make_context(settings, clock=clock, db=database)
-        app = build_application(
-            ctx,
-            request=FakeRequest(fake),
-            rate_limit=False,
-            base_url=FAKE_BASE_URL,
-            base_file_url=FAKE_FILE_URL,
-        )
-        harness = await Harness.start(app, fake)
+        harness, _ctx = await start_session(settings, clock=clock, db=database)
         harnesses.append(harness)
         return harness
 
