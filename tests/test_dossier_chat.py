@@ -37,22 +37,34 @@ async def producer_steps(u: FakeUser, name: str = "HTX Mây tre đan Phú Vinh")
     await u.press("xã Phú Nghĩa")
 
 
-async def product_steps(u: FakeUser, product: str = "Giỏ mây đan tay") -> None:
+async def product_steps(
+    u: FakeUser,
+    product: str = "Giỏ mây đan tay",
+    *,
+    description: str = "Giỏ đan từ mây tự nhiên, làm thủ công.",
+    materials: str = "Mây, tre của thôn Phú Vinh",
+    packaging: str = "Túi giấy, nhãn dán có mã QR",
+    story: str | None = None,
+) -> None:
+    """The product and quality sections of a handicraft (no food-safety steps); story skipped if None."""
     await u.send(product)
     await u.press("Hàng thủ công mỹ nghệ")
     await u.press(u.last.labels[0])  # the first sub-group
-    await u.send("Giỏ đan từ mây tự nhiên, làm thủ công.")
-    await u.send("Mây, tre của thôn Phú Vinh")
+    await u.send(description)
+    await u.send(materials)
     await u.press("Tại địa phương (trong xã)")
     await u.send("1.500 chiếc")
-    await u.send("Túi giấy, nhãn dán có mã QR")
+    await u.send(packaging)
     await u.press("Không")  # quality announcement
     await u.press("Không")  # test results
     await u.press("Chưa đăng ký")
     await u.press("Không")  # traceability
     await u.press("Chợ, cửa hàng")
     await u.press("✅ Xong")
-    await u.press("⏭ Bỏ qua")  # story
+    if story is None:
+        await u.press("⏭ Bỏ qua")
+    else:
+        await u.send(story)
 
 
 async def attachments(u: FakeUser) -> None:

@@ -28,21 +28,10 @@ def long_answer(length: int = 3000) -> str:
 
 async def long_product_steps(u: FakeUser) -> None:
     """The product section with every free-text answer about 3,000 characters long."""
-    await u.send("Giỏ mây đan tay Phú Vinh")
-    await u.press("Hàng thủ công mỹ nghệ")
-    await u.press(u.last.labels[0])
-    await u.send(long_answer())  # description
-    await u.send(long_answer())  # raw materials
-    await u.press("Tại địa phương (trong xã)")
-    await u.send("1.500 chiếc")
-    await u.send(long_answer())  # packaging
-    await u.press("Không")
-    await u.press("Không")
-    await u.press("Chưa đăng ký")
-    await u.press("Không")
-    await u.press("Chợ, cửa hàng")
-    await u.press("✅ Xong")
-    await u.send(long_answer())  # story
+    text = long_answer()
+    await product_steps(
+        u, "Giỏ mây đan tay Phú Vinh", description=text, materials=text, packaging=text, story=text
+    )
 
 
 async def test_menu_and_deep_link_start_or_list_dossiers(bot: Harness) -> None:
@@ -186,21 +175,8 @@ async def emoji_dossier(u: FakeUser) -> None:
     await u.send(EMOJI * 150)
     await u.send("xa Dong Son")
     await u.press("xã Phú Nghĩa")
-    await u.send(EMOJI * 100)
-    await u.press("Hàng thủ công mỹ nghệ")
-    await u.press(u.last.labels[0])
-    await u.send(EMOJI * 1500)
-    await u.send(EMOJI * 1500)
-    await u.press("Tại địa phương (trong xã)")
-    await u.send("1.500 chiếc")
-    await u.send(EMOJI * 1500)
-    await u.press("Không")
-    await u.press("Không")
-    await u.press("Chưa đăng ký")
-    await u.press("Không")
-    await u.press("Chợ, cửa hàng")
-    await u.press("✅ Xong")
-    await u.send(EMOJI * 1500)
+    emoji = EMOJI * 1500
+    await product_steps(u, EMOJI * 100, description=emoji, materials=emoji, packaging=emoji, story=emoji)
     await attachments(u)
 
 
