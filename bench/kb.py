@@ -72,7 +72,9 @@ def evaluate_matcher(
         if not ok:
             failures.append(
                 f"IN  {item['q']!r}: want {item['entry']}, got {match.decision.value} {match.entry_id} "
-                f"{match.confidence:.2f} {[e for e, _ in match.suggestions]}"
+                f"{match.confidence:.2f} (evidence {match.evidence:.2f}"
+                f"{', out of scope: ' + match.out_of_scope if match.out_of_scope else ''}) "
+                f"{[e for e, _ in match.suggestions]}"
             )
     abstained = 0
     oos_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -32,6 +32,7 @@ class Asker:
         return {
             "question": question,
             "answered": answered,
+            "outcome": record.outcome if record else None,
             "entry": record.entry_id if answered and record else None,
             "confidence": round(record.confidence, 3) if record else None,
             "text": text,

@@ -59,6 +59,8 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
         rows.append([Button(r.label("kb.not_these"), f"sd:new:{qid}")])
         return Reply(r.render("kb/suggest", suggestions=choices), rows)
     rows = [[Button(r.label("kb.send_to_staff"), f"sd:new:{qid}")]]
+    if result.out_of_scope is not None:
+        return Reply(r.render("kb/out_of_scope", topic=result.out_of_scope), rows)
     rows += [
         [Button(r.label("kb.related", title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")]
         for s in choices[:2]

@@ -1,6 +1,8 @@
 """The curated knowledge base: loads and validates entries and sources, and checks them (`kb check`).
 
-Entries live in `knowledge/data/entries/*.yaml`, sources in `knowledge/data/sources.yaml`. Loading never
+Entries live in `knowledge/data/entries/*.yaml`, sources in `knowledge/data/sources.yaml`, and the
+subjects the bot does not answer (each with its example questions and where to ask instead) in
+`knowledge/data/out_of_scope.yaml`. Loading never
 raises on bad content: every problem is collected with its file and entry id, bad entries are left out,
 and `check()` adds the cross-entry problems (duplicates, unknown sources and related ids, and sample
 questions the real matcher would answer with a different entry).
@@ -19,8 +21,11 @@ from typing import Any
 
 import yaml
 
+from knowledge.normalize import fold_text
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CONTACTS_FILE = DATA_DIR / "contacts.yaml"
+OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DYNAMIC_KINDS = frozenset({"contacts"})
 REQUIRED = ("id", "title", "questions", "answer", "tags", "sources", "rule", "valid_from", "reviewed")
@@ -82,14 +87,25 @@ class Entry:
         return paragraphs[0] if paragraphs else ""
 
 
+@dataclass(frozen=True)
+class OutOfScopeTopic:
+    """A subject the bot does not answer (out_of_scope.yaml): its questions teach the matcher to decline."""
+
+    id: str
+    title: str
+    where: str
+    questions: tuple[str, ...]
+
+
 @dataclass
 class KnowledgeBase:
-    """Entries and sources as loaded, plus the problems met while loading them."""
+    """Entries, sources and out-of-scope topics as loaded, plus the problems met while loading them."""
 
     entries: dict[str, Entry]
     sources: dict[str, Source]
     problems: list[Problem] = field(default_factory=list)
     data_dir: Path = DATA_DIR
+    out_of_scope: dict[str, OutOfScopeTopic] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path | str | None = None) -> KnowledgeBase:
@@ -111,7 +127,8 @@ class KnowledgeBase:
                     )
                     continue
                 entries[entry.id] = entry
-        return cls(entries=entries, sources=sources, problems=problems, data_dir=data_dir)
+        out_of_scope = _load_out_of_scope(data_dir / OUT_OF_SCOPE_FILE, entries, problems)
+        return cls(entries, sources, problems, data_dir, out_of_scope)
 
     def get(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
@@ -300,6 +317,57 @@ def _load_sources(path: Path, problems: list[Problem]) -> dict[str, Source]:
     return sources
 
 
+def _load_out_of_scope(
+    path: Path, entries: dict[str, Entry], problems: list[Problem]
+) -> dict[str, OutOfScopeTopic]:
+    """The out-of-scope topics (optional file). A question that is also an entry's sample is an error."""
+    if not path.exists():
+        return {}
+    data = _read_yaml(path, problems)
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
+        problems.append(Problem(ERROR, path.name, "top level must be a mapping with a 'topics' list"))
+        return {}
+    samples = {fold_text(q): e.id for e in entries.values() for q in (*e.questions, e.title)}
+    topics: dict[str, OutOfScopeTopic] = {}
+    for index, raw in enumerate(data["topics"], start=1):
+        label = raw.get("id") if isinstance(raw, dict) and raw.get("id") else f"topic #{index}"
+        where = f"{path.name}: {label}"
+        try:
+            if not isinstance(raw, dict):
+                raise ValueError("a topic must be a mapping (id, title, where, questions)")
+            unknown = sorted(set(raw) - {"id", "title", "where", "questions"})
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(map(str, unknown))}")
+            topic_id = str(raw.get("id") or "")
+            if not ID_RE.match(topic_id):
+                raise ValueError(f"id {topic_id!r} must be a slug (a-z, 0-9 and dashes)")
+            if topic_id in topics or topic_id in entries:
+                raise ValueError(
+                    f"duplicate id {topic_id!r} (topic ids must differ from each other and entries)"
+                )
+            title = raw.get("title")
+            if not isinstance(title, str) or not title.strip():
+                raise ValueError("title must be a non-empty string")
+            questions = _str_list(raw.get("questions"), "questions")
+            if not questions or any(not q for q in questions):
+                raise ValueError("questions must be a non-empty list of non-empty strings")
+        except ValueError as exc:
+            problems.append(Problem(ERROR, where, str(exc)))
+            continue
+        for question in questions:
+            owner = samples.get(fold_text(question))
+            if owner is not None:
+                problems.append(
+                    Problem(ERROR, where, f"question {question!r} is also a sample of entry {owner!r}")
+                )
+        topics[topic_id] = OutOfScopeTopic(
+            topic_id, title.strip(), str(raw.get("where") or "").strip(), questions
+        )
+    return topics
+
+
 def load_contacts(path: Path | str | None = None) -> dict[str, Any]:
     """The contacts file (Settings.contacts_file) that `dynamic: contacts` answers are filled from.
 
@@ -338,8 +406,10 @@ def kb_check_main(argv: Sequence[str]) -> int:
     warnings = len(problems) - errors
     samples = sum(len(e.questions) for e in kb.entries.values())
     hint = " (-v lists the warnings)" if warnings and not args.verbose else ""
+    declined = sum(len(t.questions) for t in kb.out_of_scope.values())
     print(
-        f"{len(kb.entries)} entries, {samples} sample questions, {len(kb.sources)} sources: "
+        f"{len(kb.entries)} entries, {samples} sample questions, {len(kb.sources)} sources, "
+        f"{len(kb.out_of_scope)} out-of-scope topics ({declined} questions): "
         f"{errors} error(s), {warnings} warning(s){hint}",
         file=sys.stderr if errors else sys.stdout,
     )

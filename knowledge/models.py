@@ -15,6 +15,7 @@ class Outcome(StrEnum):
     ANSWERED = "answered"
     SUGGESTED = "suggested"
     UNKNOWN = "unknown"
+    OUT_OF_SCOPE = "out_of_scope"  # recognised as another subject: told where to ask, not in the inbox
 
 
 class QuestionStatus(StrEnum):

@@ -14,9 +14,16 @@ sentences that ask something, and sentence by sentence.
 Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word (and so
 does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
 so a question about something else covers little and scores low; with no known content word at all the
-confidence is capped. The decision: ANSWER at `ANSWER_THRESHOLD` or above (and ahead of the next entry
-by `MIN_MARGIN`), SUGGEST in the middle band, UNKNOWN below (with the closest topics, if any).
-All weights and thresholds are named constants below, tuned with `python -m bench kb`.
+confidence is capped.
+Then the supervised half (`knowledge.classifier`, trained on the same sample questions plus the
+questions of `data/out_of_scope.yaml`): the entries are ranked by a mix of the lexical confidence and
+the classifier's probability (`CLASSIFIER_WEIGHT`), and a question the classifier puts among the
+out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more is declined, naming the topic.
+The decision: ANSWER when the lexical confidence (how well the knowledge base covers the question) is
+`ANSWER_THRESHOLD` or above and the best entry leads the next by `MIN_MARGIN`; SUGGEST in the middle
+band; UNKNOWN below (with the closest topics, if any) or out of scope.
+All weights and thresholds are named constants below, tuned with `python -m bench kb` on
+bench/data/kb_eval.yaml only (never on the held-out set).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -33,6 +40,7 @@ import numpy as np
 import yaml
 from rapidfuzz import fuzz, process
 
+from knowledge.classifier import QuestionClassifier, trained_classifier
 from knowledge.kb import DATA_DIR, KnowledgeBase
 from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_normalizer, fold_text
 
@@ -46,6 +54,16 @@ MIN_MARGIN = 0.02
 # Entries below this confidence are not offered as "closest topics".
 SUGGESTION_FLOOR = 0.25
 MAX_SUGGESTIONS = 3
+# The classifier: its share of the ranking score (the rest is the lexical confidence), the share of
+# out-of-scope probability that declines a question, and the probability that makes an entry worth
+# offering as a suggestion even when its lexical confidence is low.
+CLASSIFIER_WEIGHT = 0.5
+OUT_OF_SCOPE_THRESHOLD = 0.3
+CLASSIFIER_SUGGESTION_FLOOR = 0.15
+# A declined question is said to be about its most likely out-of-scope topic only when that topic holds
+# this share of the out-of-scope probability; otherwise it is declined as UNNAMED_TOPIC.
+OUT_OF_SCOPE_NAMED_SHARE = 0.5
+UNNAMED_TOPIC = "*"
 # `kb check`: a sample question answered by another entry with this confidence is an error.
 COLLISION_CONFIDENCE = 0.7
 
@@ -121,9 +139,9 @@ class Decision(StrEnum):
 class Match:
     """The matcher's verdict on one question.
 
-    `entry_id` is the best entry (None when nothing is even close); `suggestions` are the next best
-    entries (for ANSWER: related alternatives; for SUGGEST: the choices to offer, best first; for
-    UNKNOWN: the closest topics, possibly empty).
+    `entry_id` is the best entry (None when nothing is even close); `confidence` its ranking score;
+    `suggestions` are the next best entries (for ANSWER: related alternatives; for SUGGEST: the choices
+    to offer, best first; for UNKNOWN: the closest topics, possibly empty).
     """
 
     entry_id: str | None
@@ -131,6 +149,9 @@ class Match:
     decision: Decision
     suggestions: tuple[tuple[str, float], ...] = ()
     normalized: str = ""
+    evidence: float = 0.0  # the lexical confidence the thresholds apply to
+    # When the question was declined as another subject: that topic's id, or UNNAMED_TOPIC.
+    out_of_scope: str | None = None
 
     @property
     def choices(self) -> list[tuple[str, float]]:
@@ -149,20 +170,35 @@ def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
     return [[str(p) for p in group] for group in groups if isinstance(group, list)]
 
 
-def decide(ranked: Sequence[tuple[str, float]], *, has_domain: bool = True) -> Match:
-    """Turn ranked (entry_id, confidence) pairs into a Match with its decision."""
+def decide(
+    ranked: Sequence[tuple[str, float]],
+    *,
+    has_domain: bool = True,
+    evidence: float | None = None,
+    out_of_scope: str | None = None,
+    floor: float = SUGGESTION_FLOOR,
+) -> Match:
+    """Turn ranked (entry_id, score) pairs into a Match with its decision.
+
+    `evidence` is the confidence the thresholds apply to (default: the best score); `out_of_scope` a
+    topic id the question was recognised as (declined: UNKNOWN without suggestions); `floor` the score
+    below which an entry is not offered.
+    """
     if not ranked:
-        return Match(None, 0.0, Decision.UNKNOWN)
+        return Match(None, 0.0, Decision.UNKNOWN, evidence=evidence or 0.0, out_of_scope=out_of_scope)
     best_id, best = ranked[0]
+    level = best if evidence is None else evidence
+    if out_of_scope is not None:
+        return Match(None, best, Decision.UNKNOWN, evidence=level, out_of_scope=out_of_scope)
     second = ranked[1][1] if len(ranked) > 1 else 0.0
-    others = [(e, c) for e, c in ranked[1:] if c >= SUGGESTION_FLOOR][:MAX_SUGGESTIONS]
-    if best >= ANSWER_THRESHOLD and best - second >= MIN_MARGIN:
-        return Match(best_id, best, Decision.ANSWER, tuple(others))
-    if best >= SUGGEST_THRESHOLD:
-        return Match(best_id, best, Decision.SUGGEST, tuple(others[: MAX_SUGGESTIONS - 1]))
-    if best >= SUGGESTION_FLOOR and has_domain:
-        return Match(best_id, best, Decision.UNKNOWN, tuple(others[: MAX_SUGGESTIONS - 1]))
-    return Match(None, best, Decision.UNKNOWN)
+    others = [(e, c) for e, c in ranked[1:] if c >= floor][:MAX_SUGGESTIONS]
+    if level >= ANSWER_THRESHOLD and best - second >= MIN_MARGIN:
+        return Match(best_id, best, Decision.ANSWER, tuple(others), evidence=level)
+    if level >= SUGGEST_THRESHOLD:
+        return Match(best_id, best, Decision.SUGGEST, tuple(others[: MAX_SUGGESTIONS - 1]), evidence=level)
+    if level >= SUGGESTION_FLOOR and has_domain:
+        return Match(best_id, best, Decision.UNKNOWN, tuple(others[: MAX_SUGGESTIONS - 1]), evidence=level)
+    return Match(None, best, Decision.UNKNOWN, evidence=level)
 
 
 @dataclass(frozen=True)
@@ -183,6 +219,7 @@ class Matcher:
         *,
         synonyms: Sequence[Sequence[str]] | None = None,
         normalizer: Normalizer | None = None,
+        classifier: bool = True,
     ) -> None:
         self.kb = kb
         self.normalizer = normalizer or default_normalizer()
@@ -217,6 +254,24 @@ class Matcher:
         self.vocabulary = sorted({t for s in samples for t in s.folded.split()})
         self._vocab_set = frozenset(self.vocabulary)
         self._typo_cache: dict[str, tuple[str, ...]] = {}
+        self.entry_index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
+        self.out_of_scope_ids: list[str] = list(kb.out_of_scope)
+        self.classifier = self._train_classifier() if classifier else None
+
+    def _train_classifier(self) -> QuestionClassifier | None:
+        """The classifier over the entries' samples and the out-of-scope questions (None: too few)."""
+        texts = [sample.folded for sample in self.samples]
+        labels = [sample.entry for sample in self.samples]
+        n_entries = len(self.entry_ids)
+        for k, topic_id in enumerate(self.out_of_scope_ids):
+            for question in self.kb.out_of_scope[topic_id].questions:
+                folded = self._prepare(question).folded
+                if folded:
+                    texts.append(folded)
+                    labels.append(n_entries + k)
+        if len(set(labels)) < 2:
+            return None
+        return trained_classifier(texts, labels, n_entries + len(self.out_of_scope_ids))
 
     # ----------------------------------------------------------------- index
     def _prepare(self, text: str) -> Normalized:
@@ -492,11 +547,60 @@ class Matcher:
         return ranked, has_domain
 
     def match(self, text: str, *, exclude_sample: int | None = None) -> Match:
-        """The decision for one question (see module docstring)."""
+        """The decision for one question (see module docstring).
+
+        With `exclude_sample` (leave-one-out, `kb check`) only the lexical half decides: the classifier
+        was trained on that very sample.
+        """
         ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
-        result = decide(ranked, has_domain=has_domain)
         normalized = self.prepare_query(text).folded
-        return Match(result.entry_id, result.confidence, result.decision, result.suggestions, normalized)
+        if self.classifier is None or exclude_sample is not None:
+            result = decide(ranked, has_domain=has_domain)
+        else:
+            result = self._decide_with_classifier(ranked, has_domain, self._class_probabilities(text))
+        return replace(result, normalized=normalized)
+
+    def _class_probabilities(self, text: str) -> np.ndarray:
+        """The classifier's probabilities; for a long message, the mean of the whole message's and its
+        question sentences' (the story around a question should neither hide it nor make it look like
+        another subject)."""
+        assert self.classifier is not None
+        probabilities = self.classifier.probabilities(self.prepare_query(text).folded)
+        if len(text.split()) < LONG_MESSAGE_WORDS:
+            return probabilities
+        sentences = _sentence_split(text)
+        question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")
+        folded = self.prepare_query(question).folded
+        if not folded or question == text.strip():
+            return probabilities
+        return (probabilities + self.classifier.probabilities(folded)) / 2.0
+
+    def _decide_with_classifier(
+        self, ranked: list[tuple[str, float]], has_domain: bool, probabilities: np.ndarray
+    ) -> Match:
+        n_entries = len(self.entry_ids)
+        entry_p = probabilities[:n_entries]
+        total = entry_p.sum()
+        entry_p = entry_p / total if total > 0 else entry_p
+        lexical = np.zeros(n_entries, dtype=np.float64)
+        for entry_id, confidence in ranked:
+            lexical[self.entry_index[entry_id]] = confidence
+        score = (1.0 - CLASSIFIER_WEIGHT) * lexical + CLASSIFIER_WEIGHT * entry_p
+        order = np.argsort(-score)[:10]
+        candidates = [
+            (self.entry_ids[i], float(min(1.0, score[i])))
+            for rank, i in enumerate(order)
+            if rank == 0 or lexical[i] >= SUGGESTION_FLOOR or entry_p[i] >= CLASSIFIER_SUGGESTION_FLOOR
+        ]
+        out_of_scope_p = probabilities[n_entries:]
+        topic = None
+        declined = float(out_of_scope_p.sum()) if len(out_of_scope_p) else 0.0
+        if declined >= OUT_OF_SCOPE_THRESHOLD:
+            likeliest = int(np.argmax(out_of_scope_p))
+            named = out_of_scope_p[likeliest] >= OUT_OF_SCOPE_NAMED_SHARE * declined
+            topic = self.out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC
+        evidence = ranked[0][1] if ranked else 0.0
+        return decide(candidates, has_domain=has_domain, evidence=evidence, out_of_scope=topic, floor=0.0)
 
 
 def _idf(n_entries: int, df: int) -> float:

@@ -9,6 +9,7 @@ a new entry is needed. "Hỏi cán bộ" threads route a staff reply to the aske
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,7 +20,16 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 
 from common.clock import Clock
-from knowledge.kb import ERROR, Entry, KnowledgeBase, Problem, Source, load_contacts, load_knowledge_base
+from knowledge.kb import (
+    ERROR,
+    Entry,
+    KnowledgeBase,
+    OutOfScopeTopic,
+    Problem,
+    Source,
+    load_contacts,
+    load_knowledge_base,
+)
 from knowledge.models import (
     Feedback,
     KbExtraQuestion,
@@ -69,13 +79,15 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class AskResult:
-    """What `ask` decided: `outcome` answered/suggested/unknown, the entry when answered, suggestions."""
+    """What `ask` decided: `outcome` answered/suggested/unknown/out_of_scope, the entry when answered,
+    suggestions, and the other subject the question is about when it is out of scope."""
 
     question_id: int
     outcome: str
     confidence: float
     entry: EntryView | None
     suggestions: list[Suggestion] = field(default_factory=list)
+    out_of_scope: OutOfScopeTopic | None = None
 
     @property
     def answered(self) -> bool:
@@ -173,7 +185,8 @@ class KnowledgeService:
         kb = load_knowledge_base(self.data_dir)
         extras = await self.extra_questions()
         self.kb = kb
-        self.matcher = Matcher(kb, extras)
+        # Training the classifier takes a second or two: off the event loop, the old matcher serves meanwhile.
+        self.matcher = await asyncio.to_thread(Matcher, kb, extras)
         self._extras_loaded = True
         return kb
 
@@ -185,7 +198,8 @@ class KnowledgeService:
             return ReloadOutcome(False, len(self.kb.entries), problems)
         extras = await self.extra_questions()
         self.kb = kb
-        self.matcher = Matcher(kb, extras)
+        # Training the classifier takes a second or two: off the event loop, the old matcher serves meanwhile.
+        self.matcher = await asyncio.to_thread(Matcher, kb, extras)
         self._extras_loaded = True
         return ReloadOutcome(True, len(kb.entries), problems)
 
@@ -253,8 +267,15 @@ class KnowledgeService:
         """Match the question, store it (committed) and return what to show."""
         await self._ready()
         match = self.matcher.match(text)
+        topic = None
+        if match.out_of_scope is not None:  # another subject: named when the matcher could tell which
+            topic = self.kb.out_of_scope.get(match.out_of_scope) or OutOfScopeTopic(
+                match.out_of_scope, "", "", ()
+            )
         if match.decision is Decision.ANSWER:
             outcome, suggestions = Outcome.ANSWERED, self._suggestions(match.suggestions)
+        elif topic is not None:
+            outcome, suggestions = Outcome.OUT_OF_SCOPE, []
         elif match.decision is Decision.SUGGEST:
             outcome, suggestions = Outcome.SUGGESTED, self._suggestions(match.choices)
         else:
@@ -275,7 +296,7 @@ class KnowledgeService:
             await s.flush()
             question_id = row.id
         entry = self.entry_view(match.entry_id) if outcome == Outcome.ANSWERED and match.entry_id else None
-        return AskResult(question_id, outcome, match.confidence, entry, suggestions)
+        return AskResult(question_id, outcome, match.confidence, entry, suggestions, topic)
 
     async def question_text(self, question_id: int, user_id: int) -> str | None:
         """The text of a question the user asked (None when it is not theirs or does not exist)."""

@@ -150,3 +150,32 @@ def test_real_knowledge_base_loads_without_errors() -> None:
     errors = [str(p) for p in kb.check(collisions=False) if p.level == ERROR]
     assert errors == []
     assert len(kb.entries) >= 10
+
+
+def test_out_of_scope_file_is_checked(tmp_path: Path) -> None:
+    write(tmp_path, {"a.yaml": [entry("noi-nop", ["nộp hồ sơ ở đâu", "hồ sơ gửi cho ai"])]})
+    topics = [
+        {"id": "thoi-tiet", "title": "Thời tiết", "where": "Bản tin", "questions": ["mai có mưa không"]},
+        {"id": "Bad Id", "title": "x", "questions": ["a"]},
+        {"id": "noi-nop", "title": "Trùng id mục", "questions": ["b"]},
+        {"id": "gia", "title": "Giá", "questions": []},
+        {"id": "trung-mau", "title": "Trùng câu mẫu", "questions": ["Nộp hồ sơ ở ĐÂU"]},
+        {"id": "la", "title": "Lạ", "questions": ["c"], "extra": 1},
+    ]
+    (tmp_path / "out_of_scope.yaml").write_text(
+        yaml.safe_dump({"topics": topics}, allow_unicode=True), "utf-8"
+    )
+    kb = KnowledgeBase.load(tmp_path)
+    found = "\n".join(messages(kb, collisions=False))
+    assert "out_of_scope.yaml: Bad Id: id 'Bad Id' must be a slug" in found
+    assert "out_of_scope.yaml: noi-nop: duplicate id 'noi-nop'" in found
+    assert "out_of_scope.yaml: gia: questions must be a non-empty list" in found
+    assert (
+        "out_of_scope.yaml: trung-mau: question 'Nộp hồ sơ ở ĐÂU' is also a sample of entry 'noi-nop'"
+        in found
+    )
+    assert "out_of_scope.yaml: la: unknown field(s) extra" in found
+    assert set(kb.out_of_scope) == {"thoi-tiet", "trung-mau"}
+    assert kb.out_of_scope["thoi-tiet"].where == "Bản tin"
+    (tmp_path / "out_of_scope.yaml").write_text("topics: {}\n", "utf-8")
+    assert "must be a mapping with a 'topics' list" in "\n".join(messages(KnowledgeBase.load(tmp_path)))

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from fakebot.driver import Harness
+from handlers.knowledge import result_reply
+from knowledge.kb import OutOfScopeTopic
+from knowledge.service import AskResult
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +36,28 @@ async def test_out_of_scope_question_is_not_answered_and_can_go_to_staff(bot: Ha
     lan = bot.user(203, "Lan")
     reply = (await lan.send("ngày mai Hà Nội có mưa không"))[-1]
     assert "chưa có câu trả lời" in reply.text
+    # Recognised as another subject: named, with where to ask instead, and kept out of the staff inbox.
+    assert "Thời tiết" in reply.text and "ngoài chương trình OCOP" in reply.text
+    knowledge = bot.app.bot_data["ctx"].services["knowledge"]
+    assert (await knowledge.last_question(203)).outcome == "out_of_scope"
     assert "📨 Chuyển cho cán bộ" in reply.labels
     await lan.press("📨 Chuyển cho cán bộ")
     staff_msgs = bot.fake.bot_messages(STAFF_CHAT_ID)
     assert staff_msgs and "ngày mai Hà Nội có mưa không" in staff_msgs[-1].text
     assert "Lan" in staff_msgs[-1].text and staff_msgs[-1].labels == ["✍️ Trả lời"]
     assert "Đã chuyển câu hỏi" in lan.last.text
+
+
+async def test_out_of_scope_replies_name_the_topic_only_when_known(bot: Harness) -> None:
+    lan = bot.user(211, "Lan")
+    reply = (await lan.send("làm sổ đỏ cho mảnh đất ao cần giấy tờ gì"))[-1]
+    assert "Đất đai" in reply.text and "UBND xã/phường" in reply.text
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    assert "Không có câu hỏi nào" in (await staff.send("/cauhoi"))[-1].text  # not a knowledge gap
+    ctx = bot.app.bot_data["ctx"]
+    unnamed = AskResult(7, "out_of_scope", 0.2, None, [], OutOfScopeTopic("*", "", "", ()))
+    text = result_reply(ctx, unnamed).html
+    assert "nằm ngoài chương trình OCOP" in text and "chủ đề" not in text and "nên hỏi" not in text
 
 
 async def test_feedback_is_stored_once_and_thumbs_down_reaches_the_staff_inbox(bot: Harness) -> None:
@@ -108,15 +127,15 @@ async def test_non_staff_cannot_use_staff_commands_or_buttons(bot: Harness) -> N
 
 async def test_staff_answers_a_group_and_every_asker_is_told(bot: Harness) -> None:
     a, b = bot.user(209, "An"), bot.user(210, "Bình")
-    await a.send("giá lúa hôm nay bao nhiêu một cân")
-    await b.send("gia lua hom nay bao nhieu 1 can")
+    await a.send("ocop có cho vay vốn ưu đãi không")
+    await b.send("ocop co cho vay von uu dai ko")
     staff = bot.user(STAFF_ID, "Cán bộ")
     inbox = (await staff.send("/cauhoi"))[-1]
     assert "2 lượt hỏi" in inbox.text and "2 người" in inbox.text
     await staff.press("💬 Trả lời 1")
-    await staff.send("Bot không cung cấp giá lúa; anh/chị xem bản tin giá của xã.")
+    await staff.send("Vay vốn ưu đãi: anh/chị hỏi Ngân hàng Chính sách xã hội ở xã.")
     assert "Đã gửi câu trả lời cho 2 người" in staff.last.text
-    assert "bản tin giá" in a.last.text and "bản tin giá" in b.last.text
+    assert "Ngân hàng Chính sách" in a.last.text and "Ngân hàng Chính sách" in b.last.text
     assert "Không có câu hỏi nào" in (await staff.send("/cauhoi"))[-1].text
 
 

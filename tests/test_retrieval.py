@@ -126,7 +126,7 @@ def test_answers_the_right_entry(matcher: Matcher, question: str, entry_id: str)
 def test_out_of_scope_is_not_answered(matcher: Matcher, question: str) -> None:
     match = matcher.match(question)
     assert match.decision is not Decision.ANSWER
-    assert match.confidence < ANSWER_THRESHOLD
+    assert match.evidence < ANSWER_THRESHOLD
 
 
 def test_confidence_orders_suggestions(matcher: Matcher) -> None:
@@ -150,7 +150,7 @@ def test_exclude_sample_leaves_the_question_out(matcher: Matcher) -> None:
     samples = list(matcher.own_samples())
     entry_id, question, index = next(s for s in samples if s[1] == "thành phần hồ sơ ocop")
     assert entry_id == "ho-so"
-    assert matcher.match(question).confidence > matcher.match(question, exclude_sample=index).confidence
+    assert matcher.match(question).evidence > matcher.match(question, exclude_sample=index).evidence
 
 
 def test_decide_bands() -> None:
@@ -163,6 +163,13 @@ def test_decide_bands() -> None:
     low = decide([("a", 0.01)])
     assert low.decision is Decision.UNKNOWN and low.entry_id is None
     assert decide([]).decision is Decision.UNKNOWN
+    # The thresholds apply to the evidence when it is given, not to the ranking score.
+    assert decide([("a", high), ("b", 0.1)], evidence=middle).decision is Decision.SUGGEST
+    assert decide([("a", 0.3), ("b", 0.1)], evidence=high).decision is Decision.ANSWER
+    # A question recognised as another subject is declined: no entry, nothing offered.
+    declined = decide([("a", high), ("b", 0.3)], evidence=high, out_of_scope="thoi-tiet")
+    assert declined.decision is Decision.UNKNOWN and declined.entry_id is None and not declined.suggestions
+    assert declined.out_of_scope == "thoi-tiet"
 
 
 def test_entry_whose_texts_normalise_to_nothing(tmp_path: Path) -> None:
@@ -205,3 +212,44 @@ def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> 
 def test_unknown_word_typed_with_accents_is_repaired(matcher: Matcher) -> None:
     match = matcher.match("chương trìn mỗi xã một sản phẩm là gì")
     assert match.decision is Decision.ANSWER and match.entry_id == "ocop-la-gi"
+
+
+OUT_OF_SCOPE = {
+    "topics": [
+        {
+            "id": "thoi-tiet",
+            "title": "Thời tiết",
+            "where": "Bản tin thời tiết",
+            "questions": [
+                "mai có mưa không",
+                "thoi tiet tuan nay the nao",
+                "bao giờ hết rét",
+                "trời có nắng không",
+            ],
+        },
+        {
+            "id": "gia-ca",
+            "title": "Giá cả",
+            "where": "Chợ đầu mối",
+            "questions": ["giá lợn hơi hôm nay", "gia lua bao nhieu mot can", "giá vàng tăng không"],
+        },
+    ]
+}
+
+
+def test_out_of_scope_topics_decline_with_the_topic(tmp_path: Path) -> None:
+    root = write_kb(tmp_path)
+    (root / "out_of_scope.yaml").write_text(yaml.safe_dump(OUT_OF_SCOPE, allow_unicode=True), "utf-8")
+    kb = KnowledgeBase.load(root)
+    assert not kb.problems and set(kb.out_of_scope) == {"thoi-tiet", "gia-ca"}
+    m = Matcher(kb)
+    weather = m.match("ngày mai trời có mưa to không")
+    assert weather.decision is Decision.UNKNOWN and weather.out_of_scope == "thoi-tiet"
+    assert weather.entry_id is None
+    price = m.match("giá lợn hơi tuần này bao nhiêu")
+    assert price.out_of_scope == "gia-ca"
+    # In-scope questions are still answered, and the lexical half alone decides leave-one-out.
+    assert m.match("hs ocop nop o dau").entry_id == "noi-nop"
+    assert m.match("giay cn ocop co hieu luc bao lau").decision is Decision.ANSWER
+    lexical_only = Matcher(kb, classifier=False)
+    assert lexical_only.classifier is None and lexical_only.match("mai có mưa không").out_of_scope is None

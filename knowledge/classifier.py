@@ -1,0 +1,123 @@
+"""The supervised half of the matcher: a text classifier trained on the knowledge base's own questions.
+
+Every sample question (and title) is a training example for its entry, and every question of
+`data/out_of_scope.yaml` one for its out-of-scope topic. Features are TF-IDF weights of character
+n-grams (2–5 letters inside word boundaries: robust to typos, missing accents and glued words) and of
+words and word pairs, all on the folded, normalised text the lexical matcher also sees; the model is a
+multinomial logistic regression (scikit-learn). It gives, for a question, a probability per class: the
+lexical matcher (`knowledge.retrieval`) uses it to rank the entries and to recognise questions about
+something else.
+
+Training takes about two seconds for the real knowledge base, so trained models are cached per process
+by a digest of their training data and settings: building a matcher again on the same data (tests,
+`/napkb` without changes) costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+# Inverse regularisation strength (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
+REGULARISATION_C = 20.0
+CHAR_NGRAMS = (2, 5)
+WORD_NGRAMS = (1, 2)
+MAX_ITERATIONS = 3000
+CACHE_SIZE = 8
+
+_cache: OrderedDict[str, QuestionClassifier] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class QuestionClassifier:
+    """A trained classifier: `probabilities(text)` gives one probability per class index."""
+
+    def __init__(self, texts: Sequence[str], labels: Sequence[int], n_classes: int) -> None:
+        if len(texts) != len(labels):
+            raise ValueError("texts and labels differ in length")
+        if len(set(labels)) < 2:
+            raise ValueError("a classifier needs at least two classes")
+        self.n_classes = n_classes
+        self._vectorizers = (
+            TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, dtype=np.float32),
+            TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True, dtype=np.float32),
+        )
+        features = hstack([v.fit_transform(texts) for v in self._vectorizers]).tocsr()
+        model = LogisticRegression(C=REGULARISATION_C, max_iter=MAX_ITERATIONS)
+        model.fit(features, np.asarray(labels))
+        # Kept as plain arrays: a prediction sums the weight rows of the question's few features and
+        # takes a softmax, which for one question is several times faster than sklearn's transform.
+        self._coef = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
+        self._intercept = model.intercept_.astype(np.float64)
+        self._classes = model.classes_.astype(np.int64)
+        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray, int]] = []
+        offset = 0
+        for vectorizer in self._vectorizers:
+            vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+            self._parts.append(
+                (vectorizer.build_analyzer(), vocabulary, vectorizer.idf_.astype(np.float64), offset)
+            )
+            offset += len(vocabulary)
+
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The question's non-zero features (column indices, TF-IDF values): what
+        `TfidfVectorizer.transform` gives (sublinear tf × idf, L2-normalised per vectorizer)."""
+        columns: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for analyzer, vocabulary, idf, offset in self._parts:
+            counts = Counter(analyzer(text))
+            found = [(vocabulary[gram], n) for gram, n in counts.items() if gram in vocabulary]
+            if not found:
+                continue
+            index = np.fromiter((j for j, _ in found), dtype=np.int64, count=len(found))
+            tf = np.fromiter((n for _, n in found), dtype=np.float64, count=len(found))
+            weight = (1.0 + np.log(tf)) * idf[index]
+            weight /= np.sqrt(np.dot(weight, weight))
+            columns.append(index + offset)
+            values.append(weight)
+        if not columns:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return np.concatenate(columns), np.concatenate(values)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        """Probability per class index (0..n_classes-1; a class without training data gets 0)."""
+        columns, values = self.features(text)
+        logits = values @ self._coef[columns] + self._intercept
+        if len(self._classes) == 2:  # a binary model has one weight vector: class 1 against class 0
+            logits = np.array([0.0, float(logits[0])])
+        logits = logits - logits.max()
+        exp = np.exp(logits)
+        out = np.zeros(self.n_classes, dtype=np.float64)
+        out[self._classes] = exp / exp.sum()
+        return out
+
+    def sklearn_features(self, text: str) -> csr_matrix:
+        """The same features through scikit-learn's own transform (tests compare the two)."""
+        return hstack([v.transform([text]) for v in self._vectorizers]).tocsr()
+
+
+def trained_classifier(texts: Sequence[str], labels: Sequence[int], n_classes: int) -> QuestionClassifier:
+    """A classifier for this training data: from the per-process cache, or trained now."""
+    digest = hashlib.sha256()
+    digest.update(repr((REGULARISATION_C, CHAR_NGRAMS, WORD_NGRAMS, n_classes)).encode())
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"{label}\x1f{text}\x1e".encode())
+    key = digest.hexdigest()
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    classifier = QuestionClassifier(texts, labels, n_classes)
+    with _cache_lock:
+        _cache[key] = classifier
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return classifier

@@ -1,0 +1,49 @@
+"""The matcher's classifier: its fast feature path equals scikit-learn's, models are cached by data."""
+
+import numpy as np
+import pytest
+
+from knowledge.classifier import QuestionClassifier, trained_classifier
+
+TEXTS = [
+    "ho so ocop gom nhung gi",
+    "can chuan bi giay to gi",
+    "nop ho so o dau",
+    "gui ho so cho ai",
+    "mai co mua khong",
+    "thoi tiet the nao",
+]
+LABELS = [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "text", ["ho so ocop gom nhung gi", "giay to giay to giay to", "hoan toan khac", "", "ocop"]
+)
+def test_features_equal_sklearn_transform(text: str) -> None:
+    classifier = QuestionClassifier(TEXTS, LABELS, 3)
+    columns, values = classifier.features(text)
+    reference = classifier.sklearn_features(text).toarray().ravel()
+    dense = np.zeros_like(reference, dtype=np.float64)
+    dense[columns] = values
+    assert np.allclose(dense, reference, atol=1e-6)
+
+
+def test_probabilities_pick_the_class_and_sum_to_one() -> None:
+    classifier = QuestionClassifier(TEXTS, LABELS, 4)  # class 3 has no data: probability 0
+    p = classifier.probabilities("ho so gom giay to gi")
+    assert p.shape == (4,) and p[3] == 0.0 and abs(p.sum() - 1.0) < 1e-9
+    assert int(np.argmax(p)) == 0
+    assert int(np.argmax(classifier.probabilities("ngay mai co mua khong"))) == 2
+
+
+def test_two_classes_and_too_few() -> None:
+    binary = QuestionClassifier(TEXTS[:4], LABELS[:4], 2)
+    assert int(np.argmax(binary.probabilities("nop ho so o dau"))) == 1
+    with pytest.raises(ValueError):
+        QuestionClassifier(TEXTS[:2], LABELS[:2], 1)
+
+
+def test_trained_models_are_cached_by_their_data() -> None:
+    first = trained_classifier(TEXTS, LABELS, 3)
+    assert trained_classifier(list(TEXTS), list(LABELS), 3) is first
+    assert trained_classifier([*TEXTS, "ho so"], [*LABELS, 0], 3) is not first
