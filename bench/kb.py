@@ -2,10 +2,11 @@
 
 `python -m bench kb [--quick] [--json] [--failures]` reads bench/data/kb_eval.yaml and prints, for the
 matcher: top-1 accuracy in scope (answered with the right entry), accuracy counting suggestions, correct
-abstention out of scope, rank-1 accuracy ignoring the decision, the same per kind; then the same
-figures for a rapidfuzz `extractOne` baseline (default settings, and a folded token_set variant) and a
+abstention out of scope, rank-1 accuracy ignoring the decision, the same per kind, and the same for its
+lexical half alone (no classifier: an ablation); then the same figures for a rapidfuzz `extractOne` baseline (default settings, and a folded token_set variant) and a
 BM25 baseline, each at its own best cut-off (best mean of accuracy and abstention over a grid); then
-p50/p99 latency per question at the real size and at 10× (synthetic perturbed copies of the entries).
+p50/p99 latency per question at the real size and at 10× (synthetic perturbed copies of the entries),
+with the time to build (train) the 10× matcher and the memory it adds.
 When bench/data/kb_heldout.yaml exists (questions written blind, never used for tuning), the matcher's
 aggregate figures on it are printed too ("held-out", and "heldout" in --json): no per-question results.
 """
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
@@ -197,7 +199,9 @@ def scaled_kb(kb: KnowledgeBase, factor: int, seed: int = 7) -> KnowledgeBase:
                 questions.append(" ".join(words) + f" {copy}")
             new_id = f"{entry.id}-x{copy}"
             entries[new_id] = replace(entry, id=new_id, questions=tuple(questions), related=())
-    return KnowledgeBase(entries=entries, sources=kb.sources, problems=[], data_dir=kb.data_dir)
+    return KnowledgeBase(
+        entries=entries, sources=kb.sources, problems=[], data_dir=kb.data_dir, out_of_scope=kb.out_of_scope
+    )
 
 
 def latency(matcher: Matcher, questions: list[str], runs: int) -> dict[str, float]:
@@ -234,13 +238,20 @@ def main(argv: list[str]) -> int:
     build_ms = (time.perf_counter() - t0) * 1000
     ours = evaluate_matcher(matcher, in_scope, out_scope)
     failures = ours.pop("failures")
+    # Ablation: the lexical half alone (no classifier), same thresholds.
+    lexical_matcher = Matcher(kb, classifier=False)
+    lexical = evaluate_matcher(lexical_matcher, in_scope, out_scope)
+    lexical.pop("failures")
     heldout: dict[str, Any] | None = None
+    heldout_lexical: dict[str, Any] | None = None
     if args.heldout.exists():
         held_in, held_out = load_eval(args.heldout)
         heldout = evaluate_matcher(matcher, held_in, held_out)
+        heldout_lexical = evaluate_matcher(lexical_matcher, held_in, held_out)
         # Aggregates only: no failures, no counts, no out-of-scope topic names (the set is not for tuning).
-        heldout.pop("failures")
-        heldout.pop("per_kind_out_of_scope")
+        for figures in (heldout, heldout_lexical):
+            figures.pop("failures")
+            figures.pop("per_kind_out_of_scope")
     fuzz_base = rapidfuzz_baseline(kb, in_scope, out_scope)
     fuzz_folded = rapidfuzz_baseline(kb, in_scope, out_scope, folded=True)
     bm25_base = bm25_baseline(kb, in_scope, out_scope)
@@ -248,9 +259,12 @@ def main(argv: list[str]) -> int:
     runs = 3 if args.quick else 7
     questions = [i["q"] for i in in_scope] + [i["q"] for i in out_scope]
     lat_1x = latency(matcher, questions, runs)
+    big_kb = scaled_kb(kb, 10)
+    rss_before = psutil.Process().memory_info().rss
     t0 = time.perf_counter()
-    big = Matcher(scaled_kb(kb, 10))
+    big = Matcher(big_kb)
     build_10x_ms = (time.perf_counter() - t0) * 1000
+    big_mb = (psutil.Process().memory_info().rss - rss_before) / 2**20
     lat_10x = latency(big, questions, runs)
 
     samples = sum(len(e.questions) + 1 for e in kb.entries.values())
@@ -260,6 +274,7 @@ def main(argv: list[str]) -> int:
         "in_scope": len(in_scope),
         "out_of_scope": len(out_scope),
         "matcher": ours,
+        "matcher_lexical_only": lexical,
         "baseline_rapidfuzz_extractone": fuzz_base,
         "baseline_rapidfuzz_folded_token_set": fuzz_folded,
         "baseline_bm25": bm25_base,
@@ -268,6 +283,8 @@ def main(argv: list[str]) -> int:
         "index_build_ms": {"1x": round(build_ms, 1), "10x": round(build_10x_ms, 1)},
         "eval_entries_missing_from_kb": unknown,
         "heldout": heldout,
+        "heldout_lexical_only": heldout_lexical,
+        "index_10x_rss_mb": round(big_mb, 1),
     }
     print(f"KB: {len(kb.entries)} entries, {samples} samples; eval: {len(in_scope)} in, {len(out_scope)} out")
     if unknown:
@@ -278,6 +295,11 @@ def main(argv: list[str]) -> int:
     print(
         f"{'matcher (ours)':38} {ours['top1_in_scope']:>14}% {ours['incl_suggestions']:>11}% "
         f"{ours['abstention_out_of_scope']:>10}% {ours['top1_without_cutoff']:>15}%"
+    )
+    print(
+        f"{'  lexical half alone (ablation)':38} {lexical['top1_in_scope']:>14}% "
+        f"{lexical['incl_suggestions']:>11}% {lexical['abstention_out_of_scope']:>10}% "
+        f"{lexical['top1_without_cutoff']:>15}%"
     )
     for name, base in (
         (f"rapidfuzz extractOne (cut {fuzz_base['cutoff']})", fuzz_base),
@@ -298,6 +320,12 @@ def main(argv: list[str]) -> int:
             f"{heldout['top1_in_scope']:>14}% {heldout['incl_suggestions']:>11}% "
             f"{heldout['abstention_out_of_scope']:>10}% {heldout['top1_without_cutoff']:>15}%"
         )
+        assert heldout_lexical is not None
+        print(
+            f"{'  lexical half alone (ablation)':38} {heldout_lexical['top1_in_scope']:>14}% "
+            f"{heldout_lexical['incl_suggestions']:>11}% {heldout_lexical['abstention_out_of_scope']:>10}% "
+            f"{heldout_lexical['top1_without_cutoff']:>15}%"
+        )
         print(
             "held-out per kind, in scope: "
             + ", ".join(f"{k} {v}%" for k, v in heldout["per_kind_in_scope"].items())
@@ -307,7 +335,8 @@ def main(argv: list[str]) -> int:
     print(
         f"latency per question: 1× p50 {lat_1x['p50_ms']} ms, p99 {lat_1x['p99_ms']} ms; "
         f"10× ({len(big.entry_ids)} entries) p50 {lat_10x['p50_ms']} ms, p99 {lat_10x['p99_ms']} ms "
-        f"(median of {runs} runs); index build 1× {build_ms:.0f} ms, 10× {build_10x_ms:.0f} ms"
+        f"(median of {runs} runs); index build 1× {build_ms:.0f} ms, 10× {build_10x_ms:.0f} ms "
+        f"(+{big_mb:.0f} MB RSS)"
     )
     if args.failures:
         print("\n".join(failures))
