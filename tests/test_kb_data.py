@@ -31,3 +31,30 @@ def test_kb_check_command_exits_zero() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 error(s)" in result.stdout
+
+
+# Questions written for this test (not in the benchmark sets): about OCOP, and about other subjects that
+# share its words or place names. The real data must keep telling them apart.
+IN_SCOPE = [
+    ("giấy tờ cần nộp khi đăng ký ocop là những gì", "ho-so-gom-nhung-gi"),
+    ("bao nhieu diem thi dc 4 sao", "cac-hang-sao"),
+    ("xã thủy xuân tiên cũ bây giờ là xã nào", "xa-xuan-mai"),
+]
+OTHER_SUBJECTS = [
+    ("xin giấy phép xây nhà ở xã trần phú cần gì", "dat-dai"),
+    ("giá lợn hơi ở chương mỹ hôm nay", "gia-ca-thi-truong"),
+    ("tối nay phú nghĩa có mưa to không", "thoi-tiet"),
+    ("gà nhà em bị khò khè chữa thế nào", "*"),  # declined without naming a subject ("*")
+]
+
+
+def test_real_matcher_answers_ocop_and_declines_other_subjects() -> None:
+    from knowledge.retrieval import Decision, Matcher
+
+    matcher = Matcher(KnowledgeBase.load())
+    for question, entry_id in IN_SCOPE:
+        match = matcher.match(question)
+        assert (match.decision, match.entry_id) == (Decision.ANSWER, entry_id), (question, match)
+    for question, topic in OTHER_SUBJECTS:
+        match = matcher.match(question)
+        assert match.decision is Decision.UNKNOWN and match.out_of_scope == topic, (question, match)
