@@ -46,6 +46,7 @@ from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_nor
 
 SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
 
+PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
 # Decision thresholds on the confidence (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
 ANSWER_THRESHOLD = 0.42
 SUGGEST_THRESHOLD = 0.32
@@ -254,6 +255,7 @@ class Matcher:
         self.vocabulary = sorted({t for s in samples for t in s.folded.split()})
         self._vocab_set = frozenset(self.vocabulary)
         self._typo_cache: dict[str, tuple[str, ...]] = {}
+        self._prepared: dict[str, Normalized] = {}
         self.entry_index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self.out_of_scope_ids: list[str] = list(kb.out_of_scope)
         self.classifier = self._train_classifier() if classifier else None
@@ -382,7 +384,20 @@ class Matcher:
         return result
 
     def prepare_query(self, text: str) -> Normalized:
-        """Normalise, repair unknown words, then apply synonyms: the form a question is matched in."""
+        """Normalise, repair unknown words, then apply synonyms: the form a question is matched in.
+
+        The last few results are kept: one question prepares the same texts several times (whole,
+        sentences, classifier)."""
+        cached = self._prepared.get(text)
+        if cached is not None:
+            return cached
+        prepared = self._prepare_query(text)
+        if len(self._prepared) >= PREPARED_CACHE_SIZE:
+            self._prepared.pop(next(iter(self._prepared)))
+        self._prepared[text] = prepared
+        return prepared
+
+    def _prepare_query(self, text: str) -> Normalized:
         norm = self.normalizer.normalize(text)
         tokens: list[str] = []
         folded: list[str] = []
