@@ -3,10 +3,11 @@
 `python -m bench kb [--quick] [--json] [--failures]` reads bench/data/kb_eval.yaml and prints, for the
 matcher: top-1 accuracy in scope (answered with the right entry), accuracy counting suggestions, correct
 abstention out of scope, rank-1 accuracy ignoring the decision, the same per kind, and the same for its
-lexical half alone (no classifier: an ablation); then the same figures for a rapidfuzz `extractOne` baseline (default settings, and a folded token_set variant) and a
-BM25 baseline, each at its own best cut-off (best mean of accuracy and abstention over a grid); then
-p50/p99 latency per question at the real size and at 10× (synthetic perturbed copies of the entries),
-with the time to build (train) the 10× matcher and the memory it adds.
+lexical half alone (no classifier: an ablation); then the same figures for a rapidfuzz `extractOne`
+baseline (default settings, and a folded token_set variant) and a BM25 baseline, each at its own best
+cut-off (best mean of accuracy and abstention over a grid); then p50/p99 latency per question at the real
+size and at 10× (synthetic perturbed copies of the entries), with the time to build (train) the 10×
+matcher, the memory it adds and the run's peak RSS.
 When bench/data/kb_heldout.yaml exists (questions written blind, never used for tuning), the matcher's
 aggregate figures on it are printed too ("held-out", and "heldout" in --json): no per-question results.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import time
 from collections import defaultdict
@@ -265,6 +267,7 @@ def main(argv: list[str]) -> int:
     big = Matcher(big_kb)
     build_10x_ms = (time.perf_counter() - t0) * 1000
     big_mb = (psutil.Process().memory_info().rss - rss_before) / 2**20
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     lat_10x = latency(big, questions, runs)
 
     samples = sum(len(e.questions) + 1 for e in kb.entries.values())
@@ -285,6 +288,7 @@ def main(argv: list[str]) -> int:
         "heldout": heldout,
         "heldout_lexical_only": heldout_lexical,
         "index_10x_rss_mb": round(big_mb, 1),
+        "peak_rss_mb": round(peak_mb, 1),
     }
     print(f"KB: {len(kb.entries)} entries, {samples} samples; eval: {len(in_scope)} in, {len(out_scope)} out")
     if unknown:
@@ -336,7 +340,7 @@ def main(argv: list[str]) -> int:
         f"latency per question: 1× p50 {lat_1x['p50_ms']} ms, p99 {lat_1x['p99_ms']} ms; "
         f"10× ({len(big.entry_ids)} entries) p50 {lat_10x['p50_ms']} ms, p99 {lat_10x['p99_ms']} ms "
         f"(median of {runs} runs); index build 1× {build_ms:.0f} ms, 10× {build_10x_ms:.0f} ms "
-        f"(+{big_mb:.0f} MB RSS)"
+        f"(+{big_mb:.0f} MB RSS; peak RSS of this run {peak_mb:.0f} MB)"
     )
     if args.failures:
         print("\n".join(failures))

@@ -30,6 +30,9 @@ REGULARISATION_C = 20.0
 CHAR_NGRAMS = (2, 5)
 WORD_NGRAMS = (1, 2)
 MAX_ITERATIONS = 3000
+# Newton-CG reaches the same optimum as the default L-BFGS in less than half the time, without L-BFGS's
+# history of ten weight-sized vectors (about 220 MB at the real size, gigabytes at 10×).
+SOLVER = "newton-cg"
 CACHE_SIZE = 8
 
 _cache: OrderedDict[str, QuestionClassifier] = OrderedDict()
@@ -50,7 +53,7 @@ class QuestionClassifier:
             TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True, dtype=np.float32),
         )
         features = hstack([v.fit_transform(texts) for v in self._vectorizers]).tocsr()
-        model = LogisticRegression(C=REGULARISATION_C, max_iter=MAX_ITERATIONS)
+        model = LogisticRegression(C=REGULARISATION_C, solver=SOLVER, max_iter=MAX_ITERATIONS)
         model.fit(features, np.asarray(labels))
         # Kept as plain arrays: a prediction sums the weight rows of the question's few features and
         # takes a softmax, which for one question is several times faster than sklearn's transform.
