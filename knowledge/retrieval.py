@@ -63,7 +63,7 @@ OUT_OF_SCOPE_THRESHOLD = 0.3
 CLASSIFIER_SUGGESTION_FLOOR = 0.15
 # A declined question is said to be about its most likely out-of-scope topic only when that topic holds
 # this share of the out-of-scope probability; otherwise it is declined as UNNAMED_TOPIC.
-OUT_OF_SCOPE_NAMED_SHARE = 0.5
+OUT_OF_SCOPE_NAMED_SHARE = 0.45
 UNNAMED_TOPIC = "*"
 # `kb check`: a sample question answered by another entry with this confidence is an error.
 COLLISION_CONFIDENCE = 0.7
