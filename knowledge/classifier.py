@@ -33,6 +33,9 @@ MAX_ITERATIONS = 3000
 # Newton-CG reaches the same optimum as the default L-BFGS in less than half the time, without L-BFGS's
 # history of ten weight-sized vectors (about 220 MB at the real size, gigabytes at 10×).
 SOLVER = "newton-cg"
+# Stopping tolerance: 1e-3 gives the same answers as the default 1e-4 in 60% of the time at 10× size
+# (3e-3 stops too early and loses several points of accuracy).
+TOLERANCE = 1e-3
 CACHE_SIZE = 8
 
 _cache: OrderedDict[str, QuestionClassifier] = OrderedDict()
@@ -53,7 +56,7 @@ class QuestionClassifier:
             TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True, dtype=np.float32),
         )
         features = hstack([v.fit_transform(texts) for v in self._vectorizers]).tocsr()
-        model = LogisticRegression(C=REGULARISATION_C, solver=SOLVER, max_iter=MAX_ITERATIONS)
+        model = LogisticRegression(C=REGULARISATION_C, solver=SOLVER, max_iter=MAX_ITERATIONS, tol=TOLERANCE)
         model.fit(features, np.asarray(labels))
         # Kept as plain arrays: a prediction sums the weight rows of the question's few features and
         # takes a softmax, which for one question is several times faster than sklearn's transform.

@@ -147,6 +147,17 @@ class CommuneDirectory:
         with open(Path(path) if path else COMMUNES_FILE, encoding="utf-8") as fh:
             return cls(yaml.safe_load(fh) or {})
 
+    def unit_names(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(name, the current units it is part of) for every old unit whose new unit is known, and for
+        every current unit: what the matcher tags place names with."""
+        found: dict[str, tuple[str, ...]] = {}
+        for entry in self._entries:
+            if entry.new_unit is None:
+                continue
+            units = (entry.new_unit, *entry.also)
+            found[entry.old_name] = tuple(dict.fromkeys(found.get(entry.old_name, ()) + units))
+        return list(found.items())
+
     def current_units(self) -> list[CurrentUnit]:
         """The units in force today (from 1/7/2025), in data order."""
         return list(self._current)

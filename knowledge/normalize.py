@@ -200,6 +200,12 @@ class PhraseTable:
                 self._rules.setdefault(key[0], []).append((key, variant.tokens, canonical))
         for rules in self._rules.values():
             rules.sort(key=lambda r: -len(r[0]))
+        self.words: frozenset[str] = frozenset(
+            word
+            for rules in self._rules.values()
+            for key, _, canon in rules
+            for word in key + canon.folded_tokens
+        )  # every folded word of the phrases: known words, never "repaired" into others
 
     def apply(self, text: Normalized) -> Normalized:
         """Replace every variant phrase (longest first, left to right) by its canonical phrase.

@@ -41,6 +41,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from knowledge.classifier import QuestionClassifier, trained_classifier
+from knowledge.communes import CommuneDirectory
 from knowledge.kb import DATA_DIR, KnowledgeBase
 from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_normalizer, fold_text
 
@@ -161,6 +162,11 @@ class Match:
         return head + [s for s in self.suggestions if s[0] != self.entry_id]
 
 
+PLACE_TAG_PREFIX = "dv"  # "dvxuanmai": a place of the current unit Xuân Mai (never a typed word)
+_UNTAGGED_PLACES = frozenset({"chuong my"})
+PLACE_TAG_FACTOR = 0.5  # a place tag weighs this share of a word
+
+
 def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
     """Synonym groups from the data file; the first phrase of a group is the canonical one."""
     if not path.exists():
@@ -169,6 +175,24 @@ def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
         data = yaml.safe_load(fh) or {}
     groups = data.get("synonyms") or []
     return [[str(p) for p in group] for group in groups if isinstance(group, list)]
+
+
+def place_phrases(directory: CommuneDirectory | None = None) -> list[list[str]]:
+    """Synonym groups that tag each place name with the current unit(s) it belongs to.
+
+    "Nam Phương Tiến" becomes "Nam Phương Tiến dvxuanmai" in questions and samples alike, so a question
+    naming one old commune meets the samples that name another commune of the same unit (and the old
+    name stops looking like the unrelated words it shares, such as "phương" and "phường"). The names of
+    the old district itself are left alone: "Chương Mỹ" is everywhere.
+    """
+    directory = directory or CommuneDirectory.load()
+    groups: list[list[str]] = []
+    for name, units in directory.unit_names():
+        if fold_text(name) in _UNTAGGED_PLACES:
+            continue
+        tags = " ".join(PLACE_TAG_PREFIX + fold_text(unit).replace(" ", "") for unit in units)
+        groups.append([f"{name} {tags}", name])
+    return groups
 
 
 def decide(
@@ -224,7 +248,8 @@ class Matcher:
     ) -> None:
         self.kb = kb
         self.normalizer = normalizer or default_normalizer()
-        self.phrases = PhraseTable(load_synonyms() if synonyms is None else synonyms, self.normalizer)
+        groups = [*load_synonyms(), *place_phrases()] if synonyms is None else synonyms
+        self.phrases = PhraseTable(groups, self.normalizer)
         self.entry_ids: list[str] = list(kb.entries)
         extra = extra_questions or {}
         samples: list[_Sample] = []
@@ -252,7 +277,7 @@ class Matcher:
         self.entry_starts = np.minimum(np.array(starts, dtype=np.int64), max(len(samples) - 1, 0))
         self._build_weights(features)
         self._build_answer_index()
-        self.vocabulary = sorted({t for s in samples for t in s.folded.split()})
+        self.vocabulary = sorted({t for s in samples for t in s.folded.split()} | self.phrases.words)
         self._vocab_set = frozenset(self.vocabulary)
         self._typo_cache: dict[str, tuple[str, ...]] = {}
         self._prepared: dict[str, Normalized] = {}
@@ -262,12 +287,12 @@ class Matcher:
 
     def _train_classifier(self) -> QuestionClassifier | None:
         """The classifier over the entries' samples and the out-of-scope questions (None: too few)."""
-        texts = [sample.folded for sample in self.samples]
+        texts = [_untagged(sample.folded) for sample in self.samples]
         labels = [sample.entry for sample in self.samples]
         n_entries = len(self.entry_ids)
         for k, topic_id in enumerate(self.out_of_scope_ids):
             for question in self.kb.out_of_scope[topic_id].questions:
-                folded = self._prepare(question).folded
+                folded = _untagged(self._prepare(question).folded)
                 if folded:
                     texts.append(folded)
                     labels.append(n_entries + k)
@@ -580,7 +605,7 @@ class Matcher:
         question sentences' (the story around a question should neither hide it nor make it look like
         another subject)."""
         assert self.classifier is not None
-        probabilities = self.classifier.probabilities(self.prepare_query(text).folded)
+        probabilities = self.classifier.probabilities(_untagged(self.prepare_query(text).folded))
         if len(text.split()) < LONG_MESSAGE_WORDS:
             return probabilities
         sentences = _sentence_split(text)
@@ -588,7 +613,7 @@ class Matcher:
         folded = self.prepare_query(question).folded
         if not folded or question == text.strip():
             return probabilities
-        return (probabilities + self.classifier.probabilities(folded)) / 2.0
+        return (probabilities + self.classifier.probabilities(_untagged(folded))) / 2.0
 
     def _decide_with_classifier(
         self, ranked: list[tuple[str, float]], has_domain: bool, probabilities: np.ndarray
@@ -616,6 +641,14 @@ class Matcher:
             topic = self.out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC
         evidence = ranked[0][1] if ranked else 0.0
         return decide(candidates, has_domain=has_domain, evidence=evidence, out_of_scope=topic, floor=0.0)
+
+
+def _untagged(folded: str) -> str:
+    """The text without place tags: the classifier reads the place names themselves (a tag would
+    double their weight and pull any question naming a place towards that place's entry)."""
+    if PLACE_TAG_PREFIX not in folded:
+        return folded
+    return " ".join(t for t in folded.split() if not t.startswith(PLACE_TAG_PREFIX))
 
 
 def _idf(n_entries: int, df: int) -> float:
@@ -663,6 +696,8 @@ def _features(norm: Normalized) -> dict[str, float]:
     folded = norm.folded_tokens
     for acc, tok in zip(norm.tokens, folded, strict=True):
         factor = STOPWORD_FACTOR if tok in STOPWORDS else 1.0
+        if tok.startswith(PLACE_TAG_PREFIX):  # no Vietnamese word starts with "dv"
+            factor = PLACE_TAG_FACTOR
         feats[f"u:{tok}"] = factor
         if acc != tok:
             feats[f"a:{acc}"] = factor * ACCENT_FACTOR

@@ -253,3 +253,25 @@ def test_out_of_scope_topics_decline_with_the_topic(tmp_path: Path) -> None:
     assert m.match("giay cn ocop co hieu luc bao lau").decision is Decision.ANSWER
     lexical_only = Matcher(kb, classifier=False)
     assert lexical_only.classifier is None and lexical_only.match("mai có mưa không").out_of_scope is None
+
+
+def test_place_names_are_tagged_with_their_current_unit() -> None:
+    from knowledge.retrieval import place_phrases
+
+    groups = {variant: canonical for canonical, variant in place_phrases()}
+    assert groups["Nam Phương Tiến"] == "Nam Phương Tiến dvxuanmai"
+    assert groups["Tân Tiến"] == "Tân Tiến dvxuanmai dvtranphu"  # split between two units
+    assert "Chương Mỹ" not in groups  # the old district's name is everywhere: never tagged
+
+
+def test_a_place_tag_links_communes_of_the_same_unit(tmp_path: Path) -> None:
+    entries = [
+        *ENTRIES,
+        ("xa-xuan-mai", "Xã Xuân Mai gồm những xã cũ nào?", ["thủy xuân tiên giờ thuộc xã nào"]),
+        ("xa-tran-phu", "Xã Trần Phú gồm những xã cũ nào?", ["mỹ lương giờ thuộc xã nào"]),
+    ]
+    m = Matcher(KnowledgeBase.load(write_kb(tmp_path, entries)))
+    # "Nam Phương Tiến" is in no sample: its tag meets the one of "Thủy Xuân Tiên".
+    assert m.prepare_query("xã nam phuong tien").folded == "xa nam phuong tien dvxuanmai"
+    assert m.match("nam phương tiến giờ thuộc xã nào").entry_id == "xa-xuan-mai"
+    assert m.match("hữu văn giờ thuộc xã nào").entry_id == "xa-tran-phu"
