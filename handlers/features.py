@@ -31,6 +31,7 @@ def register(app: Application, ctx: AppContext) -> None:
     app.add_handler(CommandHandler("lienhe", staff_desk.contact))
     app.add_handler(CommandHandler("cauhoi", staff_desk.inbox))
     app.add_handler(CallbackQueryHandler(staff_desk.on_inbox_button, pattern=r"^sd:(ga|gl|gn|gle):"))
+    app.add_handler(CallbackQueryHandler(staff_desk.on_declined_button, pattern=r"^sd:d[lr]\b"))
     app.add_handler(CallbackQueryHandler(staff_desk.on_thread_button, pattern=r"^sd:"))
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, staff_desk.on_reply_message)

@@ -5,6 +5,7 @@ unanswered questions grouped, to answer, link to an entry, or mark for a new ent
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
@@ -25,6 +26,8 @@ STAFF_REPLY = "staff_reply"
 GROUP_ANSWER = "staff_group_answer"
 GROUP_LINK = "staff_group_link"
 INBOX_SIZE = 8
+# /cauhoi mentions the questions declined as out of scope over this window, for staff to look through.
+DECLINED_WINDOW = timedelta(days=7)
 
 
 # ---- producer side ------------------------------------------------------------------------------
@@ -238,7 +241,38 @@ async def inbox(update: Update, context: Context) -> None:
         ]
         for n, g in enumerate(shown, start=1)
     ]
-    await answer(update, context, Reply(r.render("kb/inbox", groups=shown, total=len(groups)), rows))
+    declined, _ = await service(ctx).declined_questions(ctx.clock.now() - DECLINED_WINDOW, limit=0)
+    if declined:
+        rows.append([Button(r.label("desk.declined", n=declined), "sd:dl")])
+    html = r.render("kb/inbox", groups=shown, total=len(groups), declined=declined, days=DECLINED_WINDOW.days)
+    await answer(update, context, Reply(html, rows))
+
+
+@basic.staff_required
+async def on_declined_button(update: Update, context: Context) -> None:
+    """sd:dl lists the latest questions declined as out of scope; sd:dr:<question> puts one of them
+    into the inbox (the bot misjudged it: it is about OCOP)."""
+    query = update.callback_query
+    assert query is not None
+    ctx = app_ctx(context)
+    r = ctx.renderer
+    parts = (query.data or "").split(":")
+    kb = service(ctx)
+    if parts == ["sd", "dl"]:
+        await query.answer()
+        count, questions = await kb.declined_questions(ctx.clock.now() - DECLINED_WINDOW, limit=INBOX_SIZE)
+        rows = [
+            [Button(r.label("desk.reopen", n=n), f"sd:dr:{q.id}")] for n, q in enumerate(questions, start=1)
+        ]
+        html = r.render("kb/declined", questions=questions, count=count, days=DECLINED_WINDOW.days)
+        await answer(update, context, Reply(html, rows))
+        return
+    if len(parts) != 3 or parts[1] != "dr" or not parts[2].isdigit():
+        await basic.stale_button(update, context)
+        return
+    await query.answer()
+    reopened = await kb.reopen_declined(int(parts[2]))
+    await answer(update, context, Reply(r.render("kb/reopened", reopened=reopened)))
 
 
 @basic.staff_required

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from common.clock import Clock
 from knowledge.kb import (
@@ -304,6 +304,42 @@ class KnowledgeService:
             question = await s.get(Question, question_id)
         return question.text if question is not None and question.user_id == user_id else None
 
+    async def declined_questions(self, since: datetime, limit: int = 8) -> tuple[int, list[QuestionView]]:
+        """Questions declined as out of scope since `since` and not put back in the inbox: how many,
+        and the latest `limit` of them (newest first). Staff look through them for misjudged ones."""
+        declined = (Question.outcome == Outcome.OUT_OF_SCOPE) & Question.status.is_(None)
+        declined &= Question.created_at >= since
+        async with self.db.session() as s:
+            count = (await s.execute(select(func.count()).select_from(Question).where(declined))).scalar_one()
+            rows = (
+                (
+                    await s.execute(
+                        select(Question)
+                        .where(declined)
+                        .order_by(Question.created_at.desc(), Question.id.desc())
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return int(count), [_question_view(q) for q in rows]
+
+    async def reopen_declined(self, question_id: int) -> bool:
+        """Put a question declined as out of scope into the staff inbox (it was about OCOP after all).
+        False when it is not a declined question still waiting (unknown id, or already reopened)."""
+        async with self.db.session() as s:
+            result = await s.execute(
+                update(Question)
+                .where(
+                    Question.id == question_id,
+                    Question.outcome == Outcome.OUT_OF_SCOPE,
+                    Question.status.is_(None),
+                )
+                .values(status=QuestionStatus.OPEN)
+            )
+        return bool(result.rowcount)
+
     async def last_question(self, user_id: int) -> QuestionView | None:
         """The user's most recent question (console `ask`, tests)."""
         async with self.db.session() as s:
@@ -315,11 +351,7 @@ class KnowledgeService:
                     .limit(1)
                 )
             ).scalar_one_or_none()
-        if q is None:
-            return None
-        return QuestionView(
-            q.id, q.user_id, q.chat_id, q.text, q.entry_id, q.confidence, q.outcome, q.status, q.created_at
-        )
+        return _question_view(q) if q is not None else None
 
     async def owns_question(self, question_id: int, user_id: int) -> bool:
         """True when `question_id` was asked by `user_id` (guards buttons against forged data)."""
@@ -617,3 +649,9 @@ class KnowledgeService:
             thread.status = THREAD_CLOSED
             thread.updated_at = self.clock.now()
             return True
+
+
+def _question_view(q: Question) -> QuestionView:
+    return QuestionView(
+        q.id, q.user_id, q.chat_id, q.text, q.entry_id, q.confidence, q.outcome, q.status, q.created_at
+    )

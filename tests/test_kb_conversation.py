@@ -60,6 +60,32 @@ async def test_out_of_scope_replies_name_the_topic_only_when_known(bot: Harness)
     assert "nằm ngoài chương trình OCOP" in text and "chủ đề" not in text and "nên hỏi" not in text
 
 
+async def test_staff_look_through_declined_questions_and_put_one_back_in_the_inbox(bot: Harness) -> None:
+    lan = bot.user(212, "Lan")
+    await lan.send("làm sổ đỏ cho mảnh đất ao cần giấy tờ gì")
+    await lan.send("mai trời có mưa không")
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    inbox = (await staff.send("/cauhoi"))[-1]
+    assert "2 câu hỏi trong 7 ngày qua" in inbox.text and "🚫 Xem 2 câu ngoài phạm vi" in inbox.labels
+    listing = (await staff.press("🚫 Xem 2 câu ngoài phạm vi"))[-1]
+    assert listing.text.index("mai trời có mưa") < listing.text.index("sổ đỏ")  # newest first
+    await staff.press("↩️ Đưa câu 2 vào hộp thư")  # the land question: staff judge it is theirs
+    assert "Đã đưa câu hỏi vào hộp thư" in staff.last.text
+    await staff.press_data(listing.buttons[1][0]["callback_data"])  # the same button again changes nothing
+    assert "đã được xử lý rồi" in staff.last.text
+    inbox = (await staff.send("/cauhoi"))[-1]
+    assert "sổ đỏ" in inbox.text and "1 câu hỏi trong 7 ngày qua" in inbox.text
+    # Forged and non-staff presses.
+    assert "đã được xử lý rồi" in (await staff.press_data("sd:dr:999999"))[-1].text
+    await staff.press_data("sd:dr:x")
+    assert "chỉ dành cho cán bộ" in (await lan.press_data("sd:dl"))[-1].text
+    assert "chỉ dành cho cán bộ" in (await lan.press_data(listing.buttons[0][0]["callback_data"]))[-1].text
+    # A week later the declined question no longer shows.
+    bot.app.bot_data["ctx"].clock.advance(days=8)
+    inbox = (await staff.send("/cauhoi"))[-1]
+    assert "ngoài phạm vi" not in inbox.text and not any("ngoài phạm vi" in label for label in inbox.labels)
+
+
 async def test_feedback_is_stored_once_and_thumbs_down_reaches_the_staff_inbox(bot: Harness) -> None:
     lan = bot.user(204, "Lan")
     await lan.send("chứng nhận OCOP có thời hạn bao lâu")
