@@ -61,6 +61,10 @@ MAX_SUGGESTIONS = 3
 # offering as a suggestion even when its lexical confidence is low.
 CLASSIFIER_WEIGHT = 0.5
 OUT_OF_SCOPE_THRESHOLD = 0.3
+# A question that names the programme ("ocop", or a synonym rewritten to it) is declined only when the
+# classifier is much surer: people rarely name OCOP when they ask about something else.
+OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP = 0.6
+PROGRAMME_WORD = "ocop"
 CLASSIFIER_SUGGESTION_FLOOR = 0.15
 # A declined question is said to be about its most likely out-of-scope topic only when that topic holds
 # this share of the out-of-scope probability; otherwise it is declined as UNNAMED_TOPIC.
@@ -597,7 +601,9 @@ class Matcher:
         if self.classifier is None or exclude_sample is not None:
             result = decide(ranked, has_domain=has_domain)
         else:
-            result = self._decide_with_classifier(ranked, has_domain, self._class_probabilities(text))
+            probabilities = self._class_probabilities(text)
+            names_programme = PROGRAMME_WORD in normalized.split()
+            result = self._decide_with_classifier(ranked, has_domain, probabilities, names_programme)
         return replace(result, normalized=normalized)
 
     def _class_probabilities(self, text: str) -> np.ndarray:
@@ -616,7 +622,11 @@ class Matcher:
         return (probabilities + self.classifier.probabilities(_untagged(folded))) / 2.0
 
     def _decide_with_classifier(
-        self, ranked: list[tuple[str, float]], has_domain: bool, probabilities: np.ndarray
+        self,
+        ranked: list[tuple[str, float]],
+        has_domain: bool,
+        probabilities: np.ndarray,
+        names_programme: bool = False,
     ) -> Match:
         n_entries = len(self.entry_ids)
         entry_p = probabilities[:n_entries]
@@ -635,7 +645,8 @@ class Matcher:
         out_of_scope_p = probabilities[n_entries:]
         topic = None
         declined = float(out_of_scope_p.sum()) if len(out_of_scope_p) else 0.0
-        if declined >= OUT_OF_SCOPE_THRESHOLD:
+        threshold = OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP if names_programme else OUT_OF_SCOPE_THRESHOLD
+        if declined >= threshold:
             likeliest = int(np.argmax(out_of_scope_p))
             named = out_of_scope_p[likeliest] >= OUT_OF_SCOPE_NAMED_SHARE * declined
             topic = self.out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC

@@ -275,3 +275,29 @@ def test_a_place_tag_links_communes_of_the_same_unit(tmp_path: Path) -> None:
     assert m.prepare_query("xã nam phuong tien").folded == "xa nam phuong tien dvxuanmai"
     assert m.match("nam phương tiến giờ thuộc xã nào").entry_id == "xa-xuan-mai"
     assert m.match("hữu văn giờ thuộc xã nào").entry_id == "xa-tran-phu"
+
+
+def test_a_question_naming_ocop_needs_a_surer_classifier_to_be_declined(tmp_path: Path) -> None:
+    import numpy as np
+
+    from knowledge.retrieval import OUT_OF_SCOPE_THRESHOLD, OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP
+
+    root = write_kb(tmp_path)
+    (root / "out_of_scope.yaml").write_text(yaml.safe_dump(OUT_OF_SCOPE, allow_unicode=True), "utf-8")
+    m = Matcher(KnowledgeBase.load(root))
+    n = len(m.entry_ids)
+    between = (OUT_OF_SCOPE_THRESHOLD + OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP) / 2
+
+    class Fixed:
+        """A classifier that puts `between` on the first out-of-scope topic, the rest on noi-nop."""
+
+        def probabilities(self, text: str) -> np.ndarray:
+            p = np.zeros(n + 2)
+            p[m.entry_index["noi-nop"]] = 1.0 - between
+            p[n] = between
+            return p
+
+    m.classifier = Fixed()  # type: ignore[assignment]
+    assert m.match("nộp hồ sơ ở đâu").out_of_scope == "thoi-tiet"
+    kept = m.match("nộp hồ sơ ocop ở đâu")
+    assert kept.out_of_scope is None and kept.entry_id == "noi-nop"
