@@ -18,7 +18,10 @@ confidence is capped.
 Then the supervised half (`knowledge.classifier`, trained on the same sample questions plus the
 questions of `data/out_of_scope.yaml`): the entries are ranked by a mix of the lexical confidence and
 the classifier's probability (`CLASSIFIER_WEIGHT`), and a question the classifier puts among the
-out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more is declined, naming the topic.
+out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more (`OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP` when
+it names the programme) is declined, naming the topic when one stands out.
+Place names (old and current communes of `data/communes.yaml`) are tagged with the current unit they
+belong to (`place_phrases`), so an old commune meets the samples that name its neighbours.
 The decision: ANSWER when the lexical confidence (how well the knowledge base covers the question) is
 `ANSWER_THRESHOLD` or above and the best entry leads the next by `MIN_MARGIN`; SUGGEST in the middle
 band; UNKNOWN below (with the closest topics, if any) or out of scope.
