@@ -50,6 +50,8 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
     if result.entry is not None:
         return entry_reply(ctx, result.entry, result.question_id)
     qid = result.question_id
+    if result.outcome == "small_talk":
+        return Reply(r.render("kb/small_talk"))
     choices = [s for s in result.suggestions[:3] if _fits(f"kb:p:{qid}:{s.entry_id}")]
     if result.outcome == "suggested" and choices:
         rows = [

@@ -16,6 +16,7 @@ class Outcome(StrEnum):
     SUGGESTED = "suggested"
     UNKNOWN = "unknown"
     OUT_OF_SCOPE = "out_of_scope"  # recognised as another subject: told where to ask, not in the inbox
+    SMALL_TALK = "small_talk"  # nothing but a greeting or thanks: invited to ask, not in the inbox
 
 
 class QuestionStatus(StrEnum):

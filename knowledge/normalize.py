@@ -140,7 +140,18 @@ class Normalizer:
             folded.pop()
         return Normalized(tuple(tokens), tuple(folded))
 
-    def _drop_fillers(self, tokens: list[str], folded: list[str]) -> tuple[list[str], list[str]]:
+    def is_small_talk(self, text: str) -> bool:
+        """True when the text is nothing but greetings, thanks and politeness words ("alo", "cảm ơn ạ")."""
+        tokens = self.tokenize(text)
+        tokens, folded = self._drop_fillers(tokens, [fold(t) for t in tokens], keep_if_empty=False)
+        while tokens and any(_token_matches(tokens[-1], folded[-1], p[0], fp[0]) for p, fp in self.trailing):
+            tokens.pop()
+            folded.pop()
+        return not tokens
+
+    def _drop_fillers(
+        self, tokens: list[str], folded: list[str], *, keep_if_empty: bool = True
+    ) -> tuple[list[str], list[str]]:
         if not self.fillers:
             return tokens, folded
         keep_tokens: list[str] = []
@@ -160,7 +171,7 @@ class Normalizer:
                 keep_tokens.append(tokens[i])
                 keep_folded.append(folded[i])
                 i += 1
-        if not keep_tokens:  # a text made only of politeness words: keep it as typed
+        if not keep_tokens and keep_if_empty:  # a text made only of politeness words: keep it as typed
             return tokens, folded
         return keep_tokens, keep_folded
 

@@ -161,6 +161,7 @@ class Match:
     evidence: float = 0.0  # the lexical confidence the thresholds apply to
     # When the question was declined as another subject: that topic's id, or UNNAMED_TOPIC.
     out_of_scope: str | None = None
+    small_talk: bool = False  # nothing but greetings, thanks or politeness words
 
     @property
     def choices(self) -> list[tuple[str, float]]:
@@ -601,6 +602,8 @@ class Matcher:
         """
         ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
         normalized = self.prepare_query(text).folded
+        if not normalized or self.normalizer.is_small_talk(text):  # nothing to match: greetings, thanks…
+            return Match(None, 0.0, Decision.UNKNOWN, normalized=normalized, small_talk=True)
         if self.classifier is None or exclude_sample is not None:
             result = decide(ranked, has_domain=has_domain)
         else:

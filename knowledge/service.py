@@ -274,6 +274,8 @@ class KnowledgeService:
             )
         if match.decision is Decision.ANSWER:
             outcome, suggestions = Outcome.ANSWERED, self._suggestions(match.suggestions)
+        elif match.small_talk:
+            outcome, suggestions = Outcome.SMALL_TALK, []
         elif topic is not None:
             outcome, suggestions = Outcome.OUT_OF_SCOPE, []
         elif match.decision is Decision.SUGGEST:

@@ -60,6 +60,21 @@ async def test_out_of_scope_replies_name_the_topic_only_when_known(bot: Harness)
     assert "nằm ngoài chương trình OCOP" in text and "chủ đề" not in text and "nên hỏi" not in text
 
 
+async def test_greetings_and_thanks_get_an_invitation_to_ask(bot: Harness) -> None:
+    lan = bot.user(213, "Lan")
+    for text in ("alo", "Cảm ơn bot nhé!", "chào anh chị ạ"):
+        reply = (await lan.send(text))[-1]
+        assert "cần hỏi gì về OCOP" in reply.text and "chưa có câu trả lời" not in reply.text, text
+    knowledge = bot.app.bot_data["ctx"].services["knowledge"]
+    assert (await knowledge.last_question(213)).outcome == "small_talk"
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    inbox = (await staff.send("/cauhoi"))[-1]
+    assert "Không có câu hỏi nào" in inbox.text and "ngoài phạm vi" not in inbox.text
+    # A thank-you in front of a question does not hide it.
+    reply = (await lan.send("cám ơn, cho hỏi hồ sơ ocop gồm những gì"))[-1]
+    assert "👍 Hữu ích" in reply.labels
+
+
 async def test_staff_look_through_declined_questions_and_put_one_back_in_the_inbox(bot: Harness) -> None:
     lan = bot.user(212, "Lan")
     await lan.send("làm sổ đỏ cho mảnh đất ao cần giấy tờ gì")

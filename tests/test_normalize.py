@@ -60,3 +60,14 @@ def test_phrase_table_rewrites_to_canonical() -> None:
     assert n.folded == "san pham duoc hang sao"
     assert n.tokens[-2:] == ("hạng", "sao")
     assert table.apply(normalize("ho so nop o dau")).folded == "ho so noi nop"
+
+
+def test_small_talk_is_only_greetings_thanks_and_politeness() -> None:
+    from knowledge.normalize import default_normalizer
+
+    n = default_normalizer()
+    for text in ("alo", "Cảm ơn bot nhé!", "chào anh chị ạ", "ạ", "", "hello"):
+        assert n.is_small_talk(text), text
+    for text in ("cảm ơn, hồ sơ gồm gì", "ocop", "chào, giá lúa bao nhiêu"):
+        assert not n.is_small_talk(text), text
+    assert n.normalize("cảm ơn").folded == "cam on"  # normalize still keeps a text made only of them
