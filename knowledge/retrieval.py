@@ -256,8 +256,15 @@ class Matcher:
     ) -> None:
         self.kb = kb
         self.normalizer = normalizer or default_normalizer()
-        groups = [*load_synonyms(), *place_phrases()] if synonyms is None else synonyms
+        places = place_phrases() if synonyms is None else []
+        groups = [*load_synonyms(), *places] if synonyms is None else synonyms
         self.phrases = PhraseTable(groups, self.normalizer)
+        self._tagged_places: list[tuple[str, str]] = []
+        for canonical, _name in places:
+            folded = " ".join(self.normalizer.normalize(canonical).folded_tokens)
+            tags = " ".join(t for t in folded.split() if t.startswith(PLACE_TAG_PREFIX))
+            self._tagged_places.append((f" {folded} ", f" {tags} "))
+        self._tagged_places.sort(key=lambda pair: -len(pair[0]))
         self.entry_ids: list[str] = list(kb.entries)
         extra = extra_questions or {}
         samples: list[_Sample] = []
@@ -293,14 +300,27 @@ class Matcher:
         self.out_of_scope_ids: list[str] = list(kb.out_of_scope)
         self.classifier = self._train_classifier() if classifier else None
 
+    def _classifier_text(self, folded: str) -> str:
+        """What the classifier reads: a tagged place name is replaced by its tags alone, so it learns the
+        unit ("dvxuanmai") rather than the letters of each commune's name (which other names share:
+        "Nam Phương Tiến" and "Tiên Phương" belong to different units). Name and tag together would
+        weigh a place twice and pull any question naming it towards that place's entry."""
+        if PLACE_TAG_PREFIX not in folded:
+            return folded
+        text = f" {folded} "
+        for tagged, tags in self._tagged_places:
+            if tagged in text:
+                text = text.replace(tagged, tags)
+        return text.strip()
+
     def _train_classifier(self) -> QuestionClassifier | None:
         """The classifier over the entries' samples and the out-of-scope questions (None: too few)."""
-        texts = [_untagged(sample.folded) for sample in self.samples]
+        texts = [self._classifier_text(sample.folded) for sample in self.samples]
         labels = [sample.entry for sample in self.samples]
         n_entries = len(self.entry_ids)
         for k, topic_id in enumerate(self.out_of_scope_ids):
             for question in self.kb.out_of_scope[topic_id].questions:
-                folded = _untagged(self._prepare(question).folded)
+                folded = self._classifier_text(self._prepare(question).folded)
                 if folded:
                     texts.append(folded)
                     labels.append(n_entries + k)
@@ -617,7 +637,7 @@ class Matcher:
         question sentences' (the story around a question should neither hide it nor make it look like
         another subject)."""
         assert self.classifier is not None
-        probabilities = self.classifier.probabilities(_untagged(self.prepare_query(text).folded))
+        probabilities = self.classifier.probabilities(self._classifier_text(self.prepare_query(text).folded))
         if len(text.split()) < LONG_MESSAGE_WORDS:
             return probabilities
         sentences = _sentence_split(text)
@@ -625,7 +645,7 @@ class Matcher:
         folded = self.prepare_query(question).folded
         if not folded or question == text.strip():
             return probabilities
-        return (probabilities + self.classifier.probabilities(_untagged(folded))) / 2.0
+        return (probabilities + self.classifier.probabilities(self._classifier_text(folded))) / 2.0
 
     def _decide_with_classifier(
         self,
@@ -658,14 +678,6 @@ class Matcher:
             topic = self.out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC
         evidence = ranked[0][1] if ranked else 0.0
         return decide(candidates, has_domain=has_domain, evidence=evidence, out_of_scope=topic, floor=0.0)
-
-
-def _untagged(folded: str) -> str:
-    """The text without place tags: the classifier reads the place names themselves (a tag would
-    double their weight and pull any question naming a place towards that place's entry)."""
-    if PLACE_TAG_PREFIX not in folded:
-        return folded
-    return " ".join(t for t in folded.split() if not t.startswith(PLACE_TAG_PREFIX))
 
 
 def _idf(n_entries: int, df: int) -> float:
