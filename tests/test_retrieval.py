@@ -273,6 +273,9 @@ def test_a_place_tag_links_communes_of_the_same_unit(tmp_path: Path) -> None:
     m = Matcher(KnowledgeBase.load(write_kb(tmp_path, entries)))
     # "Nam Phương Tiến" is in no sample: its tag meets the one of "Thủy Xuân Tiên".
     assert m.prepare_query("xã nam phuong tien").folded == "xa nam phuong tien dvxuanmai"
+    # The classifier reads the unit in place of the name.
+    assert m._classifier_text("xa nam phuong tien dvxuanmai cu") == "xa dvxuanmai cu"
+    assert m._classifier_text("xa tan tien dvxuanmai dvtranphu") == "xa dvxuanmai dvtranphu"
     assert m.match("nam phương tiến giờ thuộc xã nào").entry_id == "xa-xuan-mai"
     assert m.match("hữu văn giờ thuộc xã nào").entry_id == "xa-tran-phu"
 
