@@ -11,6 +11,7 @@ from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
 from handlers.send import answer, replace
 from knowledge.kb import ERROR
+from knowledge.models import Outcome
 from knowledge.service import AskResult, EntryView, KnowledgeService
 from storage.models import User
 
@@ -50,10 +51,10 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
     if result.entry is not None:
         return entry_reply(ctx, result.entry, result.question_id)
     qid = result.question_id
-    if result.outcome == "small_talk":
+    if result.outcome == Outcome.SMALL_TALK:
         return Reply(r.render("kb/small_talk"))
     choices = [s for s in result.suggestions[:3] if _fits(f"kb:p:{qid}:{s.entry_id}")]
-    if result.outcome == "suggested" and choices:
+    if result.outcome == Outcome.SUGGESTED and choices:
         rows = [
             [Button(r.label("kb.suggestion", n=n, title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")]
             for n, s in enumerate(choices, start=1)

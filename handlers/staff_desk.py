@@ -241,7 +241,7 @@ async def inbox(update: Update, context: Context) -> None:
         ]
         for n, g in enumerate(shown, start=1)
     ]
-    declined, _ = await service(ctx).declined_questions(ctx.clock.now() - DECLINED_WINDOW, limit=0)
+    declined = await service(ctx).declined_count(ctx.clock.now() - DECLINED_WINDOW)
     if declined:
         rows.append([Button(r.label("desk.declined", n=declined), "sd:dl")])
     html = r.render("kb/inbox", groups=shown, total=len(groups), declined=declined, days=DECLINED_WINDOW.days)
@@ -260,7 +260,9 @@ async def on_declined_button(update: Update, context: Context) -> None:
     kb = service(ctx)
     if parts == ["sd", "dl"]:
         await query.answer()
-        count, questions = await kb.declined_questions(ctx.clock.now() - DECLINED_WINDOW, limit=INBOX_SIZE)
+        since = ctx.clock.now() - DECLINED_WINDOW
+        count = await kb.declined_count(since)
+        questions = await kb.declined_questions(since, limit=INBOX_SIZE)
         rows = [
             [Button(r.label("desk.reopen", n=n), f"sd:dr:{q.id}")] for n, q in enumerate(questions, start=1)
         ]

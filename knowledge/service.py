@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from common.clock import Clock
 from knowledge.kb import (
@@ -40,7 +40,7 @@ from knowledge.models import (
     StaffThreadMessage,
 )
 from knowledge.normalize import fold_text
-from knowledge.retrieval import Decision, Matcher
+from knowledge.retrieval import UNNAMED_TOPIC, Decision, Matcher
 from storage.db import Database
 
 # Two open questions belong to one group when their normalised texts are at least this similar.
@@ -48,6 +48,10 @@ GROUP_SIMILARITY = 72.0
 THREAD_OPEN = "open"
 THREAD_CLOSED = "closed"
 FEEDBACK_VALUES = frozenset({"up", "down"})
+
+
+# A question declined as another subject the matcher could not name (no title, nowhere to send).
+UNNAMED_SUBJECT = OutOfScopeTopic(UNNAMED_TOPIC, "", "", ())
 
 
 @dataclass(frozen=True)
@@ -269,9 +273,7 @@ class KnowledgeService:
         match = self.matcher.match(text)
         topic = None
         if match.out_of_scope is not None:  # another subject: named when the matcher could tell which
-            topic = self.kb.out_of_scope.get(match.out_of_scope) or OutOfScopeTopic(
-                match.out_of_scope, "", "", ()
-            )
+            topic = self.kb.out_of_scope.get(match.out_of_scope, UNNAMED_SUBJECT)
         if match.decision is Decision.ANSWER:
             outcome, suggestions = Outcome.ANSWERED, self._suggestions(match.suggestions)
         elif match.small_talk:
@@ -306,26 +308,30 @@ class KnowledgeService:
             question = await s.get(Question, question_id)
         return question.text if question is not None and question.user_id == user_id else None
 
-    async def declined_questions(self, since: datetime, limit: int = 8) -> tuple[int, list[QuestionView]]:
-        """Questions declined as out of scope since `since` and not put back in the inbox: how many,
-        and the latest `limit` of them (newest first). Staff look through them for misjudged ones."""
+    @staticmethod
+    def _declined_since(since: datetime) -> ColumnElement[bool]:
+        """Declined as out of scope since `since`, and not put back in the inbox."""
         declined = (Question.outcome == Outcome.OUT_OF_SCOPE) & Question.status.is_(None)
-        declined &= Question.created_at >= since
+        return declined & (Question.created_at >= since)
+
+    async def declined_count(self, since: datetime) -> int:
+        """How many questions were declined as out of scope since `since` (and not put back)."""
         async with self.db.session() as s:
-            count = (await s.execute(select(func.count()).select_from(Question).where(declined))).scalar_one()
-            rows = (
-                (
-                    await s.execute(
-                        select(Question)
-                        .where(declined)
-                        .order_by(Question.created_at.desc(), Question.id.desc())
-                        .limit(limit)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        return int(count), [_question_view(q) for q in rows]
+            query = select(func.count()).select_from(Question).where(self._declined_since(since))
+            return int((await s.execute(query)).scalar_one())
+
+    async def declined_questions(self, since: datetime, limit: int = 8) -> list[QuestionView]:
+        """The latest `limit` questions declined as out of scope since `since` and not put back in the
+        inbox, newest first: staff look through them for misjudged ones."""
+        query = (
+            select(Question)
+            .where(self._declined_since(since))
+            .order_by(Question.created_at.desc(), Question.id.desc())
+            .limit(limit)
+        )
+        async with self.db.session() as s:
+            rows = (await s.execute(query)).scalars().all()
+        return [_question_view(q) for q in rows]
 
     async def reopen_declined(self, question_id: int) -> bool:
         """Put a question declined as out of scope into the staff inbox (it was about OCOP after all).

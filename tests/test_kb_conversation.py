@@ -10,8 +10,7 @@ from pathlib import Path
 
 from fakebot.driver import Harness
 from handlers.knowledge import result_reply
-from knowledge.kb import OutOfScopeTopic
-from knowledge.service import AskResult
+from knowledge.service import UNNAMED_SUBJECT, AskResult
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +54,7 @@ async def test_out_of_scope_replies_name_the_topic_only_when_known(bot: Harness)
     staff = bot.user(STAFF_ID, "Cán bộ")
     assert "Không có câu hỏi nào" in (await staff.send("/cauhoi"))[-1].text  # not a knowledge gap
     ctx = bot.app.bot_data["ctx"]
-    unnamed = AskResult(7, "out_of_scope", 0.2, None, [], OutOfScopeTopic("*", "", "", ()))
+    unnamed = AskResult(7, "out_of_scope", 0.2, None, [], UNNAMED_SUBJECT)
     text = result_reply(ctx, unnamed).html
     assert "nằm ngoài chương trình OCOP" in text and "chủ đề" not in text and "nên hỏi" not in text
 
