@@ -620,10 +620,10 @@ class Matcher:
         With `exclude_sample` (leave-one-out, `kb check`) only the lexical half decides: the classifier
         was trained on that very sample.
         """
-        ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
         normalized = self.prepare_query(text).folded
         if not normalized or self.normalizer.is_small_talk(text):  # nothing to match: greetings, thanks…
             return Match(None, 0.0, Decision.UNKNOWN, normalized=normalized, small_talk=True)
+        ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
         if self.classifier is None or exclude_sample is not None:
             result = decide(ranked, has_domain=has_domain)
         else:
