@@ -266,7 +266,8 @@ def test_ask_json_prints_one_line_per_question(tmp_path: Path) -> None:
     ]
     assert lines[0]["answered"] is True and lines[0]["entry"] == "ocop-la-gi"
     assert lines[1]["answered"] is False and lines[1]["entry"] is None
-    assert all(set(x) >= {"question", "answered", "entry", "text"} for x in lines)
+    assert [x["outcome"] for x in lines] == ["answered", "out_of_scope", "answered"]
+    assert all(set(x) >= {"question", "answered", "outcome", "entry", "text"} for x in lines)
     assert not list(tmp_path.glob("*.db"))  # ask does not touch a real database
 
 
