@@ -183,7 +183,7 @@ class KnowledgeBase:
         """
         from knowledge.retrieval import COLLISION_CONFIDENCE, Decision, Matcher
 
-        matcher = Matcher(self)
+        matcher = Matcher(self, classifier=False)  # leave-one-out: the lexical half decides alone
         found: list[Problem] = []
         for entry_id, question, sample_index in matcher.own_samples():
             match = matcher.match(question, exclude_sample=sample_index)
