@@ -5,7 +5,6 @@ unanswered questions grouped, to answer, link to an entry, or mark for a new ent
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
@@ -15,7 +14,7 @@ from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
 from handlers.knowledge import service
 from handlers.send import answer, send
-from knowledge.service import THREAD_OPEN, ThreadView
+from knowledge.service import DECLINED_WINDOW, THREAD_OPEN, ThreadView
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -26,8 +25,6 @@ STAFF_REPLY = "staff_reply"
 GROUP_ANSWER = "staff_group_answer"
 GROUP_LINK = "staff_group_link"
 INBOX_SIZE = 8
-# /cauhoi mentions the questions declined as out of scope over this window, for staff to look through.
-DECLINED_WINDOW = timedelta(days=7)
 
 
 # ---- producer side ------------------------------------------------------------------------------
@@ -241,7 +238,7 @@ async def inbox(update: Update, context: Context) -> None:
         ]
         for n, g in enumerate(shown, start=1)
     ]
-    declined = await service(ctx).declined_count(ctx.clock.now() - DECLINED_WINDOW)
+    declined = await service(ctx).declined_count()
     if declined:
         rows.append([Button(r.label("desk.declined", n=declined), "sd:dl")])
     html = r.render("kb/inbox", groups=shown, total=len(groups), declined=declined, days=DECLINED_WINDOW.days)
@@ -260,9 +257,8 @@ async def on_declined_button(update: Update, context: Context) -> None:
     kb = service(ctx)
     if parts == ["sd", "dl"]:
         await query.answer()
-        since = ctx.clock.now() - DECLINED_WINDOW
-        count = await kb.declined_count(since)
-        questions = await kb.declined_questions(since, limit=INBOX_SIZE)
+        count = await kb.declined_count()
+        questions = await kb.declined_questions(limit=INBOX_SIZE)
         rows = [
             [Button(r.label("desk.reopen", n=n), f"sd:dr:{q.id}")] for n, q in enumerate(questions, start=1)
         ]

@@ -132,25 +132,24 @@ class Normalizer:
 
     def normalize(self, text: str) -> Normalized:
         """The accented and folded token sequences of `text`, without greetings and filler words."""
-        tokens = self.tokenize(text)
-        folded = [fold(t) for t in tokens]
-        tokens, folded = self._drop_fillers(tokens, folded)
-        while tokens and any(_token_matches(tokens[-1], folded[-1], p[0], fp[0]) for p, fp in self.trailing):
-            tokens.pop()
-            folded.pop()
+        tokens, folded = self._content(text, keep_if_empty=True)
         return Normalized(tuple(tokens), tuple(folded))
 
     def is_small_talk(self, text: str) -> bool:
         """True when the text is nothing but greetings, thanks and politeness words ("alo", "cảm ơn ạ")."""
+        return not self._content(text, keep_if_empty=False)[0]
+
+    def _content(self, text: str, *, keep_if_empty: bool) -> tuple[list[str], list[str]]:
+        """Tokens (accented, folded) without fillers and trailing politeness words."""
         tokens = self.tokenize(text)
-        tokens, folded = self._drop_fillers(tokens, [fold(t) for t in tokens], keep_if_empty=False)
+        tokens, folded = self._drop_fillers(tokens, [fold(t) for t in tokens], keep_if_empty=keep_if_empty)
         while tokens and any(_token_matches(tokens[-1], folded[-1], p[0], fp[0]) for p, fp in self.trailing):
             tokens.pop()
             folded.pop()
-        return not tokens
+        return tokens, folded
 
     def _drop_fillers(
-        self, tokens: list[str], folded: list[str], *, keep_if_empty: bool = True
+        self, tokens: list[str], folded: list[str], *, keep_if_empty: bool
     ) -> tuple[list[str], list[str]]:
         if not self.fillers:
             return tokens, folded

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ THREAD_CLOSED = "closed"
 FEEDBACK_VALUES = frozenset({"up", "down"})
 
 
+# Staff look through the questions declined as out of scope over this window (/cauhoi).
+DECLINED_WINDOW = timedelta(days=7)
 # A question declined as another subject the matcher could not name (no title, nowhere to send).
 UNNAMED_SUBJECT = OutOfScopeTopic(UNNAMED_TOPIC, "", "", ())
 
@@ -308,24 +310,23 @@ class KnowledgeService:
             question = await s.get(Question, question_id)
         return question.text if question is not None and question.user_id == user_id else None
 
-    @staticmethod
-    def _declined_since(since: datetime) -> ColumnElement[bool]:
-        """Declined as out of scope since `since`, and not put back in the inbox."""
+    def _declined_recently(self) -> ColumnElement[bool]:
+        """Declined as out of scope in the last DECLINED_WINDOW, and not put back in the inbox."""
         declined = (Question.outcome == Outcome.OUT_OF_SCOPE) & Question.status.is_(None)
-        return declined & (Question.created_at >= since)
+        return declined & (Question.created_at >= self.clock.now() - DECLINED_WINDOW)
 
-    async def declined_count(self, since: datetime) -> int:
-        """How many questions were declined as out of scope since `since` (and not put back)."""
+    async def declined_count(self) -> int:
+        """How many questions were declined as out of scope in the last DECLINED_WINDOW (not put back)."""
         async with self.db.session() as s:
-            query = select(func.count()).select_from(Question).where(self._declined_since(since))
+            query = select(func.count()).select_from(Question).where(self._declined_recently())
             return int((await s.execute(query)).scalar_one())
 
-    async def declined_questions(self, since: datetime, limit: int = 8) -> list[QuestionView]:
-        """The latest `limit` questions declined as out of scope since `since` and not put back in the
-        inbox, newest first: staff look through them for misjudged ones."""
+    async def declined_questions(self, limit: int = 8) -> list[QuestionView]:
+        """The latest `limit` questions declined as out of scope in the last DECLINED_WINDOW and not put
+        back in the inbox, newest first: staff look through them for misjudged ones."""
         query = (
             select(Question)
-            .where(self._declined_since(since))
+            .where(self._declined_recently())
             .order_by(Question.created_at.desc(), Question.id.desc())
             .limit(limit)
         )
