@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Message, Update
 from telegram.error import Forbidden
 
+from common.callbacks import BadCallback
 from common.reply import Button, Reply
 from handlers.context import AppContext, Context, app_ctx
 from handlers.send import answer, replace
@@ -217,6 +218,10 @@ async def staff_only(update: Update, context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log the failure with the update, apologise to the user; never let an update kill the bot."""
     err = context.error
+    if isinstance(err, BadCallback) and isinstance(update, Update) and update.callback_query is not None:
+        log.info("Refused a button press: %s", err)
+        await stale_button(update, context)
+        return
     sink = context.application.bot_data.get("error_sink")
     if sink is not None and err is not None:
         sink.append(err)
