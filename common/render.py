@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from common.text import clip
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -36,6 +38,8 @@ class Renderer:
         self.env.filters["vntime"] = self.format_datetime
         self.env.filters["vndate"] = self.format_date
         self.env.filters["number"] = format_number
+        # Telegram counts UTF-16 units: `truncate` measures as it does (an emoji is two).
+        self.env.filters["truncate"] = truncate_utf16
         self._plain = Environment(undefined=StrictUndefined, autoescape=False)
 
     def render(self, template: str, /, **context: Any) -> str:
@@ -75,6 +79,11 @@ class Renderer:
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
         return value.strftime("%d/%m/%Y")
+
+
+def truncate_utf16(value: object, length: int = 255) -> str:
+    """Jinja's `truncate`, measured in UTF-16 units as Telegram measures, ending in an ellipsis."""
+    return clip(str(value), length)
 
 
 def format_number(value: float | int) -> str:

@@ -440,8 +440,11 @@ class FakeTelegram:
 
     def api_answercallbackquery(self, p: dict[str, Any], f: dict[str, Any]) -> bool:
         text = p.get("text")
-        if text is not None and len(str(text)) > 200:
+        if text is not None and utf16_len(str(text)) > 200:
             raise bad("MESSAGE_TOO_LONG")
+        query_id = str(p.get("callback_query_id"))
+        if any(str(a.get("callback_query_id")) == query_id for a in self.callback_answers):
+            raise bad("query is too old and response timeout expired or query ID is invalid")
         self.callback_answers.append(dict(p))
         return True
 

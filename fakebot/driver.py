@@ -208,14 +208,18 @@ class FakeUser:
     async def press_data(self, data: str, *, message: SentMessage | None = None) -> list[SentMessage]:
         """Send a callback query with arbitrary data (also forged data) from a bot message."""
         m = message or self.last
+        query_id = f"cq{self.h.fake.next_update_id}"
         query = {
-            "id": f"cq{self.h.fake.next_update_id}",
+            "id": query_id,
             "from": self._from(),
             "chat_instance": f"ci{m.chat_id}",
             "data": data,
             "message": self.h.fake._message_json(m),
         }
-        return await self.h.process({"callback_query": query})
+        touched = await self.h.process({"callback_query": query})
+        if not any(a.get("callback_query_id") == query_id for a in self.h.fake.callback_answers):
+            raise AssertionError(f"the press {data!r} was not answered (its spinner never stops)")
+        return touched
 
     async def send_photo(
         self,

@@ -11,7 +11,6 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     AIORateLimiter,
     Application,
-    ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -19,13 +18,14 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from common.clock import Clock, SystemClock
 from common.config import Settings
 from common.render import Renderer
 from handlers import basic
 from handlers.context import AppContext
+from handlers.telegram_bot import OcopBot
 from storage.db import Database
 from storage.users import Users
 
@@ -55,19 +55,16 @@ def build_application(
 ) -> Application:
     """Build the Application for `ctx`. `request` replaces the HTTP layer (the fake Bot API)."""
     settings = ctx.settings
-    builder: ApplicationBuilder = (
-        Application.builder()
-        .token(settings.telegram_bot_token or "0:console")
-        .base_url(base_url or settings.telegram_api_base_url)
-        .base_file_url(base_file_url or settings.telegram_api_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, disable_notification=False))
-        .post_init(on_startup)
-        .post_shutdown(on_shutdown)
+    bot = OcopBot(
+        settings.telegram_bot_token or "0:console",
+        base_url=base_url or settings.telegram_api_base_url,
+        base_file_url=base_file_url or settings.telegram_api_file_url,
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=request or HTTPXRequest(connection_pool_size=1),
+        defaults=Defaults(parse_mode=ParseMode.HTML, disable_notification=False),
+        rate_limiter=AIORateLimiter(max_retries=2) if rate_limit else None,
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    builder = Application.builder().bot(bot).post_init(on_startup).post_shutdown(on_shutdown)
     app = builder.build()
     app.bot_data["ctx"] = ctx
     register(app, ctx)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Message, Update
 from telegram.error import Forbidden
 
-from common.callbacks import BadCallback
+from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from handlers.context import AppContext, Context, app_ctx
 from handlers.send import answer, replace
@@ -100,7 +100,7 @@ async def menu_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     ctx = app_ctx(context)
-    item = (query.data or "").partition(":")[2]
+    item = parse(query.data).expect(0).action
     await query.answer()
     db_user = getattr(context, "db_user", None)
     if db_user is not None and db_user.flow and item != "menu":
@@ -208,11 +208,15 @@ def staff_required(handler: Handler) -> Handler:
 
 
 async def staff_only(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
-    query = update.callback_query
-    if query is not None:
-        await query.answer()
-    await answer(update, context, Reply(ctx.renderer.render("common/staff_only")))
+    """What a non-staff user gets for a staff command or button: exactly what an unknown command or an
+    expired button gets, so staff tools are not revealed (and nothing at all in a group chat)."""
+    if update.callback_query is not None:
+        await stale_button(update, context)
+        return
+    chat = update.effective_chat
+    msg = update.effective_message
+    if chat is not None and chat.type == chat.PRIVATE and msg is not None and msg.text:
+        await unknown_command(update, context)
 
 
 async def on_error(update: object, context: Context) -> None:

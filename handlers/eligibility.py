@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from common.callbacks import parse
 from common.reply import Button, Reply
 from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
@@ -53,8 +54,8 @@ async def on_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
-    data = query.data or ""
-    if data == "el:restart":
+    cb = parse(query.data)
+    if cb.action == "restart":
         await query.answer()
         await drop_buttons(query)
         await start(update, context)
@@ -65,16 +66,16 @@ async def on_button(update: Update, context: Context) -> None:
         return
     state = dict(user.flow_data or {})
     engine = check(ctx)
-    if data == "el:back":
+    if cb.action == "back":
         step = engine.back(state)
     else:
-        parts = data.split(":")
+        question_id, choice_id = cb.action, cb.expect(1).token(0)
         current = engine.next_question(state)
-        if len(parts) != 3 or current is None or parts[1] != current.id:
+        if current is None or question_id != current.id:
             await basic.stale_button(update, context)
             return
         try:
-            step = engine.answer(state, parts[1], parts[2])
+            step = engine.answer(state, question_id, choice_id)
         except ValueError:
             await basic.stale_button(update, context)
             return

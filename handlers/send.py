@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from common.reply import Button, Reply
+from common.text import visible_text
 from handlers.context import Context
 
-
-def plain_text(html: str) -> str:
-    """What a user sees of Telegram-HTML: tags dropped, entities resolved."""
-    return unescape(re.sub(r"<[^>]+>", "", html))
+plain_text = visible_text  # what a user sees of Telegram-HTML
 
 
 def markup(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
