@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     download_files: bool = True
     max_upload_mb: float = 10.0
     contacts_file: Path = PROJECT_DIR / "knowledge" / "data" / "contacts.yaml"
+    max_concurrent_updates: int = Field(default=32, ge=1, le=1024)
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

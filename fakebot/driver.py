@@ -82,7 +82,9 @@ class Harness:
         mark = len(self.fake.log)
         errors_before = len(self.errors)
         self.fake.assign_update_id(update)
-        await self.app.process_update(Update.de_json(update, self.app.bot))
+        parsed = Update.de_json(update, self.app.bot)
+        # The production path: the Application's update processor, then its handlers.
+        await self.app.update_processor.process_update(parsed, self.app.process_update(parsed))
         new_errors = self.errors[errors_before:]
         if new_errors and not (self._expect_errors or self.tolerate_errors):
             raise HandlerFailed(f"handler raised: {new_errors[0]!r}") from new_errors[0]

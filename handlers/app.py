@@ -11,6 +11,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -26,6 +27,7 @@ from common.render import Renderer
 from handlers import basic
 from handlers.context import AppContext
 from handlers.telegram_bot import OcopBot
+from handlers.update_processor import PerUserUpdateProcessor
 from storage.db import Database
 from storage.users import Users
 
@@ -52,8 +54,10 @@ def build_application(
     rate_limit: bool = True,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
 ) -> Application:
-    """Build the Application for `ctx`. `request` replaces the HTTP layer (the fake Bot API)."""
+    """Build the Application for `ctx`. `request` replaces the HTTP layer (the fake Bot API);
+    `update_processor` replaces the per-user concurrent one (a benchmark's baseline)."""
     settings = ctx.settings
     bot = OcopBot(
         settings.telegram_bot_token or "0:console",
@@ -64,7 +68,14 @@ def build_application(
         defaults=Defaults(parse_mode=ParseMode.HTML, disable_notification=False),
         rate_limiter=AIORateLimiter(max_retries=2) if rate_limit else None,
     )
-    builder = Application.builder().bot(bot).post_init(on_startup).post_shutdown(on_shutdown)
+    processor = update_processor or PerUserUpdateProcessor(settings.max_concurrent_updates)
+    builder = (
+        Application.builder()
+        .bot(bot)
+        .concurrent_updates(processor)
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+    )
     app = builder.build()
     app.bot_data["ctx"] = ctx
     register(app, ctx)
