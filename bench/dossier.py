@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from telegram.ext import BaseUpdateProcessor, SimpleUpdateProcessor
 
 from bench.updates import _bare_harness
 from common.config import Settings
@@ -136,6 +137,37 @@ async def _measure(producers: int, url: str | None, base_id: int) -> dict[str, l
     return {"steps": steps, "solo": solo, "pdf": pdf_times, "bare": bare_steps}
 
 
+async def _contention(answerers: int, renderers: int, processor: BaseUpdateProcessor | None) -> list[float]:
+    """Step latencies of `answerers` filling dossiers while `renderers` keep asking for their PDF."""
+    settings = Settings(
+        _env_file=None,
+        database_url=f"sqlite:///{Path(tempfile.mkdtemp(prefix='ocop-bench-')) / 'bench.db'}",
+        storage_dir=Path(tempfile.mkdtemp()),
+        download_files=False,
+    )  # type: ignore[call-arg]
+    harness, ctx = await start_session(settings, update_processor=processor)
+    service = ctx.services["dossier"]
+    owners = [harness.user(90_000 + i, f"Owner{i}") for i in range(renderers)]
+    for owner in owners:  # each renderer has a filled dossier (not measured)
+        await _producer(owner, [])
+    pdf_data = [f"dos:pdf:{(await service.list_dossiers(o.id))[0].id}" for o in owners]
+    steps: list[float] = []
+    finished = asyncio.Event()
+
+    async def keep_rendering(owner: FakeUser, data: str) -> None:
+        while not finished.is_set():
+            await owner.press_data(data)
+
+    async def answer_all() -> None:
+        users = [harness.user(80_000 + i, f"User{i}") for i in range(answerers)]
+        await asyncio.gather(*(_producer(u, steps) for u in users))
+        finished.set()
+
+    await asyncio.gather(answer_all(), *(keep_rendering(o, d) for o, d in zip(owners, pdf_data, strict=True)))
+    await harness.stop()
+    return steps
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench dossier", description=__doc__)
     p.add_argument("--quick", action="store_true", help="fewer producers and rounds (under a minute)")
@@ -151,6 +183,10 @@ def main(argv: list[str]) -> int:
     producers = args.producers or (50 if args.quick else 200)
     rounds = args.rounds or (2 if args.quick else 3)
     results = [asyncio.run(_round(producers, args.db, 50_000 + r * 10_000)) for r in range(rounds)]
+    answerers, renderers = (10, 3) if args.quick else (30, 5)
+    for r in results:  # the same work, one update at a time (PTB's default) and per user (ours)
+        r["serial"] = asyncio.run(_contention(answerers, renderers, SimpleUpdateProcessor(1)))
+        r["per_user"] = asyncio.run(_contention(answerers, renderers, None))
 
     def med(key: str, q: float) -> float:
         return round(statistics.median(_percentile(r[key], q) for r in results) * 1000, 2)
@@ -169,7 +205,15 @@ def main(argv: list[str]) -> int:
         "bare_step_p99_ms": med("bare", 0.99),
         "pdf_p50_ms": med("pdf", 0.5),
         "pdf_p99_ms": med("pdf", 0.99),
+        "contention": f"{answerers} producers answering while {renderers} others render their PDF",
+        "serial_step_p50_ms": med("serial", 0.5),
+        "serial_step_p99_ms": med("serial", 0.99),
+        "per_user_step_p50_ms": med("per_user", 0.5),
+        "per_user_step_p99_ms": med("per_user", 0.99),
     }
+    figures["per_user_vs_serial_p99"] = round(
+        figures["per_user_step_p99_ms"] / max(figures["serial_step_p99_ms"], 1e-6), 2
+    )
     figures["concurrent_vs_solo_p50"] = round(
         figures["step_p50_ms"] / max(figures["solo_step_p50_ms"], 1e-6), 1
     )
@@ -180,6 +224,15 @@ def main(argv: list[str]) -> int:
     bare_p50, bare_p99 = figures["bare_step_p50_ms"], figures["bare_step_p99_ms"]
     print(f"  bare PTB baseline p50 {bare_p50:>8} ms   p99 {bare_p99:>8} ms")
     print(f"  PDF render        p50 {figures['pdf_p50_ms']:>8} ms   p99 {figures['pdf_p99_ms']:>8} ms")
+    print(f"  {figures['contention']}:")
+    print(
+        f"    one update at a time (PTB default) p50 {figures['serial_step_p50_ms']:>8} ms"
+        f"   p99 {figures['serial_step_p99_ms']:>8} ms"
+    )
+    print(
+        f"    per-user concurrent (ours)         p50 {figures['per_user_step_p50_ms']:>8} ms"
+        f"   p99 {figures['per_user_step_p99_ms']:>8} ms   (p99 ratio {figures['per_user_vs_serial_p99']})"
+    )
     if args.json:
         print(json.dumps(figures))
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from telegram.ext import BaseUpdateProcessor
+
 from common.clock import Clock
 from common.config import Settings
 from fakebot.core import FakeTelegram
@@ -13,13 +15,22 @@ from storage.db import Database
 
 
 async def start_session(
-    settings: Settings, *, clock: Clock | None = None, db: Database | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
 ) -> tuple[Harness, AppContext]:
     """Build the real Application (same factory as production) talking to an in-memory Bot API."""
     fake = FakeTelegram()
     ctx = make_context(settings, clock=clock, db=db)
     app = build_application(
-        ctx, request=FakeRequest(fake), rate_limit=False, base_url=FAKE_BASE_URL, base_file_url=FAKE_FILE_URL
+        ctx,
+        request=FakeRequest(fake),
+        rate_limit=False,
+        base_url=FAKE_BASE_URL,
+        base_file_url=FAKE_FILE_URL,
+        update_processor=update_processor,
     )
     harness = await Harness.start(app, fake)
     return harness, ctx
