@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
 
+from fakebot.faults import Faults
+
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -150,6 +152,7 @@ class FakeTelegram:
         self.unknown_methods: list[str] = []
         self.refusals: list[str] = []
         self.blocked_chats: set[int] = set()
+        self.faults = Faults()  # 5xx, timeouts and 429 on demand (fakebot/faults.py)
         self.log: list[SentMessage] = []  # every bot message sent or edited, in order
         self._file_counter = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from fakebot.core import FakeTelegram
@@ -45,6 +46,21 @@ class FakeRequest(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = request_data.parameters if request_data else {}
         files = request_data.multipart_data if request_data and request_data.contains_files else {}
+        fault = self.fake.faults.draw(api_method)
+        if fault == "timeout":
+            raise TimedOut("fake: timed out before the call reached Telegram")
+        if fault in ("500", "502"):
+            return int(fault), b"<html>Bad Gateway</html>" if fault == "502" else b'{"ok":false}'
+        if fault == "429":
+            answer: dict[str, Any] = {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {self.fake.faults.retry_after}",
+                "parameters": {"retry_after": self.fake.faults.retry_after},
+            }
+            return 429, json.dumps(answer).encode()
         answer = self.fake.call(api_method, params, files)
+        if fault == "timeout_after":
+            raise TimedOut("fake: timed out after Telegram performed the call")
         status = 200 if answer["ok"] else int(answer["error_code"])
         return status, json.dumps(answer).encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram.ext import BaseUpdateProcessor
 
 from common.clock import Clock
@@ -12,6 +14,11 @@ from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
 from handlers.app import build_application, make_context
 from handlers.context import AppContext
 from storage.db import Database
+
+
+async def _no_wait(seconds: float) -> None:
+    """Retries in an in-process session go on at once: the fake's faults need no real waiting."""
+    await asyncio.sleep(0)
 
 
 async def start_session(
@@ -31,6 +38,7 @@ async def start_session(
         base_url=FAKE_BASE_URL,
         base_file_url=FAKE_FILE_URL,
         update_processor=update_processor,
+        sleep=_no_wait,
     )
     harness = await Harness.start(app, fake)
     return harness, ctx

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -26,7 +27,7 @@ from common.config import Settings
 from common.render import Renderer
 from handlers import basic
 from handlers.context import AppContext
-from handlers.telegram_bot import OcopBot
+from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep
 from handlers.update_processor import PerUserUpdateProcessor
 from storage.db import Database
 from storage.users import Users
@@ -55,9 +56,11 @@ def build_application(
     base_url: str | None = None,
     base_file_url: str | None = None,
     update_processor: BaseUpdateProcessor | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> Application:
     """Build the Application for `ctx`. `request` replaces the HTTP layer (the fake Bot API);
-    `update_processor` replaces the per-user concurrent one (a benchmark's baseline)."""
+    `update_processor` replaces the per-user concurrent one (a benchmark's baseline); `sleep` is
+    how retries wait (tests pass one that does not)."""
     settings = ctx.settings
     bot = OcopBot(
         settings.telegram_bot_token or "0:console",
@@ -66,7 +69,7 @@ def build_application(
         request=request or HTTPXRequest(connection_pool_size=256),
         get_updates_request=request or HTTPXRequest(connection_pool_size=1),
         defaults=Defaults(parse_mode=ParseMode.HTML, disable_notification=False),
-        rate_limiter=AIORateLimiter(max_retries=2) if rate_limit else None,
+        rate_limiter=RetryingLimiter(AIORateLimiter(max_retries=0) if rate_limit else None, sleep=sleep),
     )
     processor = update_processor or PerUserUpdateProcessor(settings.max_concurrent_updates)
     builder = (

@@ -1,17 +1,29 @@
-"""The Bot every message leaves through: texts and captions fitted to Telegram's limits.
+"""The Bot every message leaves through: texts fitted to Telegram's limits, passing faults retried.
 
 python-telegram-bot's `ExtBot`, with the methods that carry a text or a caption overridden so that
 what they send is measured as Telegram measures it (UTF-16 units of the visible text) and shortened,
 HTML kept balanced, when it would be refused. Handlers, the error handler and `Message.reply_*`
 shortcuts all call these methods, so no template or handler can exceed a limit.
+
+Every call also passes `RetryingLimiter`, PTB's rate-limiter hook: 429 waits Telegram's
+`retry_after` (through PTB's `AIORateLimiter` when pacing is on), and 5xx answers, timeouts and
+network errors are retried with a short backoff, so a user gets the answer late rather than never.
+A timed-out call may have reached Telegram already: its retry can show a message twice, which is
+the price of not losing it (Telegram has no idempotency key).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import warnings
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from telegram.ext import ExtBot
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import AIORateLimiter, BaseRateLimiter, ExtBot
+from telegram.warnings import PTBDeprecationWarning
 
 from common.text import CAPTION_LIMIT, MESSAGE_LIMIT, clip, fit_html
 
@@ -26,7 +38,83 @@ def _fit(value: Any, parse_mode: Any, limit: int) -> Any:
     return value
 
 
-ANSWERED_MEMORY = 4096  # recent callback queries remembered as answered
+log = logging.getLogger(__name__)
+
+ANSWERED_MEMORY = 4096
+RETRY_DELAYS = (0.3, 1.0, 3.0)  # seconds before the 2nd, 3rd and 4th attempt
+MAX_RETRY_AFTER = 60.0  # a 429 asking for longer than this is not waited out in a reply
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    """`RetryAfter.retry_after` in seconds (an int or a timedelta, depending on PTB's setting)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)
+
+
+class RetryingLimiter(BaseRateLimiter[dict[str, Any]]):
+    """PTB's rate-limiter hook used for retries: 429 honoured, 5xx/timeouts/network errors retried.
+
+    `pacing` is PTB's `AIORateLimiter` (Telegram's flood limits) or None; `sleep` is injected so
+    tests move on without waiting.
+    """
+
+    def __init__(
+        self,
+        pacing: AIORateLimiter | None = None,
+        *,
+        delays: Sequence[float] = RETRY_DELAYS,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.pacing = pacing
+        self.delays = tuple(delays)
+        self.sleep = sleep
+        self.retried = 0  # calls that needed more than one attempt (for tests and logs)
+
+    async def initialize(self) -> None:
+        if self.pacing is not None:
+            await self.pacing.initialize()
+
+    async def shutdown(self) -> None:
+        if self.pacing is not None:
+            await self.pacing.shutdown()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: dict[str, Any] | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        attempt = 0
+        while True:
+            try:
+                if self.pacing is not None:
+                    return await self.pacing.process_request(
+                        callback, args, kwargs, endpoint, data, rate_limit_args
+                    )
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = _retry_after_seconds(exc)
+                if attempt >= len(self.delays) or wait > MAX_RETRY_AFTER:
+                    raise
+                delay = wait
+            except BadRequest:
+                raise  # Telegram read the call and refused it: the same call would fail again
+            except NetworkError as exc:  # 5xx, timeouts, connection errors
+                if attempt >= len(self.delays):
+                    raise
+                delay = self.delays[attempt]
+                log.warning("%s failed (%s); retry %d in %.1f s", endpoint, exc, attempt + 1, delay)
+            attempt += 1
+            self.retried += 1
+            await self.sleep(delay)
+  # recent callback queries remembered as answered
 
 
 class OcopBot(ExtBot[None]):
