@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     max_upload_mb: float = 10.0
     contacts_file: Path = PROJECT_DIR / "knowledge" / "data" / "contacts.yaml"
     max_concurrent_updates: int = Field(default=32, ge=1, le=1024)
+    flood_max_updates: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

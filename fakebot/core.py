@@ -135,6 +135,21 @@ class StoredFile:
     mime_type: str | None = None
 
 
+class SimulatedTime:
+    """Seconds as the fake's users live them: every update a user sends advances it by `per_update`
+    (a person needs a moment to type or tap), so flood control sees a human pace in tests."""
+
+    def __init__(self, per_update: float = 1.0) -> None:
+        self.per_update = per_update
+        self.seconds = 0.0
+
+    def now(self) -> float:
+        return self.seconds
+
+    def tick(self) -> None:
+        self.seconds += self.per_update
+
+
 class FakeTelegram:
     """The state of one fake Bot API: the bot, chats, messages, files, commands and queued updates."""
 
@@ -153,6 +168,7 @@ class FakeTelegram:
         self.refusals: list[str] = []
         self.blocked_chats: set[int] = set()
         self.faults = Faults()  # 5xx, timeouts and 429 on demand (fakebot/faults.py)
+        self.time = SimulatedTime()  # the users' pace: each update they send takes them a moment
         self.log: list[SentMessage] = []  # every bot message sent or edited, in order
         self._file_counter = 0
 

@@ -82,6 +82,7 @@ class Harness:
         mark = len(self.fake.log)
         errors_before = len(self.errors)
         self.fake.assign_update_id(update)
+        self.fake.time.tick()
         parsed = Update.de_json(update, self.app.bot)
         # The production path: the Application's update processor, then its handlers.
         await self.app.update_processor.process_update(parsed, self.app.process_update(parsed))

@@ -30,7 +30,7 @@ async def start_session(
 ) -> tuple[Harness, AppContext]:
     """Build the real Application (same factory as production) talking to an in-memory Bot API."""
     fake = FakeTelegram()
-    ctx = make_context(settings, clock=clock, db=db)
+    ctx = make_context(settings, clock=clock, db=db, flood_now=fake.time.now)
     app = build_application(
         ctx,
         request=FakeRequest(fake),

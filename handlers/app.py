@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
@@ -24,8 +26,10 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from common.clock import Clock, SystemClock
 from common.config import Settings
+from common.flood import FloodGuard
 from common.render import Renderer
-from handlers import basic
+from handlers import basic, gate
+from handlers.commands import PRODUCER_COMMANDS, STAFF_COMMANDS
 from handlers.context import AppContext
 from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep
 from handlers.update_processor import PerUserUpdateProcessor
@@ -34,17 +38,26 @@ from storage.users import Users
 
 log = logging.getLogger(__name__)
 
-PRODUCER_COMMANDS = ("start", "menu", "hoso", "dieukien", "lienhe", "trogiup", "huy")
-STAFF_COMMANDS = ("cauhoi", "napkb")
-
-
-def make_context(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> AppContext:
-    """The shared services for `settings`; feature services are added by `features.register`."""
+def make_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    flood_now: Callable[[], float] = time.monotonic,
+) -> AppContext:
+    """The shared services for `settings`; feature services are added by `features.register`.
+    `flood_now` is the time source of flood control (a simulated one in the fake Bot API)."""
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     users = Users(db, clock, frozenset(settings.staff_ids), frozenset(settings.admin_ids))
+    flood = FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now)
     return AppContext(
-        settings=settings, db=db, clock=clock, renderer=Renderer(settings.timezone), users=users
+        settings=settings,
+        db=db,
+        clock=clock,
+        renderer=Renderer(settings.timezone),
+        users=users,
+        flood=flood,
     )
 
 
@@ -87,6 +100,8 @@ def build_application(
 
 def register(app: Application, ctx: AppContext) -> None:
     """Every handler, in the order PTB tries them; feature modules add theirs in between."""
+    app.add_handler(TypeHandler(Update, gate.screen_update), group=-3)
+    app.add_handler(TypeHandler(Update, gate.flood_guard), group=-2)
     app.add_handler(TypeHandler(Update, basic.track_user), group=-1)
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler("menu", basic.show_menu))

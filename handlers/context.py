@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from common.clock import Clock
 from common.config import Settings
+from common.flood import FloodGuard
 from common.render import Renderer
 from storage.db import Database
 from storage.users import Users
@@ -40,6 +41,7 @@ class AppContext:
     clock: Clock
     renderer: Renderer
     users: Users
+    flood: FloodGuard
     services: dict[str, Any] = field(default_factory=dict)
     flows: dict[str, Flow] = field(default_factory=dict)
     deep_links: dict[str, DeepLink] = field(default_factory=dict)

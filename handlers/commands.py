@@ -1,0 +1,7 @@
+"""The command names the bot publishes: producers' (everyone's menu) and staff's (staff chats only)."""
+
+from __future__ import annotations
+
+PRODUCER_COMMANDS = ("start", "menu", "hoso", "dieukien", "lienhe", "trogiup", "huy")
+STAFF_COMMANDS = ("cauhoi", "napkb")
+HELP_ALIASES = ("help",)
