@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Message, Update
 from telegram.error import Forbidden
+from telegram.ext import ApplicationHandlerStop
 
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
@@ -42,7 +43,11 @@ async def track_user(update: Update, context: Context) -> None:
     if tg_user is None or tg_user.is_bot:
         return
     ctx = app_ctx(context)
-    seen = await ctx.users.seen(tg_user.id, tg_user.full_name, tg_user.username, tg_user.language_code)
+    try:
+        seen = await ctx.users.seen(tg_user.id, tg_user.full_name, tg_user.username, tg_user.language_code)
+    except Exception as exc:  # the database is away: apologise once, and do nothing else with this update
+        await context.application.process_error(update, exc)
+        raise ApplicationHandlerStop from exc
     context.db_user = seen.user  # type: ignore[attr-defined]
     context.is_new_user = seen.is_new  # type: ignore[attr-defined]
 
