@@ -25,18 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
 from common.config import Settings
-from dossier.engine import (
-    CommuneResolver,
-    DossierEngine,
-    DossierState,
-    FileRef,
-    MissingItem,
-    Outcome,
-    Prompt,
-    ReviewSection,
-    default_label,
-)
-from dossier.form import Form, default_form
+from dossier.engine import DossierEngine, DossierState, MissingItem, Outcome, Prompt, ReviewSection
+from dossier.form import default_form
 from dossier.models import (
     EDITABLE_STATUSES,
     Attachment,
@@ -45,6 +35,8 @@ from dossier.models import (
     DossierStatusHistory,
     ReferenceSequence,
 )
+from dossier.schema import Form
+from dossier.steps.base import CommuneResolver, FileRef, default_label
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -363,8 +355,7 @@ class DossierService:
 
     def _summary(self, dossier: Dossier) -> DossierSummary:
         state = self._state(dossier)
-        relevant = self.engine.relevant_steps(state.answers)
-        answered = sum(1 for step in relevant if state.answers.get(step.id) not in (None, "", []))
+        answered, total = self.engine.answered_count(state)
         return DossierSummary(
             id=dossier.id,
             reference=dossier.reference,
@@ -374,7 +365,7 @@ class DossierService:
             updated_at=dossier.updated_at,
             submitted_at=dossier.submitted_at,
             answered=answered,
-            total=len(relevant),
+            total=total,
             missing=len(self.engine.missing(state)),
         )
 
