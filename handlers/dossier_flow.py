@@ -18,7 +18,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
-from dossier.models import EDITABLE_STATUSES, DossierStatus
 from dossier.service import (
     DossierIncomplete,
     DossierLocked,
@@ -113,7 +112,7 @@ def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
     names = {s: r.label(f"dossier.status_{s}") for s in {d.status for d in dossiers}}
     rows: list[list[Button]] = []
     for d in dossiers:
-        if d.status in EDITABLE_STATUSES:
+        if d.editable:
             rows.append([Button(r.label("dossier.open", name=_name(ctx, d)), f"dos:o:{d.id}")])
         else:
             rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
@@ -127,7 +126,7 @@ async def start(update: Update, context: Context) -> None:
     ctx = app_ctx(context)
     assert update.effective_user is not None
     user_id = update.effective_user.id
-    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.status in EDITABLE_STATUSES]
+    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.editable]
     if not drafts:
         await new_dossier(update, context)
         return
@@ -329,9 +328,7 @@ async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message
 
 async def act_delete_ask(update: Update, context: Context, press: Press) -> None:
     ctx = app_ctx(context)
-    summary = await service(ctx).get(_uid(update), press.dossier_id)
-    if summary.status != DossierStatus.DRAFT:
-        raise DossierLocked(summary.status)
+    summary = await service(ctx).draft_to_delete(_uid(update), press.dossier_id)
     reply = confirm_reply(
         ctx, "confirm_delete", f"dos:delok:{press.dossier_id}", f"dos:o:{press.dossier_id}", summary=summary
     )
