@@ -26,7 +26,7 @@ from dossier.form import default_form
 from dossier.models import Attachment, Dossier, DossierStatus, DossierStatusHistory
 from dossier.references import next_reference
 from dossier.schema import Form
-from dossier.steps.base import CommuneResolver, FileRef, default_label
+from dossier.steps.base import CommuneResolver, FileRef
 from dossier.uploads import FileDownloader, Upload, download, file_kind, local_path, remove_file
 from dossier.views import (
     AttachmentInfo,
@@ -66,7 +66,6 @@ class DossierService:
         *,
         form: Form | None = None,
         communes: CommuneResolver | None = None,
-        label: Callable[..., str] = default_label,
         downloader: FileDownloader | None = None,
     ) -> None:
         self.db = db
@@ -77,7 +76,7 @@ class DossierService:
             from knowledge.communes import CommuneDirectory
 
             communes = CommuneDirectory.load()
-        self.engine = DossierEngine(self.form, communes, label)
+        self.engine = DossierEngine(self.form, communes)
         self.downloader = downloader
         self.tz = ZoneInfo(settings.timezone)
 

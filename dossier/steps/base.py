@@ -9,6 +9,7 @@ with a message (`Refuse`). The engine turns that into navigation.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -230,7 +231,7 @@ class Current:
 ChoiceSource = Literal["none", "own", "yes_no"]
 
 
-class StepKind:
+class StepKind(ABC):
     """The behaviour of one step type. Subclasses set `type` and override what applies to them.
 
     Definition (checked when the form loads): `rules` it accepts, `messages` it may show, where its
@@ -246,9 +247,9 @@ class StepKind:
     sub_choices: ClassVar[bool] = False
     is_file: ClassVar[bool] = False
 
+    @abstractmethod
     def read_text(self, ctx: StepContext, cur: Current, text: str, today: date) -> Result:
         """Typed text (already NFC and trimmed) for this step."""
-        raise NotImplementedError
 
     def press(self, ctx: StepContext, cur: Current, value: str) -> Result:
         """A button of this step's prompt (KEEP is handled by the engine)."""
