@@ -1,7 +1,9 @@
-"""Loads the dossier form (dossier/form.yaml) into typed objects and rejects a broken definition at load.
+"""Loads the dossier form (dossier/form.yaml) into the objects of dossier.schema and rejects a broken
+definition at load.
 
 The form is data in the spirit of ODK's XLSForm: sections of steps, each with a type, a question, rules
-with their messages and an optional relevance condition. `load_form()` raises `FormError` listing every
+with their messages and an optional relevance condition. Which types exist, and which rules, messages and
+choices each takes, is said by its class in dossier.steps. `load_form()` raises `FormError` listing every
 problem by step id; `form_check_main` is the `python bot.py form check` command.
 """
 
@@ -9,70 +11,24 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from dossier.schema import Choice, Condition, Form, Rule, Section, Step
+from dossier.steps import KINDS, kind_of
+from dossier.steps.base import StepKind
+from dossier.steps.typed import ABSOLUTE_MAX_LENGTH
+
 FORM_FILE = Path(__file__).resolve().parent / "form.yaml"
 
-STEP_TYPES = frozenset(
-    {
-        "text",
-        "long_text",
-        "number",
-        "phone",
-        "tax_code",
-        "date",
-        "choice",
-        "multi",
-        "yes_no",
-        "commune",
-        "group",
-        "photo",
-        "document",
-        "photos",
-    }
-)
-CHOICE_TYPES = frozenset({"choice", "multi", "yes_no", "group"})
-FILE_TYPES = frozenset({"photo", "document", "photos"})
-TEXT_TYPES = frozenset({"text", "long_text"})
-DEFAULT_MAX_LENGTH = {"text": 1000, "long_text": 3000}
-# Hard ceiling for any typed answer (also guards the types that have no length rule).
-ABSOLUTE_MAX_LENGTH = 3000
-
-# Which rules each step type accepts.
-RULES_BY_TYPE: dict[str, frozenset[str]] = {
-    "text": frozenset({"min_length", "max_length", "pattern"}),
-    "long_text": frozenset({"min_length", "max_length", "pattern"}),
-    "number": frozenset({"min", "max"}),
-    "date": frozenset({"min_date", "max_date"}),
-    "photos": frozenset({"max_files"}),
-}
-
-# The messages each step type may need; each must exist in the form's `messages` or the step's own.
-MESSAGES_BY_TYPE: dict[str, tuple[str, ...]] = {
-    "text": ("too_long",),
-    "long_text": ("too_long",),
-    "number": ("number_invalid", "unit_missing"),
-    "phone": ("phone_invalid",),
-    "tax_code": ("tax_code_invalid",),
-    "date": ("date_invalid",),
-    "choice": ("choice_invalid",),
-    "multi": ("choice_invalid", "multi_empty"),
-    "yes_no": ("yes_no_invalid",),
-    "commune": ("commune_not_found",),
-    "group": ("choice_invalid",),
-    "photo": ("photo_expected", "file_type", "file_too_large"),
-    "document": ("document_expected", "file_type", "file_too_large"),
-    "photos": ("photo_expected", "photos_empty", "file_type", "file_too_large", "too_many_files"),
-}
 COMMON_MESSAGES = ("required", "not_skippable", "stale", "at_review", "file_unexpected", "not_relevant")
 DISPLAY_KEYS = ("commune_current", "commune_mapped", "commune_unknown", "group", "files", "photos")
+# Every step type the form may use: one class each in dossier.steps.
+STEP_TYPES = frozenset(KINDS)
 
 STEP_KEYS = frozenset(
     {
@@ -86,7 +42,6 @@ STEP_KEYS = frozenset(
         "relevant",
         "choices",
         "messages",
-        "unit",
     }
 )
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -99,127 +54,6 @@ class FormError(Exception):
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = list(problems)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One option of a choice/multi/yes_no/group step (a group option may have sub-options)."""
-
-    id: str
-    label: str
-    sub: tuple[Choice, ...] = ()
-    aliases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A validation rule: its kind (min_length, max, max_date...), its value and the message to show."""
-
-    kind: str
-    value: Any
-    message: str
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A relevance condition: a comparison on an earlier step, or all/any/not of conditions.
-
-    `op` is one of equals, not_equals, in, answered, all, any, not. Evaluated by `evaluate`, never eval().
-    """
-
-    op: str
-    step: str | None = None
-    value: Any = None
-    children: tuple[Condition, ...] = ()
-
-    def steps(self) -> set[str]:
-        """Every step id the condition reads."""
-        found = {self.step} if self.step else set()
-        for child in self.children:
-            found |= child.steps()
-        return found
-
-
-@dataclass(frozen=True)
-class Step:
-    """One question of the form."""
-
-    id: str
-    type: str
-    label: str
-    question: str
-    section_id: str
-    index: int
-    required: bool = False
-    help: str | None = None
-    rules: tuple[Rule, ...] = ()
-    relevant: Condition | None = None
-    choices: tuple[Choice, ...] = ()
-    messages: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_file(self) -> bool:
-        return self.type in FILE_TYPES
-
-    def rule(self, kind: str) -> Rule | None:
-        for rule in self.rules:
-            if rule.kind == kind:
-                return rule
-        return None
-
-    def choice(self, choice_id: str) -> Choice | None:
-        for choice in self.choices:
-            if choice.id == choice_id:
-                return choice
-        return None
-
-
-@dataclass(frozen=True)
-class Section:
-    id: str
-    title: str
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True)
-class Form:
-    """The whole form: sections in order, every step by id, and the form-level messages."""
-
-    title: str
-    sections: tuple[Section, ...]
-    messages: Mapping[str, str]
-    display: Mapping[str, str]
-
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        return tuple(step for section in self.sections for step in section.steps)
-
-    def step(self, step_id: str) -> Step:
-        return self._by_id[step_id]
-
-    def has_step(self, step_id: str) -> bool:
-        return step_id in self._by_id
-
-    def section_of(self, step: Step) -> Section:
-        return next(s for s in self.sections if s.id == step.section_id)
-
-    @property
-    def _by_id(self) -> dict[str, Step]:
-        cached = self.__dict__.get("_by_id_cache")
-        if cached is None:
-            cached = {step.id: step for step in self.steps}
-            object.__setattr__(self, "_by_id_cache", cached)
-        return cached
-
-    def message(self, key: str, step: Step | None = None, **values: Any) -> str:
-        """The message `key` (the step's own if it has one), with {placeholders} filled in."""
-        text = (step.messages.get(key) if step else None) or self.messages[key]
-        return fill(text, **values)
-
-
-def fill(text: str, **values: Any) -> str:
-    """Replace {name} placeholders; unknown placeholders are left as written (no str.format surprises)."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), text)
 
 
 def parse_rule_date(value: object) -> date | str | None:
@@ -333,7 +167,8 @@ def _step(
     if unknown:
         problems.append(f"{name}: unknown keys {sorted(unknown)}")
     step_type = str(raw.get("type") or "")
-    if step_type not in STEP_TYPES:
+    kind = KINDS.get(step_type)
+    if kind is None:
         problems.append(f"{name}: unknown type '{step_type}' (use one of {', '.join(sorted(STEP_TYPES))})")
         return None
     for key in ("question", "label"):
@@ -344,23 +179,24 @@ def _step(
         problems.append(f"{name}: 'required' must be true or false")
         required = bool(required)
     own_messages = {str(k): str(v) for k, v in (raw.get("messages") or {}).items()}
-    for key in MESSAGES_BY_TYPE.get(step_type, ()):
+    for key in kind.messages:
         if key not in own_messages and key not in messages:
             problems.append(f"{name}: message '{key}' is missing (in messages: or the step's messages:)")
 
     choices: tuple[Choice, ...] = ()
-    if step_type == "yes_no":
+    if kind.choices == "yes_no":
         if raw.get("choices"):
-            problems.append(f"{name}: yes_no steps take their choices from the form's 'yes_no' list")
+            problems.append(f"{name}: {step_type} steps take their choices from the form's 'yes_no' list")
         choices = yes_no
-    elif step_type in CHOICE_TYPES:
-        choices = _choices(raw.get("choices"), name, problems, allow_sub=step_type == "group")
+    elif kind.choices == "own":
+        choices = _choices(raw.get("choices"), name, problems, allow_sub=kind.sub_choices)
         if not choices:
             problems.append(f"{name}: a {step_type} step needs choices")
     elif raw.get("choices"):
-        problems.append(f"{name}: only choice, multi and group steps have choices")
+        with_choices = sorted(k.type for k in KINDS.values() if k.choices == "own")
+        problems.append(f"{name}: only {', '.join(with_choices)} steps have choices")
 
-    rules = _rules(raw.get("rules"), step_type, name, problems)
+    rules = _rules(raw.get("rules"), kind, name, problems)
     relevant = None
     if raw.get("relevant") is not None:
         relevant = _condition(raw["relevant"], name, earlier, problems)
@@ -412,13 +248,12 @@ def _choices(raw: object, name: str, problems: list[str], *, allow_sub: bool) ->
     return tuple(out)
 
 
-def _rules(raw: object, step_type: str, name: str, problems: list[str]) -> tuple[Rule, ...]:
+def _rules(raw: object, step_kind: StepKind, name: str, problems: list[str]) -> tuple[Rule, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         problems.append(f"{name}: 'rules' must be a list")
         return ()
-    allowed = RULES_BY_TYPE.get(step_type, frozenset())
     out: list[Rule] = []
     for item in raw:
         if not isinstance(item, dict):
@@ -431,8 +266,8 @@ def _rules(raw: object, step_type: str, name: str, problems: list[str]) -> tuple
         kind = kinds[0]
         value = item[kind]
         message = str(item.get("message") or "").strip()
-        if kind not in allowed:
-            problems.append(f"{name}: rule '{kind}' does not apply to a {step_type} step")
+        if kind not in step_kind.rules:
+            problems.append(f"{name}: rule '{kind}' does not apply to a {step_kind.type} step")
             continue
         if not message:
             problems.append(f"{name}: rule '{kind}' has no message")
@@ -531,46 +366,6 @@ def _condition_value(value: object) -> str:
     return str(value)
 
 
-# ----------------------------------------------------------------------------------------- relevance
-
-
-def condition_holds(condition: Condition, answers: Mapping[str, Any]) -> bool:
-    """Evaluate a relevance condition against stored answers (see `answer_key` for what is compared)."""
-    if condition.op == "all":
-        return all(condition_holds(c, answers) for c in condition.children)
-    if condition.op == "any":
-        return any(condition_holds(c, answers) for c in condition.children)
-    if condition.op == "not":
-        return not condition_holds(condition.children[0], answers)
-    assert condition.step is not None
-    raw = answers.get(condition.step)
-    if condition.op == "answered":
-        return (raw is not None and raw != [] and raw != "") == condition.value
-    keys = answer_keys(raw)
-    if condition.op == "equals":
-        return condition.value in keys
-    if condition.op == "not_equals":
-        return condition.value not in keys
-    if condition.op == "in":
-        return any(v in keys for v in condition.value)
-    raise ValueError(f"unknown condition op {condition.op}")
-
-
-def answer_keys(raw: object) -> set[str]:
-    """The comparable values of a stored answer: a choice id, each id of a multi, a group's id..."""
-    if raw is None:
-        return set()
-    if isinstance(raw, list):
-        return {str(v) for v in raw if not isinstance(v, dict)}
-    if isinstance(raw, dict):
-        keys = set()
-        for field_name in ("group", "unit", "value"):
-            if raw.get(field_name) is not None:
-                keys.add(str(raw[field_name]))
-        return keys
-    return {str(raw)}
-
-
 # ----------------------------------------------------------------------------------------- CLI
 
 
@@ -588,7 +383,7 @@ def form_check_main(argv: Sequence[str]) -> int:
     steps = form.steps
     required = sum(1 for s in steps if s.required)
     conditional = sum(1 for s in steps if s.relevant is not None)
-    files = sum(1 for s in steps if s.is_file)
+    files = sum(1 for s in steps if kind_of(s).is_file)
     print(
         f"Form OK: {len(form.sections)} sections, {len(steps)} steps "
         f"({required} required, {conditional} conditional, {files} attachments)"

@@ -13,6 +13,8 @@ from storage.db import Base, UTCDateTime
 
 
 class DossierStatus(StrEnum):
+    """Where a dossier stands; which status may follow which is dossier.workflow's table."""
+
     DRAFT = "draft"
     SUBMITTED = "submitted"
     UNDER_REVIEW = "under_review"
@@ -20,10 +22,6 @@ class DossierStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     CERTIFIED = "certified"
-
-
-# Statuses in which the owner may still change answers.
-EDITABLE_STATUSES = frozenset({DossierStatus.DRAFT, DossierStatus.RETURNED})
 
 
 class Dossier(Base):

@@ -99,12 +99,6 @@ def build_context(
         if items:
             sections.append({"title": section.title, "rows": items})
     answers = engine.effective_answers(state.answers)
-    commune_step = next((s for s in engine.steps if s.type == "commune"), None)
-    commune = ""
-    if commune_step is not None and commune_step.id in answers:
-        value = answers[commune_step.id]
-        if isinstance(value, dict) and value.get("unit"):
-            commune = printable(f"{value.get('kind') or ''} {value['unit']}".strip())
     return {
         "title": engine.form.title,
         "reference": reference,
@@ -113,7 +107,7 @@ def build_context(
         "month": f"{local.month:02d}",
         "year": local.year,
         "printed_at": local.strftime("%d/%m/%Y %H:%M"),
-        "commune": commune,
+        "commune": printable(engine.locality(state.answers)),
         "sections": sections,
         "files": [{"label": printable(label), "name": printable(name or "")} for label, name, _kind in files],
         "representative": printable(str(answers.get("representative") or "")),

@@ -1,8 +1,8 @@
-"""Parses and checks one typed answer for a step: phone, tax code, date, number with unit, text.
+"""Pure parsers of typed answers: Vietnamese phone numbers, tax codes, dates, numbers with units, text.
 
-Each parser turns what the user typed into the value stored in the dossier's answers (a JSON-able value)
-or an `Invalid` carrying the message from the form data. No Vietnamese text lives here: the messages
-come from dossier/form.yaml. Emoji and HTML are stored as typed; escaping happens when rendering.
+Each parser turns what the user typed into the value stored in the dossier's answers, or None. The step
+kinds (dossier.steps.typed) apply them with the step's rules and answer `Valid` or `Invalid` with the
+form's message. Emoji and HTML are stored as typed; escaping happens when rendering.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-from dossier.form import ABSOLUTE_MAX_LENGTH, DEFAULT_MAX_LENGTH, Form, Rule, Step, fill
 
 
 @dataclass(frozen=True)
@@ -146,87 +144,3 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------ step validation
-
-
-def validate_typed(form: Form, step: Step, raw: str, today: date) -> Result:
-    """Parse and check what the user typed for a typed-answer step (not choices or files)."""
-    text = clean_text(raw)
-    if not text:
-        return Invalid(form.message("required", step))
-    if step.type in ("text", "long_text"):
-        return _validate_text(form, step, text)
-    if len(text) > ABSOLUTE_MAX_LENGTH:
-        return Invalid(form.message("too_long", step, max=ABSOLUTE_MAX_LENGTH, length=len(text)))
-    if step.type == "phone":
-        phone = parse_phone(text)
-        return Valid(phone) if phone else Invalid(form.message("phone_invalid", step))
-    if step.type == "tax_code":
-        code = parse_tax_code(text)
-        return Valid(code) if code else Invalid(form.message("tax_code_invalid", step))
-    if step.type == "date":
-        return _validate_date(form, step, text, today)
-    if step.type == "number":
-        return _validate_number(form, step, text)
-    raise ValueError(f"step {step.id}: type {step.type} is not typed text")
-
-
-def _validate_text(form: Form, step: Step, text: str) -> Result:
-    length = len(text)
-    max_rule = step.rule("max_length")
-    limit = DEFAULT_MAX_LENGTH[step.type]
-    if max_rule is not None and length > max_rule.value:
-        return Invalid(_rule_message(max_rule, length=length))
-    if length > limit:
-        return Invalid(form.message("too_long", step, max=limit, length=length))
-    min_rule = step.rule("min_length")
-    if min_rule is not None and length < min_rule.value:
-        return Invalid(_rule_message(min_rule, length=length))
-    pattern = step.rule("pattern")
-    if pattern is not None and not pattern.value.fullmatch(text):
-        return Invalid(_rule_message(pattern, length=length))
-    return Valid(text)
-
-
-def _validate_date(form: Form, step: Step, text: str, today: date) -> Result:
-    value = parse_date(text)
-    if value is None:
-        return Invalid(form.message("date_invalid", step))
-    for kind in ("min_date", "max_date"):
-        rule = step.rule(kind)
-        if rule is None:
-            continue
-        bound = today if rule.value == "today" else rule.value
-        if (kind == "max_date" and value > bound) or (kind == "min_date" and value < bound):
-            return Invalid(_rule_message(rule, date=bound.strftime("%d/%m/%Y")))
-    return Valid(value.isoformat())
-
-
-def _validate_number(form: Form, step: Step, text: str) -> Result:
-    parsed = parse_quantity(text)
-    if parsed is None:
-        return Invalid(form.message("number_invalid", step))
-    value, unit = parsed
-    if not unit:
-        return Invalid(form.message("unit_missing", step))
-    for kind in ("min", "max"):
-        rule = step.rule(kind)
-        if rule is None:
-            continue
-        if (kind == "min" and value < rule.value) or (kind == "max" and value > rule.value):
-            return Invalid(_rule_message(rule))
-    if len(unit) > 40:
-        return Invalid(form.message("unit_missing", step))
-    number: float | int = int(value) if value.is_integer() else value
-    return Valid({"value": number, "unit": unit})
-
-
-def _rule_message(rule: Rule, **values: Any) -> str:
-    bound = rule.value
-    if isinstance(bound, date):
-        bound = bound.strftime("%d/%m/%Y")
-    fields = {"min": bound, "max": bound}
-    fields.update(values)
-    return fill(rule.message, **fields)

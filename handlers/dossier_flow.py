@@ -2,20 +2,22 @@
 time with buttons, back, skip and save-and-exit; photos and documents; the review with edit buttons and
 the checklist; submission with a reference code and the filled form as a PDF; "Hồ sơ của tôi".
 
-Callback data `dos:<action>:<dossier>[:<step>:<value>]`; every call goes through DossierService, which
-scopes it to the pressing user, so another user's id is simply "not found".
+Callback data `dos:<action>:<dossier>[:<step>[:<value>]]`, parsed by common.callbacks (forged or
+out-of-range data is refused before the database is touched); every call goes through DossierService,
+which scopes it to the pressing user, so another user's id is simply "not found".
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from telegram import InputFile, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
-from dossier.models import EDITABLE_STATUSES, DossierStatus
 from dossier.service import (
     DossierIncomplete,
     DossierLocked,
@@ -110,7 +112,7 @@ def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
     names = {s: r.label(f"dossier.status_{s}") for s in {d.status for d in dossiers}}
     rows: list[list[Button]] = []
     for d in dossiers:
-        if d.status in EDITABLE_STATUSES:
+        if d.editable:
             rows.append([Button(r.label("dossier.open", name=_name(ctx, d)), f"dos:o:{d.id}")])
         else:
             rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
@@ -124,7 +126,7 @@ async def start(update: Update, context: Context) -> None:
     ctx = app_ctx(context)
     assert update.effective_user is not None
     user_id = update.effective_user.id
-    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.status in EDITABLE_STATUSES]
+    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.editable]
     if not drafts:
         await new_dossier(update, context)
         return
@@ -159,37 +161,57 @@ async def new_dossier(update: Update, context: Context) -> None:
 
 
 # ---- buttons ------------------------------------------------------------------------------------
-Action = Callable[[Update, Context, int, list[str]], Awaitable[None]]
+@dataclass(frozen=True)
+class Press:
+    """A dossier button's arguments, parsed and bounded before anything else happens."""
+
+    dossier_id: int
+    step_no: int = 0
+    value: str = ""
+
+
+def _dossier_only(cb: CallbackData) -> Press:
+    return Press(cb.expect(1).id(0))
+
+
+def _with_step(cb: CallbackData) -> Press:
+    return Press(cb.expect(2).id(0), cb.number(1))
+
+
+def _with_value(cb: CallbackData) -> Press:
+    return Press(cb.expect(3).id(0), cb.number(1), cb.token(2))
+
+
+Action = Callable[[Update, Context, Press], Awaitable[None]]
 
 
 async def on_button(update: Update, context: Context) -> None:
+    """Every `dos:` press. Data no current button could send raises BadCallback (the error handler
+    answers it with "this button has expired"); everything else is answered here first."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
-    parts = (query.data or "").split(":")
-    if parts == ["dos", "n"]:
+    cb = parse(query.data)
+    if cb.action == "n":
+        cb.expect(0)
         await query.answer()
         await drop_buttons(query)
         await new_dossier(update, context)
         return
-    action = ACTIONS.get(parts[1] if len(parts) > 1 else "")
-    try:
-        dossier_id = int(parts[2])
-    except (IndexError, ValueError):
-        action = None
-    if action is None:
-        await basic.stale_button(update, context)
-        return
+    if cb.action not in ACTIONS:
+        raise BadCallback(f"unknown dossier action {cb.action!r}")
+    read, action = ACTIONS[cb.action]
+    press = read(cb)
     await query.answer()
     try:
-        await action(update, context, dossier_id, parts[3:])
+        await action(update, context, press)
     except DossierNotFound:
         await answer(update, context, Reply(ctx.renderer.render("dossier/not_found")))
     except DossierLocked as exc:
         name = ctx.renderer.label(f"dossier.status_{exc.status}")
         await answer(update, context, Reply(ctx.renderer.render("dossier/locked", status_name=name)))
     except DossierIncomplete as exc:
-        rows = [[Button(ctx.renderer.label("dossier.continue"), f"dos:c:{dossier_id}")]]
+        rows = [[Button(ctx.renderer.label("dossier.continue"), f"dos:c:{press.dossier_id}")]]
         await answer(
             update, context, Reply(ctx.renderer.render("dossier/incomplete", missing=exc.missing), rows)
         )
@@ -214,83 +236,82 @@ def _uid(update: Update) -> int:
     return update.effective_user.id
 
 
-async def act_choose(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
-    ctx = app_ctx(context)
-    if len(rest) != 2 or not rest[0].isdigit():
-        await basic.stale_button(update, context)
-        return
-    await _show(update, context, await service(ctx).choose(_uid(update), dossier_id, int(rest[0]), rest[1]))
+async def act_choose(update: Update, context: Context, press: Press) -> None:
+    prompt = await service(app_ctx(context)).choose(
+        _uid(update), press.dossier_id, press.step_no, press.value
+    )
+    await _show(update, context, prompt)
 
 
 def _op(method: str) -> Action:
-    async def act(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
-        prompt = await getattr(service(app_ctx(context)), method)(_uid(update), dossier_id)
+    async def act(update: Update, context: Context, press: Press) -> None:
+        prompt = await getattr(service(app_ctx(context)), method)(_uid(update), press.dossier_id)
         await _show(update, context, prompt)
 
     return act
 
 
-async def act_open(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_open(update: Update, context: Context, press: Press) -> None:
     """Continue a draft where it was left, and say so."""
     ctx = app_ctx(context)
     svc = service(ctx)
-    summary = await svc.get(_uid(update), dossier_id)
-    prompt = await svc.current(_uid(update), dossier_id)
+    summary = await svc.get(_uid(update), press.dossier_id)
+    prompt = await svc.current(_uid(update), press.dossier_id)
     if prompt.kind not in ("review", "locked"):
         await answer(update, context, Reply(ctx.renderer.render("dossier/resume", p=prompt, summary=summary)))
     await _show(update, context, prompt)
 
 
-async def act_save_exit(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_save_exit(update: Update, context: Context, press: Press) -> None:
     ctx = app_ctx(context)
-    summary = await service(ctx).save_and_exit(_uid(update), dossier_id)
+    summary = await service(ctx).save_and_exit(_uid(update), press.dossier_id)
     await ctx.users.set_flow(_uid(update), None)
     if update.callback_query is not None:
         await drop_buttons(update.callback_query)
     await answer(update, context, Reply(ctx.renderer.render("dossier/saved", summary=summary)))
 
 
-async def act_edit_menu(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_edit_menu(update: Update, context: Context, press: Press) -> None:
     ctx = app_ctx(context)
-    prompt = await service(ctx).review(_uid(update), dossier_id)
+    prompt = await service(ctx).review(_uid(update), press.dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
     await answer(update, context, edit_menu(ctx, prompt))
 
 
-async def act_jump(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
-    if len(rest) != 1 or not rest[0].isdigit():
-        await basic.stale_button(update, context)
-        return
-    await _show(update, context, await service(app_ctx(context)).jump(_uid(update), dossier_id, int(rest[0])))
+async def act_jump(update: Update, context: Context, press: Press) -> None:
+    prompt = await service(app_ctx(context)).jump(_uid(update), press.dossier_id, press.step_no)
+    await _show(update, context, prompt)
 
 
-async def act_submit_ask(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_submit_ask(update: Update, context: Context, press: Press) -> None:
     ctx = app_ctx(context)
-    prompt = await service(ctx).review(_uid(update), dossier_id)
+    prompt = await service(ctx).review(_uid(update), press.dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
     if not prompt.can_submit:
         raise DossierIncomplete(list(prompt.missing))
-    reply = confirm_reply(ctx, "confirm_submit", f"dos:ok:{dossier_id}", f"dos:r:{dossier_id}", p=prompt)
+    reply = confirm_reply(
+        ctx, "confirm_submit", f"dos:ok:{press.dossier_id}", f"dos:r:{press.dossier_id}", p=prompt
+    )
     await answer(update, context, reply)
 
 
-async def act_submit(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_submit(update: Update, context: Context, press: Press) -> None:
     """Submit (committed first), then tell the producer the reference and send the filled form."""
     ctx = app_ctx(context)
-    result = await service(ctx).submit(_uid(update), dossier_id)
+    result = await service(ctx).submit(_uid(update), press.dossier_id)
     await ctx.users.set_flow(_uid(update), None)
     if update.callback_query is not None:
         await drop_buttons(update.callback_query)
     await answer(update, context, Reply(ctx.renderer.render("dossier/submitted", result=result)))
-    await send_pdf(update, context, dossier_id)
+    await send_pdf(update, context, press.dossier_id)
 
 
-async def act_pdf(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
-    await send_pdf(update, context, dossier_id)
+async def act_pdf(update: Update, context: Context, press: Press) -> None:
+    await send_pdf(update, context, press.dossier_id)
 
 
 async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message:
@@ -305,43 +326,42 @@ async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message
     )
 
 
-async def act_delete_ask(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_delete_ask(update: Update, context: Context, press: Press) -> None:
     ctx = app_ctx(context)
-    summary = await service(ctx).get(_uid(update), dossier_id)
-    if summary.status != DossierStatus.DRAFT:
-        raise DossierLocked(summary.status)
+    summary = await service(ctx).draft_to_delete(_uid(update), press.dossier_id)
     reply = confirm_reply(
-        ctx, "confirm_delete", f"dos:delok:{dossier_id}", f"dos:o:{dossier_id}", summary=summary
+        ctx, "confirm_delete", f"dos:delok:{press.dossier_id}", f"dos:o:{press.dossier_id}", summary=summary
     )
     await answer(update, context, reply)
 
 
-async def act_delete(update: Update, context: Context, dossier_id: int, rest: list[str]) -> None:
+async def act_delete(update: Update, context: Context, press: Press) -> None:
     ctx = app_ctx(context)
-    await service(ctx).delete_draft(_uid(update), dossier_id)
+    await service(ctx).delete_draft(_uid(update), press.dossier_id)
     db_user = getattr(context, "db_user", None)
-    if db_user is not None and db_user.flow == FLOW and db_user.flow_data.get("dossier") == dossier_id:
+    if db_user is not None and db_user.flow == FLOW and db_user.flow_data.get("dossier") == press.dossier_id:
         await ctx.users.set_flow(_uid(update), None)
     if update.callback_query is not None:
         await drop_buttons(update.callback_query)
     await answer(update, context, Reply(ctx.renderer.render("dossier/deleted")))
 
 
-ACTIONS: dict[str, Action] = {
-    "a": act_choose,
-    "b": _op("back"),
-    "s": _op("skip"),
-    "c": _op("resume"),
-    "r": _op("go_to_review"),
-    "o": act_open,
-    "x": act_save_exit,
-    "e": act_edit_menu,
-    "j": act_jump,
-    "sub": act_submit_ask,
-    "ok": act_submit,
-    "pdf": act_pdf,
-    "del": act_delete_ask,
-    "delok": act_delete,
+# action → (how its arguments are read, what it does)
+ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
+    "a": (_with_value, act_choose),
+    "b": (_dossier_only, _op("back")),
+    "s": (_dossier_only, _op("skip")),
+    "c": (_dossier_only, _op("resume")),
+    "r": (_dossier_only, _op("go_to_review")),
+    "o": (_dossier_only, act_open),
+    "x": (_dossier_only, act_save_exit),
+    "e": (_dossier_only, act_edit_menu),
+    "j": (_with_step, act_jump),
+    "sub": (_dossier_only, act_submit_ask),
+    "ok": (_dossier_only, act_submit),
+    "pdf": (_dossier_only, act_pdf),
+    "del": (_dossier_only, act_delete_ask),
+    "delok": (_dossier_only, act_delete),
 }
 
 

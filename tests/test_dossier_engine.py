@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from dossier.engine import CLEAR, DONE, KEEP, RETYPE, UP, DossierEngine, DossierState, FileRef
+from dossier.engine import DossierEngine, DossierState
 from dossier.form import default_form
+from dossier.steps.base import CLEAR, DONE, KEEP, RETYPE, UP, FileRef
+from dossier.steps.choice import MultiSelection
 from knowledge.communes import CommuneDirectory
 
 TODAY = date(2026, 3, 2)
@@ -508,7 +510,9 @@ def test_resume_from_review_goes_to_first_missing(engine: DossierEngine) -> None
 
 
 def test_repair_after_the_form_changed(engine: DossierEngine) -> None:
-    state = DossierState(answers={"kind": "new"}, current="removed_step", pending={"step": "removed_step"})
+    state = DossierState(
+        answers={"kind": "new"}, current="removed_step", pending=MultiSelection("removed_step")
+    )
     engine.repair(state)
     assert state.current == "producer_type" and state.pending is None
     hidden = DossierState(answers={"kind": "new"}, current="cert_number")

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from dossier.form import default_form
+from dossier.steps import validate_typed
 from dossier.validators import (
     Invalid,
     Valid,
@@ -14,7 +15,6 @@ from dossier.validators import (
     parse_phone,
     parse_quantity,
     parse_tax_code,
-    validate_typed,
 )
 
 TODAY = date(2026, 3, 2)
