@@ -14,7 +14,8 @@ from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
 from handlers.knowledge import service
 from handlers.send import answer, send
-from knowledge.service import DECLINED_WINDOW, THREAD_OPEN, ThreadView
+from knowledge.service import DECLINED_WINDOW, THREAD_OPEN, Recipient, ThreadView
+from knowledge.text import clip
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ STAFF_REPLY = "staff_reply"
 GROUP_ANSWER = "staff_group_answer"
 GROUP_LINK = "staff_group_link"
 INBOX_SIZE = 8
+QUOTE_LIMIT = 300  # UTF-16 units of a user's own question quoted back to them
+STAFF_TEXT_LIMIT = 3500  # UTF-16 units of a staff answer passed on to a user
+QUESTION_LIMIT = 3000  # UTF-16 units of a user's question passed to staff
+NAME_LIMIT = 128  # UTF-16 units of a user's name shown to staff
 
 
 # ---- producer side ------------------------------------------------------------------------------
@@ -74,10 +79,10 @@ async def post_to_staff(
     """Post to the staff member who took the thread, else the staff chat, else every staff member."""
     html = ctx.renderer.render(
         "kb/staff_question",
-        name=user.full_name,
+        name=clip(user.full_name, NAME_LIMIT),
         username=user.username,
         user_id=user.id,
-        question=text,
+        question=clip(text, QUESTION_LIMIT),
         follow_up=follow_up,
     )
     reply = Reply(html, [[Button(ctx.renderer.label("desk.reply"), f"sd:rp:{thread.id}")]])
@@ -156,8 +161,8 @@ async def on_thread_button(update: Update, context: Context) -> None:
         asker = await ctx.users.get(thread.user_id)
         html = ctx.renderer.render(
             "kb/staff_write_reply",
-            name=asker.full_name if asker else thread.user_id,
-            question=thread.question,
+            name=clip(asker.full_name, NAME_LIMIT) if asker else thread.user_id,
+            question=clip(thread.question, QUOTE_LIMIT),
         )
         try:
             await send(context, user_id, Reply(html))
@@ -182,14 +187,18 @@ async def deliver_staff_reply(update: Update, context: Context, thread: ThreadVi
             Button(ctx.renderer.label("desk.done"), f"sd:done:{thread.id}"),
         ]
     ]
-    html = ctx.renderer.render("kb/staff_reply_to_user", question=thread.question, reply=text)
+    html = ctx.renderer.render(
+        "kb/staff_reply_to_user",
+        question=clip(thread.question, QUOTE_LIMIT),
+        reply=clip(text, STAFF_TEXT_LIMIT),
+    )
     asker = await ctx.users.get(thread.user_id)
     try:
         await send(context, thread.user_chat_id, Reply(html, rows))
     except Forbidden:
         await ctx.users.mark_blocked(thread.user_id)
         raise
-    name = asker.full_name if asker else str(thread.user_id)
+    name = clip(asker.full_name, NAME_LIMIT) if asker else str(thread.user_id)
     await answer(update, context, Reply(ctx.renderer.render("kb/staff_reply_sent", name=name)))
 
 
@@ -295,7 +304,7 @@ async def on_inbox_button(update: Update, context: Context) -> None:
             return
         await query.answer()
         await ctx.users.set_flow(staff_id, None)
-        await link(update, context, ids, parts[3], str(user.flow_data.get("question", "")) if user else "")
+        await link(update, context, ids, parts[3])
         return
     group = next((g for g in await kb.unanswered_groups(limit=10_000) if ref in g.ids), None)
     if group is None:
@@ -304,7 +313,7 @@ async def on_inbox_button(update: Update, context: Context) -> None:
         return
     await query.answer()
     r = ctx.renderer
-    data = {"ids": group.ids, "question": group.representative}
+    data = {"ids": group.ids}
     if action == "ga":
         await ctx.users.set_flow(staff_id, GROUP_ANSWER, data)
         html = r.render(
@@ -326,14 +335,20 @@ async def on_group_answer_text(update: Update, context: Context, user: User) -> 
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     ids = [int(i) for i in user.flow_data.get("ids", [])]
-    question = str(user.flow_data.get("question", ""))
     await ctx.users.set_flow(user.id, None)
     if not ctx.users.is_staff(user.id):
         await basic.staff_only(update, context)
         return
     askers = await service(ctx).answer_group(ids, user.id, msg.text)
-    html = ctx.renderer.render("kb/group_answer_to_user", question=question, reply=msg.text)
-    notified = await notify_many(context, askers, Reply(html))
+    text = clip(msg.text, STAFF_TEXT_LIMIT)
+    render = ctx.renderer.render
+    replies = {
+        a.user_id: Reply(
+            render("kb/group_answer_to_user", question=clip(a.question, QUOTE_LIMIT), reply=text)
+        )
+        for a in askers
+    }
+    notified = await notify_many(context, askers, replies)
     done = "answered" if askers else "gone"
     await answer(update, context, Reply(ctx.renderer.render("kb/group_done", action=done, notified=notified)))
 
@@ -352,7 +367,7 @@ async def on_group_link_text(update: Update, context: Context, user: User) -> No
     typed = msg.text.strip()
     if kb.entry_view(typed) is not None:
         await ctx.users.set_flow(user.id, None)
-        await link(update, context, ids, typed, str(user.flow_data.get("question", "")))
+        await link(update, context, ids, typed)
         return
     found = [
         (e, t) for e, t in kb.search_entries(typed, limit=5) if len(f"sd:gle:{ids[0]}:{e}".encode()) <= 64
@@ -364,27 +379,35 @@ async def on_group_link_text(update: Update, context: Context, user: User) -> No
     await answer(update, context, Reply(ctx.renderer.render("kb/group_link_choose", entries=found), rows))
 
 
-async def link(update: Update, context: Context, ids: list[int], entry_id: str, question: str) -> None:
+async def link(update: Update, context: Context, ids: list[int], entry_id: str) -> None:
+    """Link the group to the entry and send each asker the entry under their own question."""
     ctx = app_ctx(context)
     assert update.effective_user is not None
     kb = service(ctx)
     askers = await kb.link_group(ids, entry_id, update.effective_user.id)
     entry = kb.entry_view(entry_id)
     assert entry is not None
-    html = ctx.renderer.render("kb/linked_to_user", question=question, entry=entry)
-    notified = await notify_many(context, askers, Reply(html))
+    replies = {
+        a.user_id: Reply(
+            ctx.renderer.render("kb/linked_to_user", question=clip(a.question, QUOTE_LIMIT), entry=entry)
+        )
+        for a in askers
+    }
+    notified = await notify_many(context, askers, replies)
     action = "linked" if askers else "gone"
     reply = ctx.renderer.render("kb/group_done", action=action, title=entry.title, notified=notified)
     await answer(update, context, Reply(reply))
 
 
-async def notify_many(context: Context, recipients: list[tuple[int, int]], reply: Reply) -> int:
-    """Send `reply` to each (user, chat); count the deliveries, mark users who blocked the bot."""
+async def notify_many(context: Context, recipients: list[Recipient], replies: dict[int, Reply]) -> int:
+    """Send each recipient their own reply (keyed by user id); count the deliveries, mark users who
+    blocked the bot."""
     ctx = app_ctx(context)
     delivered = 0
-    for user_id, chat_id in recipients:
+    for recipient in recipients:
+        user_id, chat_id = recipient.user_id, recipient.chat_id
         try:
-            await send(context, chat_id, reply)
+            await send(context, chat_id, replies[user_id])
             delivered += 1
         except Forbidden:
             await ctx.users.mark_blocked(user_id)

@@ -138,6 +138,15 @@ class ReloadOutcome:
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """Someone to tell about a staff decision, with the words of their own question (never another's)."""
+
+    user_id: int
+    chat_id: int
+    question: str
+
+
+@dataclass(frozen=True)
 class ThreadView:
     id: int
     user_id: int
@@ -484,23 +493,22 @@ class KnowledgeService:
             return list(rows)
 
     @staticmethod
-    def _askers(rows: Sequence[Question]) -> list[tuple[int, int]]:
-        seen: dict[int, int] = {}
+    def _askers(rows: Sequence[Question]) -> list[Recipient]:
+        """One recipient per asker, quoting that asker's own first question of the group."""
+        seen: dict[int, Recipient] = {}
         for row in rows:
-            seen.setdefault(row.user_id, row.chat_id)
-        return list(seen.items())
+            seen.setdefault(row.user_id, Recipient(row.user_id, row.chat_id, row.text))
+        return list(seen.values())
 
     async def answer_group(
         self, group_ids: Sequence[int], staff_id: int, answer_text: str
-    ) -> list[tuple[int, int]]:
-        """Staff answered the group: close the open questions and return (user_id, chat_id) to notify.
+    ) -> list[Recipient]:
+        """Staff answered the group: close the open questions and return the askers to notify.
         A second call with the same ids returns [] (nobody is notified twice)."""
         rows = await self._resolve(group_ids, QuestionStatus.ANSWERED, staff_id, staff_answer=answer_text)
         return self._askers(rows)
 
-    async def link_group(
-        self, group_ids: Sequence[int], entry_id: str, staff_id: int
-    ) -> list[tuple[int, int]]:
+    async def link_group(self, group_ids: Sequence[int], entry_id: str, staff_id: int) -> list[Recipient]:
         """Link the group to an existing entry: its questions become sample questions (matcher reloaded).
         Returns the askers to notify with that entry. Raises KeyError for an unknown entry."""
         if entry_id not in self.kb.entries:

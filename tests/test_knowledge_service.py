@@ -127,7 +127,10 @@ async def test_answer_group_notifies_each_asker_once(service: KnowledgeService) 
     b = (await service.ask(2, 20, "gia lua hom nay bao nhieu")).question_id
     c = (await service.ask(1, 10, "giá lúa hôm nay")).question_id
     notify = await service.answer_group([a, b, c], staff_id=99, answer_text="Xem bản tin giá.")
-    assert sorted(notify) == [(1, 10), (2, 20)]
+    assert sorted((r.user_id, r.chat_id, r.question) for r in notify) == [
+        (1, 10, "giá lúa hôm nay bao nhiêu"),
+        (2, 20, "gia lua hom nay bao nhieu"),
+    ]
     assert await service.answer_group([a, b, c], staff_id=99, answer_text="again") == []
     assert await service.unanswered_groups() == []
     async with service.db.session() as s:
@@ -141,7 +144,7 @@ async def test_link_group_adds_samples_the_matcher_uses(service: KnowledgeServic
     assert not (first.answered and first.entry.id == "ho-tro")
     await service.record_feedback(first.question_id, 5, "down")
     notify = await service.link_group([first.question_id], "ho-tro", staff_id=99)
-    assert notify == [(5, 50)]
+    assert [(r.user_id, r.chat_id, r.question) for r in notify] == [(5, 50, text)]
     assert await count(service, KbExtraQuestion) == 1
     again = await service.ask(6, 60, text)
     assert again.answered and again.entry.id == "ho-tro"
