@@ -9,6 +9,7 @@ import logging
 from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
 
+from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
@@ -107,18 +108,17 @@ async def on_thread_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
-    parts = (query.data or "").split(":")
-    action = parts[1] if len(parts) > 1 else ""
+    cb = parse(query.data)
+    action = cb.action
     user_id = update.effective_user.id
-    if action == "write" and len(parts) == 2:
+    if action == "write":
+        cb.expect(0)
         await query.answer()
         await start_writing(update, context)
         return
-    try:
-        ref = int(parts[2])
-    except (IndexError, ValueError):
-        await basic.stale_button(update, context)
-        return
+    if action not in {"new", "fu", "done", "rp"}:
+        raise BadCallback(f"unknown desk button {action!r}")
+    ref = cb.expect(1).id(0)
     kb = service(ctx)
     if action == "rp" and not ctx.users.is_staff(user_id):
         await basic.staff_only(update, context)
@@ -154,7 +154,7 @@ async def on_thread_button(update: Update, context: Context) -> None:
         await ctx.users.set_flow(user_id, FOLLOW_UP, {"thread": thread.id})
         await answer(update, context, Reply(ctx.renderer.render("kb/follow_up_prompt")))
         return
-    if action == "rp":
+    if action == "rp":  # the only action left
         if thread.status != THREAD_OPEN:
             await query.answer(ctx.renderer.label("desk.not_open"), show_alert=True)
             return
@@ -171,8 +171,6 @@ async def on_thread_button(update: Update, context: Context) -> None:
             return
         await ctx.users.set_flow(user_id, STAFF_REPLY, {"thread": thread.id})
         await query.answer()
-        return
-    await basic.stale_button(update, context)
 
 
 # ---- staff side ---------------------------------------------------------------------------------
@@ -262,9 +260,10 @@ async def on_declined_button(update: Update, context: Context) -> None:
     assert query is not None
     ctx = app_ctx(context)
     r = ctx.renderer
-    parts = (query.data or "").split(":")
+    cb = parse(query.data)
     kb = service(ctx)
-    if parts == ["sd", "dl"]:
+    if cb.action == "dl":
+        cb.expect(0)
         await query.answer()
         count = await kb.declined_count()
         questions = await kb.declined_questions(limit=INBOX_SIZE)
@@ -274,11 +273,11 @@ async def on_declined_button(update: Update, context: Context) -> None:
         html = r.render("kb/declined", questions=questions, count=count, days=DECLINED_WINDOW.days)
         await answer(update, context, Reply(html, rows))
         return
-    if len(parts) != 3 or parts[1] != "dr" or not parts[2].isdigit():
-        await basic.stale_button(update, context)
-        return
+    if cb.action != "dr":
+        raise BadCallback(f"unknown declined button {cb.action!r}")
+    question_id = cb.expect(1).id(0)
     await query.answer()
-    reopened = await kb.reopen_declined(int(parts[2]))
+    reopened = await kb.reopen_declined(question_id)
     await answer(update, context, Reply(r.render("kb/reopened", reopened=reopened)))
 
 
@@ -289,23 +288,23 @@ async def on_inbox_button(update: Update, context: Context) -> None:
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
     staff_id = update.effective_user.id
-    parts = (query.data or "").split(":")
-    try:
-        action, ref = parts[1], int(parts[2])
-    except (IndexError, ValueError):
-        await basic.stale_button(update, context)
-        return
+    cb = parse(query.data)
+    action, ref = cb.action, cb.id(0)
     kb = service(ctx)
-    if action == "gle" and len(parts) == 4:
+    if action == "gle":
+        entry_id = cb.expect(2).token(1)
         user = await ctx.users.get(staff_id)
         ids = [int(i) for i in (user.flow_data.get("ids", []) if user else [])]
-        if not ids or ids[0] != ref or kb.entry_view(parts[3]) is None:
+        if not ids or ids[0] != ref or kb.entry_view(entry_id) is None:
             await basic.stale_button(update, context)
             return
         await query.answer()
         await ctx.users.set_flow(staff_id, None)
-        await link(update, context, ids, parts[3])
+        await link(update, context, ids, entry_id)
         return
+    if action not in {"ga", "gl", "gn"}:
+        raise BadCallback(f"unknown inbox button {action!r}")
+    cb.expect(1)
     group = next((g for g in await kb.unanswered_groups(limit=10_000) if ref in g.ids), None)
     if group is None:
         await query.answer()
@@ -323,11 +322,9 @@ async def on_inbox_button(update: Update, context: Context) -> None:
     elif action == "gl":
         await ctx.users.set_flow(staff_id, GROUP_LINK, data)
         await answer(update, context, Reply(r.render("kb/group_link_prompt", question=group.representative)))
-    elif action == "gn":
+    else:
         count = await kb.mark_new_entry(group.ids, staff_id)
         await answer(update, context, Reply(r.render("kb/group_done", action="new_entry", count=count)))
-    else:
-        await basic.stale_button(update, context)
 
 
 async def on_group_answer_text(update: Update, context: Context, user: User) -> None:
