@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.decision import Decision
 from knowledge.kb import load_knowledge_base
 from knowledge.normalize import fold
-from knowledge.retrieval import Decision, Matcher
+from knowledge.retrieval import Matcher
 
 EVAL = Path(__file__).resolve().parent.parent / "bench" / "data" / "kb_eval.yaml"
 
