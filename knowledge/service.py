@@ -20,6 +20,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import ColumnElement, func, select, update
 
 from common.clock import Clock
+from knowledge.decision import UNNAMED_TOPIC, Decision
 from knowledge.kb import (
     ERROR,
     Entry,
@@ -40,7 +41,7 @@ from knowledge.models import (
     StaffThreadMessage,
 )
 from knowledge.normalize import fold_text
-from knowledge.retrieval import UNNAMED_TOPIC, Decision, Matcher
+from knowledge.retrieval import Matcher
 from storage.db import Database
 
 # Two open questions belong to one group when their normalised texts are at least this similar.
@@ -208,7 +209,7 @@ class KnowledgeService:
     async def reload_checked(self) -> ReloadOutcome:
         """Staff reload: read the files, and switch to them only when they have no errors."""
         kb = load_knowledge_base(self.data_dir)
-        problems = kb.check(collisions=False)
+        problems = kb.check()
         if any(p.level == ERROR for p in problems) or not kb.entries:
             return ReloadOutcome(False, len(self.kb.entries), problems)
         extras = await self.extra_questions()
