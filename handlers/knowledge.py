@@ -108,7 +108,10 @@ async def on_callback(update: Update, context: Context) -> None:
             await answer(update, context, Reply(ctx.renderer.render("kb/feedback_down"), rows))
         return
     entry_id = cb.token(1)
-    entry = await kb.pick_suggestion(question_id, entry_id) if cb.action == "p" else kb.entry_view(entry_id)
+    if cb.action == "p":
+        entry = await kb.pick_suggestion(question_id, entry_id)
+    else:
+        entry = await kb.entry_view(entry_id)
     if entry is None:
         await basic.stale_button(update, context)
         return
