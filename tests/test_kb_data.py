@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from knowledge.check import problems as kb_problems
+from knowledge.decision import Decision
+from knowledge.index import KnowledgeIndex
 from knowledge.kb import ERROR, KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +50,8 @@ OTHER_SUBJECTS = [
 ]
 
 
-def test_real_matcher_answers_ocop_and_declines_other_subjects() -> None:
-    from knowledge.retrieval import Decision, Matcher
-
-    matcher = Matcher(KnowledgeBase.load())
+def test_real_matcher_answers_ocop_and_declines_other_subjects(real_index: KnowledgeIndex) -> None:
+    matcher = real_index.matcher
     for question, entry_id in IN_SCOPE:
         match = matcher.match(question)
         assert (match.decision, match.entry_id) == (Decision.ANSWER, entry_id), (question, match)

@@ -250,3 +250,47 @@ async def test_last_question(service: KnowledgeService) -> None:
     second = await service.ask(1, 10, "cách nấu phở bò")
     last = await service.last_question(1)
     assert last is not None and last.id == second.question_id and last.outcome == "unknown"
+
+
+async def test_an_open_question_is_placed_in_its_group_once(service: KnowledgeService, inbox: Inbox) -> None:
+    a = (await service.ask(1, 10, "giá lúa hôm nay bao nhiêu")).question_id
+    b = (await service.ask(2, 20, "gia lua hom nay bao nhieu a")).question_id
+    c = (await service.ask(3, 30, "cách nấu phở bò")).question_id
+    async with service.db.session() as s:
+        stored = {q: (await s.get(Question, q)).cluster_id for q in (a, b, c)}
+    assert stored == {a: a, b: a, c: c}
+    group = await inbox.group_of(b)
+    assert group is not None and group.ids == [a, b] and group.representative == "giá lúa hôm nay bao nhiêu"
+    await inbox.mark_new_entry([a, b], staff_id=99)
+    assert await inbox.group_of(b) is None
+    # A 👎 on an answered question places it too.
+    answered = await service.ask(4, 40, "ocop là gì")
+    await service.record_feedback(answered.question_id, 4, "down")
+    async with service.db.session() as s:
+        assert (await s.get(Question, answered.question_id)).cluster_id == answered.question_id
+
+
+async def test_open_questions_from_before_groups_were_stored_are_placed_lazily(
+    service: KnowledgeService, inbox: Inbox
+) -> None:
+    async with service.db.session() as s:
+        rows = [
+            Question(
+                user_id=user,
+                chat_id=user,
+                text=text,
+                normalized="",
+                confidence=0.0,
+                outcome="unknown",
+                status="open",
+                created_at=service.clock.now(),
+            )
+            for user, text in [(1, "giá lúa hôm nay"), (2, "giá lúa hôm nay bao nhiêu"), (3, "phở bò")]
+        ]
+        s.add_all(rows)
+    ids = [r.id for r in rows]
+    assert await inbox.group_of(ids[1]) is not None
+    groups = await inbox.groups()
+    assert [g.ids for g in groups] == [ids[:2], ids[2:]]
+    async with service.db.session() as s:
+        assert [(await s.get(Question, q)).cluster_id for q in ids] == [ids[0], ids[0], ids[2]]

@@ -80,9 +80,10 @@ def write_kb(root: Path, entries: list[tuple[str, str, list[str]]] = ENTRIES) ->
     return root
 
 
-@pytest.fixture
-def matcher(tmp_path: Path) -> Matcher:
-    return Matcher(KnowledgeBase.load(write_kb(tmp_path)))
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """One matcher for the module: matching never changes it (only its caches)."""
+    return Matcher(KnowledgeBase.load(write_kb(tmp_path_factory.mktemp("kb"))))
 
 
 @pytest.mark.parametrize(
