@@ -43,11 +43,12 @@ async def contact(update: Update, context: Context) -> None:
     await answer(update, context, Reply(ctx.renderer.render("kb/contact", entry=entry), rows))
 
 
-async def start_writing(update: Update, context: Context, prompt: str = "kb/write_to_staff") -> None:
+async def start_writing(update: Update, context: Context) -> None:
+    """ "Gửi câu hỏi cho cán bộ": the next text the user sends goes to staff."""
     ctx = app_ctx(context)
     assert update.effective_user is not None
     await ctx.users.set_flow(update.effective_user.id, ASK_STAFF)
-    await answer(update, context, Reply(ctx.renderer.render(prompt)))
+    await answer(update, context, Reply(ctx.renderer.render("kb/write_to_staff")))
 
 
 async def on_question_for_staff(update: Update, context: Context, user: User) -> None:

@@ -172,7 +172,7 @@ class Inbox:
             await self.knowledge.refresh()
         return _askers(rows)
 
-    async def mark_new_entry(self, group_ids: Sequence[int], staff_id: int | None = None) -> int:
+    async def mark_new_entry(self, group_ids: Sequence[int], staff_id: int) -> int:
         """Staff decided the group needs a new entry; returns how many questions were marked."""
         return len(await self._resolve(group_ids, QuestionStatus.NEW_ENTRY, staff_id))
 

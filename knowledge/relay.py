@@ -58,17 +58,10 @@ class Relay:
         self.clock = clock
 
     async def open_thread(
-        self,
-        user_id: int,
-        user_chat_id: int,
-        question: str,
-        *,
-        staff_chat_id: int | None = None,
-        staff_chat_message_id: int | None = None,
-        question_id: int | None = None,
+        self, user_id: int, user_chat_id: int, question: str, *, question_id: int | None = None
     ) -> ThreadView:
-        """Start a "Hỏi cán bộ" thread; pass the id of the message forwarded to the staff chat (or add
-        it later with `add_thread_message`)."""
+        """Start a "Hỏi cán bộ" thread (about the stored question `question_id`, when there is one); the
+        messages posted to staff are added with `add_thread_message`."""
         now = self.clock.now()
         async with self.db.session() as s:
             thread = StaffThread(
@@ -76,23 +69,12 @@ class Relay:
                 user_chat_id=user_chat_id,
                 question_id=question_id,
                 question=question.strip()[:MAX_QUESTION_CHARS],
-                staff_chat_id=staff_chat_id,
-                staff_chat_message_id=staff_chat_message_id,
                 status=THREAD_OPEN,
                 created_at=now,
                 updated_at=now,
             )
             s.add(thread)
             await s.flush()
-            if staff_chat_id is not None and staff_chat_message_id is not None:
-                s.add(
-                    StaffThreadMessage(
-                        thread_id=thread.id,
-                        staff_chat_id=staff_chat_id,
-                        message_id=staff_chat_message_id,
-                        created_at=now,
-                    )
-                )
             return _thread_view(thread)
 
     async def add_thread_message(self, thread_id: int, staff_chat_id: int, message_id: int) -> None:

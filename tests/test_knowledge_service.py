@@ -184,10 +184,9 @@ async def test_pick_suggestion(service: KnowledgeService) -> None:
 
 
 async def test_staff_thread_round_trip(relay: Relay) -> None:
-    thread = await relay.open_thread(
-        1, 10, "Cho em hỏi cán bộ về hồ sơ", staff_chat_id=-100, staff_chat_message_id=501
-    )
-    assert thread.status == "open"
+    thread = await relay.open_thread(1, 10, "Cho em hỏi cán bộ về hồ sơ")
+    assert thread.status == "open" and thread.staff_chat_message_id is None
+    await relay.add_thread_message(thread.id, -100, 501)
     found = await relay.thread_for_staff_message(-100, 501)
     assert found is not None and found.user_chat_id == 10
     replied = await relay.record_staff_reply(thread.id, 77)
