@@ -35,7 +35,6 @@ class QuestionGroup:
     askers: int
     first_asked: datetime
     last_asked: datetime
-    closest_entry_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,7 +230,6 @@ def _group(cluster: list[Question]) -> QuestionGroup:
         askers=len({q.user_id for q in cluster}),
         first_asked=min(q.created_at for q in cluster),
         last_asked=max(q.created_at for q in cluster),
-        closest_entry_id=first.entry_id,
     )
 
 
