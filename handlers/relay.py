@@ -44,7 +44,7 @@ async def contact(update: Update, context: Context) -> None:
 
 
 async def start_writing(update: Update, context: Context) -> None:
-    """ "Gửi câu hỏi cho cán bộ": the next text the user sends goes to staff."""
+    """The "Gửi câu hỏi cho cán bộ" button: the next text the user sends goes to staff."""
     ctx = app_ctx(context)
     assert update.effective_user is not None
     await ctx.users.set_flow(update.effective_user.id, ASK_STAFF)
@@ -63,6 +63,8 @@ async def on_question_for_staff(update: Update, context: Context, user: User) ->
 
 
 async def on_follow_up(update: Update, context: Context, user: User) -> None:
+    """The text typed after "Hỏi thêm": it goes to the staff member who took the user's own thread
+    (a new thread when that one is closed or not theirs)."""
     ctx = app_ctx(context)
     msg = update.effective_message
     assert msg is not None and msg.text is not None
