@@ -5,6 +5,7 @@ as out of scope, to put a misjudged one back."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 GROUP_ANSWER = "staff_group_answer"
 GROUP_LINK = "staff_group_link"
 INBOX_SIZE = 8
-QUOTE_LIMIT = 300  # UTF-16 units of a user's own question quoted back to them
+QUOTE_LIMIT = 300  # UTF-16 units of a question quoted in a message
+LIST_LIMIT = 160  # UTF-16 units of each question in a list
 STAFF_TEXT_LIMIT = 3500  # UTF-16 units of a staff answer passed on to a user
 
 
@@ -37,7 +39,7 @@ async def show_inbox(update: Update, context: Context) -> None:
     """/cauhoi (staff): the open questions, grouped by similarity, with an action per group."""
     ctx = app_ctx(context)
     groups = await inbox_service(ctx).groups(limit=200)
-    shown = groups[:INBOX_SIZE]
+    shown = [replace(g, representative=clip(g.representative, LIST_LIMIT)) for g in groups[:INBOX_SIZE]]
     r = ctx.renderer
     rows = [
         [
@@ -68,7 +70,9 @@ async def on_declined_button(update: Update, context: Context) -> None:
         cb.expect(0)
         await query.answer()
         count = await kb.declined_count()
-        questions = await kb.declined_questions(limit=INBOX_SIZE)
+        questions = [
+            replace(q, text=clip(q.text, LIST_LIMIT)) for q in await kb.declined_questions(INBOX_SIZE)
+        ]
         rows = [
             [Button(r.label("desk.reopen", n=n), f"sd:dr:{q.id}")] for n, q in enumerate(questions, start=1)
         ]
@@ -118,12 +122,16 @@ async def on_inbox_button(update: Update, context: Context) -> None:
     if action == "ga":
         await ctx.users.set_flow(staff_id, GROUP_ANSWER, data)
         html = r.render(
-            "kb/group_answer_prompt", question=group.representative, count=group.count, askers=group.askers
+            "kb/group_answer_prompt",
+            question=clip(group.representative, QUOTE_LIMIT),
+            count=group.count,
+            askers=group.askers,
         )
         await answer(update, context, Reply(html))
     elif action == "gl":
         await ctx.users.set_flow(staff_id, GROUP_LINK, data)
-        await answer(update, context, Reply(r.render("kb/group_link_prompt", question=group.representative)))
+        question = clip(group.representative, QUOTE_LIMIT)
+        await answer(update, context, Reply(r.render("kb/group_link_prompt", question=question)))
     else:
         count = await kb.mark_new_entry(group.ids, staff_id)
         await answer(update, context, Reply(r.render("kb/group_done", action="new_entry", count=count)))

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 ASK_STAFF = "ask_staff"
 FOLLOW_UP = "staff_followup"
 STAFF_REPLY = "staff_reply"
-QUOTE_LIMIT = 300  # UTF-16 units of a user's own question quoted back to them
+QUOTE_LIMIT = 300  # UTF-16 units of a question quoted in a message
 STAFF_TEXT_LIMIT = 3500  # UTF-16 units of a staff answer passed on to a user
 QUESTION_LIMIT = 3000  # UTF-16 units of a user's question passed to staff
 NAME_LIMIT = 128  # UTF-16 units of a user's name shown to staff
@@ -59,7 +59,9 @@ async def on_question_for_staff(update: Update, context: Context, user: User) ->
     thread = await relay(ctx).open_thread(user.id, msg.chat_id, msg.text)
     await ctx.users.set_flow(user.id, None)
     await post_to_staff(ctx, context, thread, user, msg.text, follow_up=False)
-    await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=msg.text)))
+    await answer(
+        update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(msg.text, QUOTE_LIMIT)))
+    )
 
 
 async def on_follow_up(update: Update, context: Context, user: User) -> None:
@@ -74,7 +76,9 @@ async def on_follow_up(update: Update, context: Context, user: User) -> None:
     if thread is None or thread.user_id != user.id or thread.status != THREAD_OPEN:
         thread = await relay(ctx).open_thread(user.id, msg.chat_id, msg.text)
     await post_to_staff(ctx, context, thread, user, msg.text, follow_up=True)
-    await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=msg.text)))
+    await answer(
+        update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(msg.text, QUOTE_LIMIT)))
+    )
 
 
 async def post_to_staff(
@@ -138,7 +142,11 @@ async def on_thread_button(update: Update, context: Context) -> None:
             user_id, query.message.chat.id if query.message else user_id, question, question_id=ref
         )
         await post_to_staff(ctx, context, thread, db_user, question, follow_up=False)
-        await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=question)))
+        await answer(
+            update,
+            context,
+            Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(question, QUOTE_LIMIT))),
+        )
         return
     thread = await threads.thread(ref)
     if thread is None:

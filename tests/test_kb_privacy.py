@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fakebot.driver import Harness
 from knowledge.text import clip, utf16_len
-from tests.conftest import STAFF_ID
+from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 
 NAMED = "em là Nguyễn Văn Tám, ocop có cho vay vốn ưu đãi không"
 PLAIN = "ocop co cho vay von uu dai ko"
@@ -52,3 +52,18 @@ def test_clip_counts_utf16_units() -> None:
     clipped = clip(bees, 9)
     assert clipped == "🐝" * 4 + "…" and utf16_len(clipped) == 9
     assert clip("Tám 🐝🐝", 5) == "Tám…"
+
+
+async def test_a_question_of_emoji_is_clipped_by_utf16_units_for_the_staff(bot: Harness) -> None:
+    lan = bot.user(303, "Lan 🐝")
+    await lan.send("/lienhe")
+    await lan.press("✍️ Gửi câu hỏi cho cán bộ")
+    question = "🐝" * 2040  # 2,040 characters but 4,080 UTF-16 units: the most Telegram lets a user send
+    await lan.send(question)
+    forwarded = bot.fake.bot_messages(STAFF_CHAT_ID)[-1]
+    assert "🐝" * 1000 in forwarded.text and question not in forwarded.text
+    assert utf16_len(forwarded.text) <= 4096
+    assert "Đã chuyển câu hỏi" in lan.last.text
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await staff.press("✍️ Trả lời", message=forwarded)
+    assert "🐝" in staff.last.text
