@@ -355,5 +355,6 @@ def load_contacts(path: Path | str | None = None) -> dict[str, Any]:
 
 
 def load_knowledge_base(data_dir: Path | str | None = None) -> KnowledgeBase:
-    """Load (or reload) the knowledge base from disk: what the bot calls at start and on /reload."""
+    """Load the knowledge base from disk as it is, problems collected (`kb check`, benchmarks); the bot
+    itself goes through the checked path, `knowledge.index.load_checked`."""
     return KnowledgeBase.load(data_dir)

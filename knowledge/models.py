@@ -104,7 +104,8 @@ class StaffThreadMessage(Base):
 
 
 class KbExtraQuestion(Base):
-    """A sample question staff linked to an entry; the matcher indexes it after a reload."""
+    """A sample question staff linked to an entry; the link moves the knowledge version, so every bot
+    process's index includes it before its next answer."""
 
     __tablename__ = "kb_extra_questions"
 
