@@ -155,9 +155,10 @@ class KnowledgeService:
 
     async def index(self) -> KnowledgeIndex:
         """The index to answer with; rebuilt first when the knowledge version in the database moved
-        (one primary-key read per call)."""
+        (one primary-key read per call). While another question's rebuild runs, the old index answers,
+        whole (entries and matcher together)."""
         current = self._index
-        if current is not None and current.version == await self._stored_version():
+        if current is not None and (self._lock.locked() or current.version == await self._stored_version()):
             return current
         return await self.refresh()
 

@@ -3,18 +3,21 @@ process on one database (two Applications stand for two processes)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import select
 
+import knowledge.service as knowledge_service_module
 from fakebot.driver import Harness
 from knowledge.index import IndexRejected, build_index
 from knowledge.kb import DATA_DIR
 from knowledge.models import KnowledgeVersion
-from knowledge.service import KnowledgeService
+from knowledge.service import KnowledgeService, publish_change
 from storage.db import Database
 from tests.conftest import STAFF_ID, BotFactory
 
@@ -125,3 +128,28 @@ def test_build_index_refuses_files_with_errors(tmp_path: Path) -> None:
     with pytest.raises(IndexRejected) as caught:
         build_index(data, {}, 0)
     assert any("Bad Id" in str(p) for p in caught.value.problems)
+
+
+async def test_questions_during_a_rebuild_are_answered_by_the_old_index_whole(
+    tmp_path: Path, database: Database, clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = KnowledgeService(database, clock, data_dir=copy_data(tmp_path))
+    await service.start()
+    old = await service.index()
+    started, release = threading.Event(), threading.Event()
+
+    def slow_build(*args):
+        started.set()
+        release.wait(30)
+        return build_index(*args)
+
+    monkeypatch.setattr(knowledge_service_module, "build_index", slow_build)
+    async with database.session() as s:
+        await publish_change(s, clock.now())
+    rebuild = asyncio.create_task(service.index())
+    assert await asyncio.to_thread(started.wait, 30)  # the rebuild is under way in its worker thread
+    assert await service.index() is old  # not kept waiting, and never half new
+    assert (await service.ask(1, 10, "ocop là gì")).entry.id == "ocop-la-gi"
+    release.set()
+    new = await rebuild
+    assert new.version == old.version + 1 and await service.index() is new
