@@ -180,6 +180,11 @@ class KnowledgeService:
             self._index = index
             return index
 
+    async def _current(self) -> KnowledgeIndex:
+        """The index this process holds, without asking the database (showing an entry does not need
+        the latest version; answering a question does)."""
+        return self._index if self._index is not None else await self.index()
+
     async def reload_checked(self) -> ReloadOutcome:
         """Staff reload: read the files, and switch every process to them only when they have no errors."""
         try:
@@ -210,13 +215,13 @@ class KnowledgeService:
     # ------------------------------------------------------------- entries
     async def entry_view(self, entry_id: str) -> EntryView | None:
         """An entry ready to render (contacts filled in for `dynamic: contacts`), or None."""
-        index = await self.index()
+        index = await self._current()
         entry = index.kb.get(entry_id)
         return self._view(index, entry) if entry is not None else None
 
     async def contacts_view(self) -> EntryView | None:
         """The entry that lists the contacts (`dynamic: contacts`), if the knowledge base has one."""
-        index = await self.index()
+        index = await self._current()
         entry = next((e for e in index.kb.entries.values() if e.dynamic == "contacts"), None)
         return self._view(index, entry) if entry is not None else None
 
@@ -244,7 +249,7 @@ class KnowledgeService:
     async def search_entries(self, text: str, limit: int = 5) -> list[tuple[str, str]]:
         """(entry_id, title) for staff picking an entry: an exact id, titles containing the text, then
         the matcher's best entries."""
-        index = await self.index()
+        index = await self._current()
         entries = index.kb.entries
         wanted = text.strip().lower()
         found: list[str] = [wanted] if wanted in entries else []
