@@ -133,9 +133,9 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_kb(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge.kb import kb_check_main
+    from knowledge.check import main
 
-    return kb_check_main(args.rest)
+    return main(args.rest)
 
 
 def cmd_form(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
@@ -85,39 +86,41 @@ async def on_callback(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     ctx = app_ctx(context)
-    parts = (query.data or "").split(":")
-    kind = parts[1] if len(parts) > 1 else ""
-    try:
-        question_id = int(parts[2])
-    except (IndexError, ValueError):
-        await basic.stale_button(update, context)
-        return
+    cb = parse(query.data)
+    question_id = cb.id(0)
+    if cb.action in {"up", "dn"}:
+        cb.expect(1)
+    elif cb.action in {"p", "e"}:
+        cb.expect(2)
+    else:
+        raise BadCallback(f"unknown knowledge button {cb.action!r}")
     user_id = update.effective_user.id
-    if not await service(ctx).owns_question(question_id, user_id):
+    kb = service(ctx)
+    if not await kb.owns_question(question_id, user_id):
         await basic.stale_button(update, context)
         return
-    if kind in {"up", "dn"} and len(parts) == 3:
-        changed = await service(ctx).record_feedback(question_id, user_id, "up" if kind == "up" else "down")
-        key = "kb.already" if not changed else ("kb.thanks_up" if kind == "up" else "kb.thanks_down")
+    if cb.action in {"up", "dn"}:
+        changed = await kb.record_feedback(question_id, user_id, "up" if cb.action == "up" else "down")
+        key = "kb.already" if not changed else ("kb.thanks_up" if cb.action == "up" else "kb.thanks_down")
         await query.answer(ctx.renderer.label(key))
-        if changed and kind == "dn":
+        if changed and cb.action == "dn":
             rows = [[Button(ctx.renderer.label("kb.ask_staff"), f"sd:new:{question_id}")]]
             await answer(update, context, Reply(ctx.renderer.render("kb/feedback_down"), rows))
         return
-    if kind in {"p", "e"} and len(parts) == 4:
-        kb = service(ctx)
-        entry = await kb.pick_suggestion(question_id, parts[3]) if kind == "p" else kb.entry_view(parts[3])
-        if entry is None:
-            await basic.stale_button(update, context)
-            return
-        await query.answer()
-        reply = entry_reply(ctx, entry, question_id)
-        if kind == "p":
-            await replace(query, context, reply)
-        else:
-            await answer(update, context, reply)
+    entry_id = cb.token(1)
+    if cb.action == "p":
+        entry = await kb.pick_suggestion(question_id, entry_id)
+    else:
+        entry = await kb.entry_view(entry_id)
+    if entry is None:
+        await basic.stale_button(update, context)
         return
-    await basic.stale_button(update, context)
+    await query.answer()
+    reply = entry_reply(ctx, entry, question_id)
+    if cb.action == "p":
+        await replace(query, context, reply)
+    else:
+        await answer(update, context, reply)
 
 
 @basic.staff_required

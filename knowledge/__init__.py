@@ -1,2 +1,3 @@
-"""The knowledge base: curated OCOP entries (data files), Vietnamese normalisation, retrieval,
-the commune directory, the eligibility check and the question/feedback service. No Telegram here."""
+"""The knowledge base: curated OCOP entries (data files), Vietnamese normalisation, the matcher and its
+index, the commune directory, the eligibility check, answering (`service`), the staff inbox (`inbox`)
+and the staff relay (`relay`). No Telegram here."""

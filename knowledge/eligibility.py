@@ -25,7 +25,9 @@ class EligibilityDataError(ValueError):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ChoiceEffect:
+    """What picking a choice means: `kind` ok / fix / block, with the text, rule and source it cites."""
+
     kind: str
     text: str = ""
     rule: str = ""
@@ -33,21 +35,29 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Choice:
+class EligibilityChoice:
+    """One answer button of a question."""
+
     id: str
     label: str
-    outcome: Outcome
+    outcome: ChoiceEffect
 
 
 @dataclass(frozen=True)
-class Question:
+class EligibilityQuestion:
+    """One question of the check, asked only `when` the earlier answers match."""
+
     id: str
     text: str
-    choices: tuple[Choice, ...]
+    choices: tuple[EligibilityChoice, ...]
     when: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def choice(self, choice_id: str) -> Choice | None:
+    def choice(self, choice_id: str) -> EligibilityChoice | None:
         return next((c for c in self.choices if c.id == choice_id), None)
+
+
+# handlers/eligibility.py still imports the old name (another engineer's file); drop after the merge.
+Question = EligibilityQuestion
 
 
 @dataclass(frozen=True)
@@ -64,14 +74,14 @@ class Step:
     """What follows an answer: the new state and either the next question or the verdict."""
 
     state: dict[str, Any]
-    question: Question | None = None
+    question: EligibilityQuestion | None = None
     verdict: Verdict | None = None
 
 
 class EligibilityCheck:
     """Runs the questionnaire: `first_question()`, then `answer()` until it returns a verdict."""
 
-    def __init__(self, questions: list[Question]) -> None:
+    def __init__(self, questions: list[EligibilityQuestion]) -> None:
         if not questions:
             raise EligibilityDataError("no questions")
         self.questions = questions
@@ -83,10 +93,10 @@ class EligibilityCheck:
             data = yaml.safe_load(fh) or {}
         return cls(_parse(data))
 
-    def question(self, question_id: str) -> Question | None:
+    def question(self, question_id: str) -> EligibilityQuestion | None:
         return self._by_id.get(question_id)
 
-    def first_question(self) -> Question:
+    def first_question(self) -> EligibilityQuestion:
         question = self.next_question({})
         assert question is not None
         return question
@@ -95,10 +105,10 @@ class EligibilityCheck:
     def new_state() -> dict[str, Any]:
         return {"answers": {}}
 
-    def _relevant(self, question: Question, answers: dict[str, str]) -> bool:
+    def _relevant(self, question: EligibilityQuestion, answers: dict[str, str]) -> bool:
         return all(answers.get(qid) in allowed for qid, allowed in question.when.items())
 
-    def next_question(self, state: dict[str, Any]) -> Question | None:
+    def next_question(self, state: dict[str, Any]) -> EligibilityQuestion | None:
         """The first relevant question not answered yet (None: the check is complete)."""
         answers = dict(state.get("answers") or {})
         for question in self.questions:
@@ -165,11 +175,11 @@ class EligibilityCheck:
         return {c.outcome.source for q in self.questions for c in q.choices if c.outcome.source}
 
 
-def _parse(data: dict[str, Any]) -> list[Question]:
+def _parse(data: dict[str, Any]) -> list[EligibilityQuestion]:
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list):
         raise EligibilityDataError("top level must have a 'questions' list")
-    questions: list[Question] = []
+    questions: list[EligibilityQuestion] = []
     seen: set[str] = set()
     for raw in raw_questions:
         qid = str(raw.get("id") or "")
@@ -177,7 +187,7 @@ def _parse(data: dict[str, Any]) -> list[Question]:
             raise EligibilityDataError(f"question id missing or duplicated: {qid!r}")
         if not str(raw.get("text") or "").strip():
             raise EligibilityDataError(f"question {qid}: text is empty")
-        choices: list[Choice] = []
+        choices: list[EligibilityChoice] = []
         for rc in raw.get("choices") or []:
             cid = str(rc.get("id") or "")
             out = rc.get("outcome") or {"kind": "ok"}
@@ -191,10 +201,10 @@ def _parse(data: dict[str, Any]) -> list[Question]:
                     f"question {qid}, choice {cid}: a {kind} needs text, rule and source"
                 )
             choices.append(
-                Choice(
+                EligibilityChoice(
                     cid,
                     str(rc["label"]),
-                    Outcome(
+                    ChoiceEffect(
                         kind,
                         str(out.get("text") or ""),
                         str(out.get("rule") or ""),
@@ -210,6 +220,6 @@ def _parse(data: dict[str, Any]) -> list[Question]:
                 raise EligibilityDataError(
                     f"question {qid}: 'when' refers to {dep!r}, not an earlier question"
                 )
-        questions.append(Question(qid, str(raw["text"]).strip(), tuple(choices), when))
+        questions.append(EligibilityQuestion(qid, str(raw["text"]).strip(), tuple(choices), when))
         seen.add(qid)
     return questions

@@ -1,19 +1,17 @@
-"""The curated knowledge base: loads and validates entries and sources, and checks them (`kb check`).
+"""The curated knowledge base: loads and validates entries, sources and out-of-scope topics.
 
 Entries live in `knowledge/data/entries/*.yaml`, sources in `knowledge/data/sources.yaml`, and the
 subjects the bot does not answer (each with its example questions and where to ask instead) in
 `knowledge/data/out_of_scope.yaml`. Loading never
 raises on bad content: every problem is collected with its file and entry id, bad entries are left out,
-and `check()` adds the cross-entry problems (duplicates, unknown sources and related ids, and sample
-questions the real matcher would answer with a different entry).
+and `check()` adds the cross-entry problems (unknown sources and related ids, the eligibility file).
+`knowledge.check` (`python bot.py kb check`) adds the sample questions the matcher would answer with a
+different entry.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from knowledge.eligibility import EligibilityCheck
 from knowledge.normalize import fold_text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -137,8 +136,9 @@ class KnowledgeBase:
         """The entry's sources in the order it cites them (unknown keys left out)."""
         return [self.sources[key] for key in entry.sources if key in self.sources]
 
-    def check(self, *, collisions: bool = True) -> list[Problem]:
-        """Every problem: loading/schema, unknown sources and related ids, and sample-question collisions."""
+    def check(self) -> list[Problem]:
+        """The problems found without the matcher: loading/schema, unknown sources and related ids, the
+        eligibility questionnaire. `knowledge.check` adds the sample-question collisions."""
         problems = list(self.problems)
         for entry in self.entries.values():
             where = f"{entry.file}: {entry.id}"
@@ -155,14 +155,10 @@ class KnowledgeBase:
                     Problem(WARNING, where, f"dynamic contacts but {CONTACTS_FILE.name} is missing")
                 )
         problems.extend(self._eligibility_problems())
-        if collisions and self.entries:
-            problems.extend(self.collisions())
         return problems
 
     def _eligibility_problems(self) -> list[Problem]:
         """The eligibility questionnaire beside the entries must load and cite known sources."""
-        from knowledge.eligibility import EligibilityCheck
-
         path = self.data_dir / "eligibility.yaml"
         if not path.exists():
             return []
@@ -174,31 +170,6 @@ class KnowledgeBase:
             Problem(ERROR, path.name, f"unknown source {key!r} (not in sources.yaml)")
             for key in sorted(check.source_keys() - set(self.sources))
         ]
-
-    def collisions(self) -> list[Problem]:
-        """Sample questions that the matcher (without that very question) answers with another entry.
-
-        An error when the other entry wins with `COLLISION_CONFIDENCE` or more (the two entries say the
-        same thing, or the sample is misfiled); a warning when it would merely be answered.
-        """
-        from knowledge.retrieval import COLLISION_CONFIDENCE, Decision, Matcher
-
-        matcher = Matcher(self, classifier=False)  # leave-one-out: the lexical half decides alone
-        found: list[Problem] = []
-        for entry_id, question, sample_index in matcher.own_samples():
-            match = matcher.match(question, exclude_sample=sample_index)
-            if match.decision is Decision.ANSWER and match.entry_id != entry_id:
-                entry = self.entries[entry_id]
-                level = ERROR if match.confidence >= COLLISION_CONFIDENCE else WARNING
-                found.append(
-                    Problem(
-                        level,
-                        f"{entry.file}: {entry_id}",
-                        f"sample question {question!r} is answered by {match.entry_id!r} "
-                        f"(confidence {match.confidence:.2f}); reword it or the other entry's samples",
-                    )
-                )
-        return found
 
 
 def _as_date(value: Any) -> date | None:
@@ -384,33 +355,6 @@ def load_contacts(path: Path | str | None = None) -> dict[str, Any]:
 
 
 def load_knowledge_base(data_dir: Path | str | None = None) -> KnowledgeBase:
-    """Load (or reload) the knowledge base from disk: what the bot calls at start and on /reload."""
+    """Load the knowledge base from disk as it is, problems collected (`kb check`, benchmarks); the bot
+    itself goes through the checked path, `knowledge.index.load_checked`."""
     return KnowledgeBase.load(data_dir)
-
-
-def kb_check_main(argv: Sequence[str]) -> int:
-    """`python bot.py kb check [--data-dir DIR] [--no-collisions] [-v]`: print problems; 1 on any error."""
-    parser = argparse.ArgumentParser(prog="bot.py kb check", description="Check the knowledge base files.")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder with entries/ and sources.yaml")
-    parser.add_argument(
-        "--no-collisions", action="store_true", help="skip the sample-question collision check"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="print warnings too, not only errors")
-    args = parser.parse_args(list(argv))
-    kb = load_knowledge_base(args.data_dir)
-    problems = kb.check(collisions=not args.no_collisions)
-    for problem in problems:
-        if args.verbose or problem.level == ERROR:
-            print(problem)
-    errors = sum(1 for p in problems if p.level == ERROR)
-    warnings = len(problems) - errors
-    samples = sum(len(e.questions) for e in kb.entries.values())
-    hint = " (-v lists the warnings)" if warnings and not args.verbose else ""
-    declined = sum(len(t.questions) for t in kb.out_of_scope.values())
-    print(
-        f"{len(kb.entries)} entries, {samples} sample questions, {len(kb.sources)} sources, "
-        f"{len(kb.out_of_scope)} out-of-scope topics ({declined} questions): "
-        f"{errors} error(s), {warnings} warning(s){hint}",
-        file=sys.stderr if errors else sys.stdout,
-    )
-    return 1 if errors else 0

@@ -1,4 +1,5 @@
-"""Tables of the knowledge part: questions asked, feedback, staff threads and staff-linked samples."""
+"""Tables of the knowledge part: questions asked, feedback, staff threads, staff-linked samples and the
+knowledge version every bot process follows."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class Question(Base):
     __table_args__ = (
         Index("ix_questions_status_created_at", "status", "created_at"),
         Index("ix_questions_user_id_created_at", "user_id", "created_at"),
+        Index("ix_questions_cluster_id", "cluster_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -46,6 +48,8 @@ class Question(Base):
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     outcome: Mapped[str] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The inbox group of an open question: the id of the group's first question (None until placed).
+    cluster_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     staff_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     resolved_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -100,7 +104,8 @@ class StaffThreadMessage(Base):
 
 
 class KbExtraQuestion(Base):
-    """A sample question staff linked to an entry; the matcher indexes it after a reload."""
+    """A sample question staff linked to an entry; the link moves the knowledge version, so every bot
+    process's index includes it before its next answer."""
 
     __tablename__ = "kb_extra_questions"
 
@@ -109,3 +114,15 @@ class KbExtraQuestion(Base):
     question: Mapped[str] = mapped_column(Text)
     added_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KnowledgeVersion(Base):
+    """One row: a number that moves whenever the knowledge the matcher serves changes (a staff reload,
+    a group linked to an entry). Every bot process compares it with the version of its own index
+    before answering, and rebuilds when it moved, so several processes on one database agree."""
+
+    __tablename__ = "knowledge_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,78 +3,52 @@
 Every entry is indexed by its title and sample questions (plus the ones staff linked later). A question
 is scored against each sample by
 - weighted token overlap: IDF over entries of folded unigrams, folded bigrams and accented unigrams
-  (accents help when typed, never hurt when left out), as a mix of how much of the question is covered
-  and how much of the sample is covered (long questions: the sample's side counts more);
+  (`knowledge.features`; accents help when typed, never hurt when left out), as a mix of how much of the
+  question is covered and how much of the sample is covered (long questions: the sample's side counts
+  more);
 - character similarity (rapidfuzz token_set_ratio) of the folded texts, for the best candidates;
 and per entry: its best sample, plus how much of the question the entry's samples and its answer text
 cover as a whole. Before that: normalisation (abbreviations, fillers), synonym phrases
-(`data/synonyms.yaml`) and typo repair (an unknown word is mapped to the closest known word, or split in
+(`knowledge.phrases`) and typo repair (an unknown word is mapped to the closest known word, or split in
 two known words). Long messages are also scored with their story sentences weighing less than the
-sentences that ask something, and sentence by sentence.
+sentences that ask something, and sentence by sentence (`knowledge.sentences`).
 Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word (and so
 does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
 so a question about something else covers little and scores low; with no known content word at all the
 confidence is capped.
 Then the supervised half (`knowledge.classifier`, trained on the same sample questions plus the
-questions of `data/out_of_scope.yaml`): the entries are ranked by a mix of the lexical confidence and
-the classifier's probability (`CLASSIFIER_WEIGHT`), and a question the classifier puts among the
-out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more (`OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP` when
-it names the programme) is declined, naming the topic when one stands out.
+questions of `data/out_of_scope.yaml`; blended in `knowledge.decision.blend`): the entries are ranked
+by a mix of the lexical confidence and the classifier's probability (`CLASSIFIER_WEIGHT`), and a
+question the classifier puts among the out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more
+(`OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP` when it names the programme) is declined, naming the topic when
+one stands out.
 Place names (old and current communes of `data/communes.yaml`) are tagged with the current unit they
 belong to (`place_phrases`), so an old commune meets the samples that name its neighbours.
 The decision: ANSWER when the lexical confidence (how well the knowledge base covers the question) is
 `ANSWER_THRESHOLD` or above and the best entry leads the next by `MIN_MARGIN`; SUGGEST in the middle
 band; UNKNOWN below (with the closest topics, if any) or out of scope.
-All weights and thresholds are named constants below, tuned with `python -m bench kb` on
-bench/data/kb_eval.yaml only (never on the held-out set).
+All weights and thresholds are named constants (here, in `knowledge.decision` and `knowledge.features`),
+tuned with `python -m bench kb` on bench/data/kb_eval.yaml only (never on the held-out set).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
-from pathlib import Path
 
 import numpy as np
-import yaml
 from rapidfuzz import fuzz, process
 
 from knowledge.classifier import QuestionClassifier, trained_classifier
-from knowledge.communes import CommuneDirectory
-from knowledge.kb import DATA_DIR, KnowledgeBase
-from knowledge.normalize import Normalized, Normalizer, PhraseTable, default_normalizer, fold_text
-
-SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
+from knowledge.decision import PROGRAMME_WORD, Decision, Match, blend, decide
+from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
+from knowledge.kb import KnowledgeBase
+from knowledge.normalize import Normalized, PhraseTable, default_normalizer
+from knowledge.phrases import PLACE_TAG_PREFIX, load_synonyms, place_phrases
+from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split
 
 PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
-# Decision thresholds on the confidence (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
-ANSWER_THRESHOLD = 0.42
-SUGGEST_THRESHOLD = 0.32
-# Answer only when the best entry leads the second by this much; otherwise offer both.
-MIN_MARGIN = 0.02
-# Entries below this confidence are not offered as "closest topics".
-SUGGESTION_FLOOR = 0.25
-MAX_SUGGESTIONS = 3
-# The classifier: its share of the ranking score (the rest is the lexical confidence), the share of
-# out-of-scope probability that declines a question, and the probability that makes an entry worth
-# offering as a suggestion even when its lexical confidence is low.
-CLASSIFIER_WEIGHT = 0.5
-OUT_OF_SCOPE_THRESHOLD = 0.3
-# A question that names the programme ("ocop", or a synonym rewritten to it) is declined only when the
-# classifier is much surer: people rarely name OCOP when they ask about something else.
-OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP = 0.6
-PROGRAMME_WORD = "ocop"
-CLASSIFIER_SUGGESTION_FLOOR = 0.15
-# A declined question is said to be about its most likely out-of-scope topic only when that topic holds
-# this share of the out-of-scope probability; otherwise it is declined as UNNAMED_TOPIC.
-OUT_OF_SCOPE_NAMED_SHARE = 0.45
-UNNAMED_TOPIC = "*"
-# `kb check`: a sample question answered by another entry with this confidence is an error.
-COLLISION_CONFIDENCE = 0.7
 
 # Scoring weights.
 QUERY_COVERAGE_EXPONENT = 0.6  # token score = qcov^e * scov^(1-e)
@@ -86,41 +60,17 @@ CHAR_WEIGHT = 0.5  # share of the character similarity
 PRESELECT = 256  # samples (most overlap) that get a full token score
 CHAR_CANDIDATES = 24  # samples (best by tokens) that get a character score
 CHAR_SCORER = fuzz.token_set_ratio
-BIGRAM_FACTOR = 1.0
-BIGRAM_STOP_FACTOR = 0.5  # a bigram with one function word
-ACCENT_FACTOR = 0.5
-STOPWORD_FACTOR = 0.25
 ACCENT_MISMATCH_FACTOR = 0.35  # a folded match whose typed accents the index never saw on that word
 TYPO_MIN_LENGTH = 4  # unknown words typed without accents, this long or longer, are repaired
 TYPO_MIN_SCORE = 80.0
 TYPO_SHORT_MIN_SCORE = 85.0  # for words of exactly TYPO_MIN_LENGTH letters
 TYPO_FACTOR = 0.7  # a repaired word matches with this share of its weight
-REPAIR_ACCENTED = True  # also repair an unknown word typed with accents ("trìn" → "trinh")
-# Long messages (this many words or more) tell a story before the question. Each entry keeps its best
-# confidence over: the whole message (counting LONG_WHOLE_FACTOR of itself: its story words pull towards
-# other topics); the whole message with the words of its story sentences weighing STORY_WEIGHT of the
-# question sentences' (WEIGHTED_WHOLE_FACTOR); each sentence alone, and the last two together — a
-# sentence that reads as a question ("?", "không", "gì", "đâu", "bao nhiêu", "thế nào"…) counting
-# QUESTION_PART_FACTOR of itself, another one STORY_PART_FACTOR.
-LONG_MESSAGE_WORDS = 22
-SENTENCE_MIN_WORDS = 4
+# A long message (LONG_MESSAGE_WORDS or more) is scored whole counting LONG_WHOLE_FACTOR of itself (its
+# story words pull towards other topics), whole again with its story sentences' words weighing
+# STORY_WEIGHT of the question sentences', and part by part (`knowledge.sentences.message_parts`); each
+# entry keeps its best confidence.
 LONG_WHOLE_FACTOR = 0.85
 STORY_WEIGHT = 0.4
-WEIGHTED_WHOLE_FACTOR = 1.0
-QUESTION_PART_FACTOR = 1.0
-STORY_PART_FACTOR = 0.8
-MAX_PARTS = 3  # the last ones: a question usually ends the message
-_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])")
-# A sentence is a question when it has "?", a question phrase anywhere, or ends with a question word
-# (not "3 sao", a number of stars). Matched on folded text.
-_QUESTION_ANYWHERE_RE = re.compile(
-    r"\b(?:bao nhieu|the nao|nhu nao|ra sao|o dau|cho nao|nhung gi|cai gi|la gi|khi nao|bao gio|"
-    r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao)\b"
-)
-_QUESTION_END_RE = re.compile(
-    r"(?<!\d )\b(?:khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
-    r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
-)
 # A word found in no sample question and no answer weighs this many times the rarest known word.
 UNKNOWN_WORD_FACTOR = 1.5
 # A word typed with accents that neither the samples nor the answers have (only its folded form matches
@@ -128,110 +78,6 @@ UNKNOWN_WORD_FACTOR = 1.5
 FOREIGN_ACCENTED_WEIGHT = 1.5
 # Without any known content word the confidence is capped here (out-of-scope guard).
 NO_DOMAIN_CAP = 0.15
-
-STOPWORDS = frozenset(
-    """
-    la thi co khong cua va de cho toi em minh anh chi ban nay do voi ve ma neu hay hoac roi da se dang bi
-    vi gi nao muon hoi biet cung oi nhe chua ra vao tu den nua thoi luon ah a u day kia the nhu vay duoc
-    can phai nhung cac mot nhi ha ho oi ca nguoi chung ta ho cai con nhieu lam
-    """.split()
-)
-
-
-class Decision(StrEnum):
-    ANSWER = "answer"
-    SUGGEST = "suggest"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Match:
-    """The matcher's verdict on one question.
-
-    `entry_id` is the best entry (None when nothing is even close); `confidence` its ranking score;
-    `suggestions` are the next best entries (for ANSWER: related alternatives; for SUGGEST: the choices
-    to offer, best first; for UNKNOWN: the closest topics, possibly empty).
-    """
-
-    entry_id: str | None
-    confidence: float
-    decision: Decision
-    suggestions: tuple[tuple[str, float], ...] = ()
-    normalized: str = ""
-    evidence: float = 0.0  # the lexical confidence the thresholds apply to
-    # When the question was declined as another subject: that topic's id, or UNNAMED_TOPIC.
-    out_of_scope: str | None = None
-    small_talk: bool = False  # nothing but greetings, thanks or politeness words
-
-    @property
-    def choices(self) -> list[tuple[str, float]]:
-        """Best entry first, then the suggestions (what a SUGGEST reply offers)."""
-        head = [(self.entry_id, self.confidence)] if self.entry_id else []
-        return head + [s for s in self.suggestions if s[0] != self.entry_id]
-
-
-PLACE_TAG_PREFIX = "dv"  # "dvxuanmai": a place of the current unit Xuân Mai (never a typed word)
-_UNTAGGED_PLACES = frozenset({"chuong my"})
-PLACE_TAG_FACTOR = 0.5  # a place tag weighs this share of a word
-
-
-def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
-    """Synonym groups from the data file; the first phrase of a group is the canonical one."""
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    groups = data.get("synonyms") or []
-    return [[str(p) for p in group] for group in groups if isinstance(group, list)]
-
-
-def place_phrases(directory: CommuneDirectory | None = None) -> list[list[str]]:
-    """Synonym groups that tag each place name with the current unit(s) it belongs to.
-
-    "Nam Phương Tiến" becomes "Nam Phương Tiến dvxuanmai" in questions and samples alike, so a question
-    naming one old commune meets the samples that name another commune of the same unit (and the old
-    name stops looking like the unrelated words it shares, such as "phương" and "phường"). The names of
-    the old district itself are left alone: "Chương Mỹ" is everywhere.
-    """
-    directory = directory or CommuneDirectory.load()
-    groups: list[list[str]] = []
-    for name, units in directory.unit_names():
-        if fold_text(name) in _UNTAGGED_PLACES:
-            continue
-        tags = " ".join(PLACE_TAG_PREFIX + fold_text(unit).replace(" ", "") for unit in units)
-        groups.append([f"{name} {tags}", name])
-    return groups
-
-
-def decide(
-    ranked: Sequence[tuple[str, float]],
-    *,
-    has_domain: bool = True,
-    evidence: float | None = None,
-    out_of_scope: str | None = None,
-    floor: float = SUGGESTION_FLOOR,
-) -> Match:
-    """Turn ranked (entry_id, score) pairs into a Match with its decision.
-
-    `evidence` is the confidence the thresholds apply to (default: the best score); `out_of_scope` a
-    topic id the question was recognised as (declined: UNKNOWN without suggestions); `floor` the score
-    below which an entry is not offered.
-    """
-    if not ranked:
-        return Match(None, 0.0, Decision.UNKNOWN, evidence=evidence or 0.0, out_of_scope=out_of_scope)
-    best_id, best = ranked[0]
-    level = best if evidence is None else evidence
-    if out_of_scope is not None:
-        return Match(None, best, Decision.UNKNOWN, evidence=level, out_of_scope=out_of_scope)
-    second = ranked[1][1] if len(ranked) > 1 else 0.0
-    others = [(e, c) for e, c in ranked[1:] if c >= floor][:MAX_SUGGESTIONS]
-    if level >= ANSWER_THRESHOLD and best - second >= MIN_MARGIN:
-        return Match(best_id, best, Decision.ANSWER, tuple(others), evidence=level)
-    if level >= SUGGEST_THRESHOLD:
-        return Match(best_id, best, Decision.SUGGEST, tuple(others[: MAX_SUGGESTIONS - 1]), evidence=level)
-    if level >= SUGGESTION_FLOOR and has_domain:
-        return Match(best_id, best, Decision.UNKNOWN, tuple(others[: MAX_SUGGESTIONS - 1]), evidence=level)
-    return Match(None, best, Decision.UNKNOWN, evidence=level)
 
 
 @dataclass(frozen=True)
@@ -243,22 +89,22 @@ class _Sample:
 
 
 class Matcher:
-    """An index over a knowledge base's sample questions; `match(text)` answers one question."""
+    """An index over a knowledge base's sample questions; `match(text)` answers one question.
+
+    Built once per knowledge version (`knowledge.index`) and never changed afterwards, except for its
+    caches of prepared texts and repaired words."""
 
     def __init__(
         self,
         kb: KnowledgeBase,
         extra_questions: Mapping[str, Sequence[str]] | None = None,
         *,
-        synonyms: Sequence[Sequence[str]] | None = None,
-        normalizer: Normalizer | None = None,
         classifier: bool = True,
     ) -> None:
         self.kb = kb
-        self.normalizer = normalizer or default_normalizer()
-        places = place_phrases() if synonyms is None else []
-        groups = [*load_synonyms(), *places] if synonyms is None else synonyms
-        self.phrases = PhraseTable(groups, self.normalizer)
+        self.normalizer = default_normalizer()
+        places = place_phrases()
+        self.phrases = PhraseTable([*load_synonyms(), *places], self.normalizer)
         self._tagged_places: list[tuple[str, str]] = []
         for canonical, _name in places:
             folded = " ".join(self.normalizer.normalize(canonical).folded_tokens)
@@ -280,7 +126,7 @@ class Matcher:
                 if not norm:
                     continue
                 samples.append(_Sample(e_index, text, norm.folded, is_question))
-                features.append(_features(norm))
+                features.append(text_features(norm))
         self.samples = samples
         self._sample_features = features
         self.sample_entry = np.array([s.entry for s in samples], dtype=np.int64)
@@ -341,8 +187,8 @@ class Matcher:
         for feats in entry_sets:
             for f in feats:
                 df[f] = df.get(f, 0) + 1
-        self.idf = {f: _idf(n_entries, d) for f, d in df.items()}
-        self.max_idf = _idf(n_entries, 0)
+        self.idf = {f: bm25_idf(n_entries, d) for f, d in df.items()}
+        self.max_idf = bm25_idf(n_entries, 0)
         postings: dict[str, list[int]] = {}
         norms = np.zeros(len(self.samples), dtype=np.float64)
         for index, feats in enumerate(features):
@@ -366,7 +212,7 @@ class Matcher:
         self._answer_words: set[str] = set()  # accented words of the answers
         for entry_id in self.entry_ids:
             norm = self.phrases.apply(self.normalizer.normalize(self.kb.entries[entry_id].answer))
-            answer_feats.append({f for f in _features(norm) if not f.startswith("a:")})
+            answer_feats.append({f for f in text_features(norm) if not f.startswith("a:")})
             self._answer_words.update(norm.tokens)
         n_entries = max(len(self.entry_ids), 1)
         df: dict[str, int] = {}
@@ -392,7 +238,7 @@ class Matcher:
             total += idf * factor
             postings.append(self.answer_postings[f])
             weights.append(idf * factor)
-        acc = _accumulate(postings, weights, len(self.entry_ids))
+        acc = accumulate(postings, weights, len(self.entry_ids))
         return acc / total if total > 0 else acc
 
     def _entry_overlap_without(self, qfeats: dict[str, float], excluded: int) -> float:
@@ -456,10 +302,9 @@ class Matcher:
         folded: list[str] = []
         guessed: set[str] = set()
         for acc, fold_tok in zip(norm.tokens, norm.folded_tokens, strict=True):
-            # Known (in a sample or an answer): kept as it is. An unknown word typed with accents is
-            # repaired too when REPAIR_ACCENTED ("trìn" for "trình"), only by a close known word.
-            known = fold_tok in self._vocab_set or f"u:{fold_tok}" in self.answer_idf
-            if known or (acc != fold_tok and not REPAIR_ACCENTED):
+            # Known (in a sample or an answer): kept as it is. An unknown word is repaired, also when
+            # typed with accents ("trìn" for "trình"), only by a close known word.
+            if fold_tok in self._vocab_set or f"u:{fold_tok}" in self.answer_idf:
                 tokens.append(acc)
                 folded.append(fold_tok)
                 continue
@@ -481,26 +326,26 @@ class Matcher:
         and the rest is context; each entry keeps its best confidence.
         """
         ranked, has_domain = self._score(self.prepare_query(text), exclude_sample)
-        parts = _message_parts(text)
+        parts = message_parts(text)
         if not parts:
             return ranked, has_domain
         # A message of one sentence is its own only part: scored once, with that part's factor.
         whole = next((f for p, f in parts if p == text.strip()), LONG_WHOLE_FACTOR)
         best = {entry_id: confidence * whole for entry_id, confidence in ranked}
-        sentences = _sentence_split(text)
+        sentences = sentence_split(text)
         question = " ".join(p for p, is_q in sentences if is_q)
         story = " ".join(p for p, is_q in sentences if not is_q)
         if question and story:
             # The whole message again, its story sentences weighing STORY_WEIGHT of the question's.
             q_norm, s_norm = self.prepare_query(question), self.prepare_query(story)
-            feats = {f: v * STORY_WEIGHT for f, v in _features(s_norm).items()}
-            for f, v in _features(q_norm).items():
+            feats = {f: v * STORY_WEIGHT for f, v in text_features(s_norm).items()}
+            for f, v in text_features(q_norm).items():
                 feats[f] = max(feats.get(f, 0.0), v)
             joined = Normalized(
                 s_norm.tokens + q_norm.tokens, s_norm.folded_tokens + q_norm.folded_tokens, q_norm.repaired
             )
             for entry_id, confidence in self._score(joined, exclude_sample, feats)[0]:
-                best[entry_id] = max(best.get(entry_id, 0.0), confidence * WEIGHTED_WHOLE_FACTOR)
+                best[entry_id] = max(best.get(entry_id, 0.0), confidence)
         for part, factor in parts:
             if part == text.strip():
                 continue  # a one-sentence message: already scored whole
@@ -520,7 +365,7 @@ class Matcher:
         if not query or not self.samples:
             return [], False
         if qfeats is None:
-            qfeats = _features(query)
+            qfeats = text_features(query)
         # A word typed with accents the index never saw on that folded word ("sổ" where the index only
         # has "sơ") is probably another word: its folded match counts for less.
         mismatched = {
@@ -563,8 +408,8 @@ class Matcher:
             sample_weights.append(w)
             hit_entries.append(self.entry_postings[f])
             entry_weights.append(w)
-        acc = _accumulate(hit_samples, sample_weights, len(self.samples))
-        entry_acc = _accumulate(hit_entries, entry_weights, len(self.entry_ids))
+        acc = accumulate(hit_samples, sample_weights, len(self.samples))
+        entry_acc = accumulate(hit_entries, entry_weights, len(self.entry_ids))
         if exclude_sample is not None:
             acc[exclude_sample] = 0.0
             entry_acc[self.samples[exclude_sample].entry] = self._entry_overlap_without(
@@ -604,8 +449,7 @@ class Matcher:
         confidence = (
             1.0 - ENTRY_COVERAGE_WEIGHT - ANSWER_WEIGHT
         ) * entry_best + ENTRY_COVERAGE_WEIGHT * entry_cov
-        if ANSWER_WEIGHT:
-            confidence += ANSWER_WEIGHT * self._answer_coverage(qfeats)
+        confidence += ANSWER_WEIGHT * self._answer_coverage(qfeats)
         if not has_domain:
             confidence = np.minimum(confidence, NO_DOMAIN_CAP)
         order = np.argsort(-confidence)
@@ -629,7 +473,14 @@ class Matcher:
         else:
             probabilities = self._class_probabilities(text)
             names_programme = PROGRAMME_WORD in normalized.split()
-            result = self._decide_with_classifier(ranked, has_domain, probabilities, names_programme)
+            result = blend(
+                ranked,
+                probabilities,
+                self.entry_ids,
+                self.out_of_scope_ids,
+                has_domain=has_domain,
+                names_programme=names_programme,
+            )
         return replace(result, normalized=normalized)
 
     def _class_probabilities(self, text: str) -> np.ndarray:
@@ -640,98 +491,9 @@ class Matcher:
         probabilities = self.classifier.probabilities(self._classifier_text(self.prepare_query(text).folded))
         if len(text.split()) < LONG_MESSAGE_WORDS:
             return probabilities
-        sentences = _sentence_split(text)
+        sentences = sentence_split(text)
         question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")
         folded = self.prepare_query(question).folded
         if not folded or question == text.strip():
             return probabilities
         return (probabilities + self.classifier.probabilities(self._classifier_text(folded))) / 2.0
-
-    def _decide_with_classifier(
-        self,
-        ranked: list[tuple[str, float]],
-        has_domain: bool,
-        probabilities: np.ndarray,
-        names_programme: bool = False,
-    ) -> Match:
-        n_entries = len(self.entry_ids)
-        entry_p = probabilities[:n_entries]
-        total = entry_p.sum()
-        entry_p = entry_p / total if total > 0 else entry_p
-        lexical = np.zeros(n_entries, dtype=np.float64)
-        for entry_id, confidence in ranked:
-            lexical[self.entry_index[entry_id]] = confidence
-        score = (1.0 - CLASSIFIER_WEIGHT) * lexical + CLASSIFIER_WEIGHT * entry_p
-        order = np.argsort(-score)[:10]
-        candidates = [
-            (self.entry_ids[i], float(min(1.0, score[i])))
-            for rank, i in enumerate(order)
-            if rank == 0 or lexical[i] >= SUGGESTION_FLOOR or entry_p[i] >= CLASSIFIER_SUGGESTION_FLOOR
-        ]
-        out_of_scope_p = probabilities[n_entries:]
-        topic = None
-        declined = float(out_of_scope_p.sum()) if len(out_of_scope_p) else 0.0
-        threshold = OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP if names_programme else OUT_OF_SCOPE_THRESHOLD
-        if declined >= threshold:
-            likeliest = int(np.argmax(out_of_scope_p))
-            named = out_of_scope_p[likeliest] >= OUT_OF_SCOPE_NAMED_SHARE * declined
-            topic = self.out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC
-        evidence = ranked[0][1] if ranked else 0.0
-        return decide(candidates, has_domain=has_domain, evidence=evidence, out_of_scope=topic, floor=0.0)
-
-
-def _idf(n_entries: int, df: int) -> float:
-    """BM25-style IDF of a feature found in `df` of `n_entries` entries."""
-    return math.log(1.0 + (n_entries - df + 0.5) / (df + 0.5))
-
-
-def _accumulate(postings: list[np.ndarray], weights: list[float], size: int) -> np.ndarray:
-    """Sum of weights per index over several posting lists (one bincount instead of many adds)."""
-    if not postings:
-        return np.zeros(size, dtype=np.float64)
-    lengths = [len(p) for p in postings]
-    return np.bincount(np.concatenate(postings), weights=np.repeat(weights, lengths), minlength=size)
-
-
-def _is_question(text: str) -> bool:
-    folded = fold_text(text)
-    return "?" in text or bool(_QUESTION_ANYWHERE_RE.search(folded) or _QUESTION_END_RE.search(folded))
-
-
-def _sentence_split(text: str) -> list[tuple[str, bool]]:
-    """The sentences of a message, each with whether it reads as a question."""
-    sentences = [p.strip() for p in _SENTENCE_END_RE.split(text) if p.strip()]
-    return [(sentence, _is_question(sentence)) for sentence in sentences]
-
-
-def _message_parts(text: str) -> list[tuple[str, float]]:
-    """The parts of a long message scored alone, with their factor; [] for a short message.
-
-    Its sentences (at least SENTENCE_MIN_WORDS words) and the last two together (a question often
-    refers to the sentence before it: "..., vậy thì nộp ở đâu?").
-    """
-    if len(text.split()) < LONG_MESSAGE_WORDS:
-        return []
-    sentences = _sentence_split(text)
-    parts = [(s, QUESTION_PART_FACTOR if q else STORY_PART_FACTOR) for s, q in sentences]
-    if len(sentences) >= 2 and sentences[-1][1]:
-        parts.append((f"{sentences[-2][0]} {sentences[-1][0]}", QUESTION_PART_FACTOR))
-    return [(s, f) for s, f in parts if len(s.split()) >= SENTENCE_MIN_WORDS][-MAX_PARTS:]
-
-
-def _features(norm: Normalized) -> dict[str, float]:
-    """Feature → factor (multiplied by the feature's IDF): folded words, folded bigrams, accented words."""
-    feats: dict[str, float] = {}
-    folded = norm.folded_tokens
-    for acc, tok in zip(norm.tokens, folded, strict=True):
-        factor = STOPWORD_FACTOR if tok in STOPWORDS else 1.0
-        if tok.startswith(PLACE_TAG_PREFIX):  # no Vietnamese word starts with "dv"
-            factor = PLACE_TAG_FACTOR
-        feats[f"u:{tok}"] = factor
-        if acc != tok:
-            feats[f"a:{acc}"] = factor * ACCENT_FACTOR
-    for left, right in itertools.pairwise(folded):
-        stops = (left in STOPWORDS) + (right in STOPWORDS)
-        factor = BIGRAM_FACTOR * (1.0, BIGRAM_STOP_FACTOR, STOPWORD_FACTOR)[stops]
-        feats[f"b:{left} {right}"] = factor
-    return feats

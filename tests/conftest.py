@@ -16,6 +16,7 @@ from common.clock import FakeClock
 from common.config import Settings
 from fakebot.driver import Harness
 from fakebot.session import start_session
+from knowledge.index import KnowledgeIndex, build_index
 from storage.db import Database, async_url
 
 STAFF_ID = 500
@@ -48,6 +49,13 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
             yield db
         finally:
             await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def real_index() -> KnowledgeIndex:
+    """The index of the real knowledge base, built once for the whole run (every bot the tests start
+    shares the same build through `knowledge.index`)."""
+    return build_index(None, {}, 0)
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.kb import load_knowledge_base
+from knowledge.decision import Decision
+from knowledge.index import KnowledgeIndex
 from knowledge.normalize import fold
-from knowledge.retrieval import Decision, Matcher
 
 EVAL = Path(__file__).resolve().parent.parent / "bench" / "data" / "kb_eval.yaml"
 
 
-def test_accented_questions_match_at_least_as_well_as_their_folded_form() -> None:
-    matcher = Matcher(load_knowledge_base())
+def test_accented_questions_match_at_least_as_well_as_their_folded_form(real_index: KnowledgeIndex) -> None:
+    matcher = real_index.matcher
     questions = yaml.safe_load(EVAL.read_text(encoding="utf-8"))["in_scope"]
     accented = [x for x in questions if fold(x["q"]) != x["q"].lower()]
     assert len(accented) >= 100

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.kb import ERROR, KnowledgeBase, kb_check_main, load_contacts
+from knowledge.check import main as kb_check_main
+from knowledge.check import problems
+from knowledge.kb import ERROR, KnowledgeBase, load_contacts
 
 
 def entry(entry_id: str, questions: list[str], **extra: object) -> dict[str, object]:
@@ -36,8 +38,8 @@ def write(
     return root
 
 
-def messages(kb: KnowledgeBase, **kwargs: bool) -> list[str]:
-    return [str(p) for p in kb.check(**kwargs)]
+def messages(kb: KnowledgeBase, *, collisions: bool = True) -> list[str]:
+    return [str(p) for p in problems(kb, with_collisions=collisions)]
 
 
 def test_clean_kb_has_no_problems(tmp_path: Path) -> None:
@@ -49,7 +51,7 @@ def test_clean_kb_has_no_problems(tmp_path: Path) -> None:
         },
     )
     kb = KnowledgeBase.load(tmp_path)
-    assert kb.check() == []
+    assert problems(kb) == []
     assert kb.entries["ocop-la-gi"].short_answer == "Câu trả lời ngắn."
     assert len(kb.entries["ocop-la-gi"].paragraphs) == 3
     assert [s.key for s in kb.sources_of(kb.entries["noi-nop"])] == ["S1"]
@@ -123,7 +125,7 @@ def test_collision_is_reported(tmp_path: Path) -> None:
             ]
         },
     )
-    collisions = [p for p in KnowledgeBase.load(tmp_path).check() if "is answered by" in p.message]
+    collisions = [p for p in problems(KnowledgeBase.load(tmp_path)) if "is answered by" in p.message]
     assert collisions, "expected a collision"
     assert all(c.level == ERROR for c in collisions)
     pairs = {(c.where.split(": ")[1], c.message.split("answered by '")[1].split("'")[0]) for c in collisions}
@@ -147,7 +149,7 @@ def test_contacts_loader(tmp_path: Path) -> None:
 
 def test_real_knowledge_base_loads_without_errors() -> None:
     kb = KnowledgeBase.load()
-    errors = [str(p) for p in kb.check(collisions=False) if p.level == ERROR]
+    errors = [str(p) for p in kb.check() if p.level == ERROR]
     assert errors == []
     assert len(kb.entries) >= 10
 

@@ -1,4 +1,5 @@
-"""Question answering, feedback, the staff desk and the eligibility check, through the fake Bot API."""
+"""Question answering, feedback, the staff relay and inbox, and the eligibility check, through the fake
+Bot API."""
 
 from __future__ import annotations
 

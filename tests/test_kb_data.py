@@ -1,7 +1,7 @@
 """The real knowledge base passes its own check: no schema errors and no sample-question collisions.
 
 A collision error means a sample question of one entry is answered, with high confidence, by another
-entry (see `KnowledgeBase.collisions`): the two entries overlap or the sample is misfiled.
+entry (see `knowledge.check.collisions`): the two entries overlap or the sample is misfiled.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from knowledge.check import problems as kb_problems
+from knowledge.decision import Decision
+from knowledge.index import KnowledgeIndex
 from knowledge.kb import ERROR, KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_real_knowledge_base_check_has_no_errors() -> None:
-    problems = KnowledgeBase.load().check()
-    errors = [str(p) for p in problems if p.level == ERROR]
+    errors = [str(p) for p in kb_problems(KnowledgeBase.load()) if p.level == ERROR]
     assert errors == []
 
 
@@ -48,10 +50,8 @@ OTHER_SUBJECTS = [
 ]
 
 
-def test_real_matcher_answers_ocop_and_declines_other_subjects() -> None:
-    from knowledge.retrieval import Decision, Matcher
-
-    matcher = Matcher(KnowledgeBase.load())
+def test_real_matcher_answers_ocop_and_declines_other_subjects(real_index: KnowledgeIndex) -> None:
+    matcher = real_index.matcher
     for question, entry_id in IN_SCOPE:
         match = matcher.match(question)
         assert (match.decision, match.entry_id) == (Decision.ANSWER, entry_id), (question, match)

@@ -8,7 +8,9 @@ import yaml
 from sqlalchemy import func, select
 
 from common.clock import FakeClock
+from knowledge.inbox import Inbox
 from knowledge.models import Feedback, KbExtraQuestion, Question
+from knowledge.relay import Relay
 from knowledge.service import KnowledgeService
 from storage.db import Database
 
@@ -58,6 +60,16 @@ async def service(tmp_path: Path):
     await db.dispose()
 
 
+@pytest.fixture
+def inbox(service: KnowledgeService) -> Inbox:
+    return Inbox(service.db, service.clock, service)
+
+
+@pytest.fixture
+def relay(service: KnowledgeService) -> Relay:
+    return Relay(service.db, service.clock)
+
+
 async def count(svc: KnowledgeService, model) -> int:
     async with svc.db.session() as s:
         return (await s.execute(select(func.count()).select_from(model))).scalar_one()
@@ -83,29 +95,31 @@ async def test_dynamic_contacts_are_filled(service: KnowledgeService) -> None:
     assert result.entry is not None and result.entry.contacts["contacts"][0]["phone"] == "0243"
 
 
-async def test_unknown_question_goes_to_the_inbox(service: KnowledgeService) -> None:
+async def test_unknown_question_goes_to_the_inbox(service: KnowledgeService, inbox: Inbox) -> None:
     result = await service.ask(2, 20, "giá lúa hôm nay bao nhiêu")
     assert result.outcome == "unknown" and result.entry is None
-    groups = await service.unanswered_groups()
+    groups = await inbox.groups()
     assert [g.ids for g in groups] == [[result.question_id]]
 
 
-async def test_feedback_is_idempotent_and_down_marks_for_staff(service: KnowledgeService) -> None:
+async def test_feedback_is_idempotent_and_down_marks_for_staff(
+    service: KnowledgeService, inbox: Inbox
+) -> None:
     result = await service.ask(1, 10, "ocop là gì")
     assert await service.record_feedback(result.question_id, 1, "up") is True
     assert await service.record_feedback(result.question_id, 1, "up") is False
     assert await count(service, Feedback) == 1
-    assert await service.unanswered_groups() == []
+    assert await inbox.groups() == []
     assert await service.record_feedback(result.question_id, 1, "down") is True
     assert await count(service, Feedback) == 1
-    groups = await service.unanswered_groups()
+    groups = await inbox.groups()
     assert groups and groups[0].ids == [result.question_id]
     assert await service.record_feedback(999, 1, "down") is False
     with pytest.raises(ValueError):
         await service.record_feedback(result.question_id, 1, "meh")
 
 
-async def test_groups_merge_similar_questions(service: KnowledgeService) -> None:
+async def test_groups_merge_similar_questions(service: KnowledgeService, inbox: Inbox) -> None:
     ids = []
     for user, text in [
         (1, "giá lúa hôm nay bao nhiêu"),
@@ -115,33 +129,36 @@ async def test_groups_merge_similar_questions(service: KnowledgeService) -> None
         ids.append((await service.ask(user, user * 10, text)).question_id)
         service.clock.advance(minutes=5)
     other = (await service.ask(3, 30, "cách nấu phở bò")).question_id
-    groups = await service.unanswered_groups()
+    groups = await inbox.groups()
     assert groups[0].ids == ids and groups[0].count == 3 and groups[0].askers == 2
     assert groups[0].first_asked < groups[0].last_asked
     assert groups[1].ids == [other]
-    assert len(await service.unanswered_groups(limit=1)) == 1
+    assert len(await inbox.groups(limit=1)) == 1
 
 
-async def test_answer_group_notifies_each_asker_once(service: KnowledgeService) -> None:
+async def test_answer_group_notifies_each_asker_once(service: KnowledgeService, inbox: Inbox) -> None:
     a = (await service.ask(1, 10, "giá lúa hôm nay bao nhiêu")).question_id
     b = (await service.ask(2, 20, "gia lua hom nay bao nhieu")).question_id
     c = (await service.ask(1, 10, "giá lúa hôm nay")).question_id
-    notify = await service.answer_group([a, b, c], staff_id=99, answer_text="Xem bản tin giá.")
-    assert sorted(notify) == [(1, 10), (2, 20)]
-    assert await service.answer_group([a, b, c], staff_id=99, answer_text="again") == []
-    assert await service.unanswered_groups() == []
+    notify = await inbox.answer_group([a, b, c], staff_id=99, answer_text="Xem bản tin giá.")
+    assert sorted((r.user_id, r.chat_id, r.question) for r in notify) == [
+        (1, 10, "giá lúa hôm nay bao nhiêu"),
+        (2, 20, "gia lua hom nay bao nhieu"),
+    ]
+    assert await inbox.answer_group([a, b, c], staff_id=99, answer_text="again") == []
+    assert await inbox.groups() == []
     async with service.db.session() as s:
         row = await s.get(Question, a)
     assert row.status == "answered" and row.staff_answer == "Xem bản tin giá." and row.resolved_by == 99
 
 
-async def test_link_group_adds_samples_the_matcher_uses(service: KnowledgeService) -> None:
+async def test_link_group_adds_samples_the_matcher_uses(service: KnowledgeService, inbox: Inbox) -> None:
     text = "tiền thưởng khi đạt 4 sao là bao nhiêu"
     first = await service.ask(5, 50, text)
     assert not (first.answered and first.entry.id == "ho-tro")
     await service.record_feedback(first.question_id, 5, "down")
-    notify = await service.link_group([first.question_id], "ho-tro", staff_id=99)
-    assert notify == [(5, 50)]
+    notify = await inbox.link_group([first.question_id], "ho-tro", staff_id=99)
+    assert [(r.user_id, r.chat_id, r.question) for r in notify] == [(5, 50, text)]
     assert await count(service, KbExtraQuestion) == 1
     again = await service.ask(6, 60, text)
     assert again.answered and again.entry.id == "ho-tro"
@@ -149,14 +166,14 @@ async def test_link_group_adds_samples_the_matcher_uses(service: KnowledgeServic
     fresh = KnowledgeService(service.db, service.clock, data_dir=service.data_dir)
     assert (await fresh.ask(7, 70, text)).entry.id == "ho-tro"
     with pytest.raises(KeyError):
-        await service.link_group([first.question_id], "khong-co", staff_id=99)
+        await inbox.link_group([first.question_id], "khong-co", staff_id=99)
 
 
-async def test_mark_new_entry(service: KnowledgeService) -> None:
+async def test_mark_new_entry(service: KnowledgeService, inbox: Inbox) -> None:
     q = (await service.ask(1, 10, "cách nấu phở bò")).question_id
-    assert await service.mark_new_entry([q], staff_id=99) == 1
-    assert await service.mark_new_entry([q], staff_id=99) == 0
-    assert await service.unanswered_groups() == []
+    assert await inbox.mark_new_entry([q], staff_id=99) == 1
+    assert await inbox.mark_new_entry([q], staff_id=99) == 0
+    assert await inbox.groups() == []
 
 
 async def test_pick_suggestion(service: KnowledgeService) -> None:
@@ -166,36 +183,30 @@ async def test_pick_suggestion(service: KnowledgeService) -> None:
     assert await service.pick_suggestion(q, "khong-co") is None
 
 
-async def test_staff_thread_round_trip(service: KnowledgeService) -> None:
-    thread = await service.open_thread(
-        1, 10, "Cho em hỏi cán bộ về hồ sơ", staff_chat_id=-100, staff_chat_message_id=501
-    )
-    assert thread.status == "open"
-    found = await service.thread_for_staff_message(-100, 501)
+async def test_staff_thread_round_trip(relay: Relay) -> None:
+    thread = await relay.open_thread(1, 10, "Cho em hỏi cán bộ về hồ sơ")
+    assert thread.status == "open" and thread.staff_chat_message_id is None
+    await relay.add_thread_message(thread.id, -100, 501)
+    found = await relay.thread_for_staff_message(-100, 501)
     assert found is not None and found.user_chat_id == 10
-    replied = await service.record_staff_reply(thread.id, 77)
+    replied = await relay.record_staff_reply(thread.id, 77)
     assert replied.staff_user_id == 77
-    assert (await service.record_staff_reply(thread.id, 78)).staff_user_id == 77  # first staff keeps it
-    # The user's follow-up goes to their latest open thread and is posted in the staff chat.
-    latest = await service.latest_open_thread_for_user(1)
-    assert latest is not None and latest.id == thread.id
-    await service.add_thread_message(thread.id, -100, 502)
-    await service.add_thread_message(thread.id, -100, 502)  # idempotent
-    assert (await service.thread_for_staff_message(-100, 502)).id == thread.id
-    assert await service.thread_for_staff_message(-100, 999) is None
-    assert await service.close_thread(thread.id) is True
-    assert await service.close_thread(thread.id) is False
-    assert await service.latest_open_thread_for_user(1) is None
-    assert await service.thread_for_staff_message(-100, 501) is None
+    assert (await relay.record_staff_reply(thread.id, 78)).staff_user_id == 77  # first staff keeps it
+    # The user's follow-up is posted in the staff chat as a further message of the thread.
+    await relay.add_thread_message(thread.id, -100, 502)
+    await relay.add_thread_message(thread.id, -100, 502)  # idempotent
+    assert (await relay.thread_for_staff_message(-100, 502)).id == thread.id
+    assert await relay.thread_for_staff_message(-100, 999) is None
+    assert await relay.close_thread(thread.id) is True
+    assert await relay.close_thread(thread.id) is False
+    assert await relay.thread_for_staff_message(-100, 501) is None
 
 
-async def test_latest_thread_is_the_most_recent(service: KnowledgeService) -> None:
-    first = await service.open_thread(1, 10, "câu một")
-    service.clock.advance(minutes=1)
-    second = await service.open_thread(1, 10, "câu hai")
-    assert (await service.latest_open_thread_for_user(1)).id == second.id
-    await service.add_thread_message(first.id, -100, 600)
-    assert (await service.thread_for_staff_message(-100, 600)).staff_chat_message_id == 600
+async def test_a_thread_opened_without_a_message_takes_its_first_one(relay: Relay) -> None:
+    first = await relay.open_thread(1, 10, "câu một")
+    await relay.open_thread(1, 10, "câu hai")
+    await relay.add_thread_message(first.id, -100, 600)
+    assert (await relay.thread_for_staff_message(-100, 600)).staff_chat_message_id == 600
 
 
 async def test_question_ownership(service: KnowledgeService) -> None:
@@ -206,18 +217,18 @@ async def test_question_ownership(service: KnowledgeService) -> None:
     assert not await service.owns_question(12345, 1)
 
 
-async def test_thread_by_id(service: KnowledgeService) -> None:
-    opened = await service.open_thread(1, 10, "câu hỏi")
-    assert (await service.thread(opened.id)).question == "câu hỏi"
-    await service.close_thread(opened.id)
-    assert (await service.thread(opened.id)).status == "closed"
-    assert await service.thread(999) is None
+async def test_thread_by_id(relay: Relay) -> None:
+    opened = await relay.open_thread(1, 10, "câu hỏi")
+    assert (await relay.thread(opened.id)).question == "câu hỏi"
+    await relay.close_thread(opened.id)
+    assert (await relay.thread(opened.id)).status == "closed"
+    assert await relay.thread(999) is None
 
 
-def test_search_entries(service: KnowledgeService) -> None:
-    assert service.search_entries("noi-nop")[0] == ("noi-nop", "Nộp hồ sơ OCOP ở đâu?")
-    assert service.search_entries("thoi han")[0][0] == "thoi-han"
-    assert ("noi-nop", "Nộp hồ sơ OCOP ở đâu?") in service.search_entries("nộp hồ sơ ở đâu", limit=3)
+async def test_search_entries(service: KnowledgeService) -> None:
+    assert (await service.search_entries("noi-nop"))[0] == ("noi-nop", "Nộp hồ sơ OCOP ở đâu?")
+    assert (await service.search_entries("thoi han"))[0][0] == "thoi-han"
+    assert ("noi-nop", "Nộp hồ sơ OCOP ở đâu?") in await service.search_entries("nộp hồ sơ ở đâu", limit=3)
 
 
 async def test_reload_checked_keeps_old_entries_on_errors(service: KnowledgeService) -> None:
@@ -238,3 +249,47 @@ async def test_last_question(service: KnowledgeService) -> None:
     second = await service.ask(1, 10, "cách nấu phở bò")
     last = await service.last_question(1)
     assert last is not None and last.id == second.question_id and last.outcome == "unknown"
+
+
+async def test_an_open_question_is_placed_in_its_group_once(service: KnowledgeService, inbox: Inbox) -> None:
+    a = (await service.ask(1, 10, "giá lúa hôm nay bao nhiêu")).question_id
+    b = (await service.ask(2, 20, "gia lua hom nay bao nhieu a")).question_id
+    c = (await service.ask(3, 30, "cách nấu phở bò")).question_id
+    async with service.db.session() as s:
+        stored = {q: (await s.get(Question, q)).cluster_id for q in (a, b, c)}
+    assert stored == {a: a, b: a, c: c}
+    group = await inbox.group_of(b)
+    assert group is not None and group.ids == [a, b] and group.representative == "giá lúa hôm nay bao nhiêu"
+    await inbox.mark_new_entry([a, b], staff_id=99)
+    assert await inbox.group_of(b) is None
+    # A 👎 on an answered question places it too.
+    answered = await service.ask(4, 40, "ocop là gì")
+    await service.record_feedback(answered.question_id, 4, "down")
+    async with service.db.session() as s:
+        assert (await s.get(Question, answered.question_id)).cluster_id == answered.question_id
+
+
+async def test_open_questions_from_before_groups_were_stored_are_placed_lazily(
+    service: KnowledgeService, inbox: Inbox
+) -> None:
+    async with service.db.session() as s:
+        rows = [
+            Question(
+                user_id=user,
+                chat_id=user,
+                text=text,
+                normalized="",
+                confidence=0.0,
+                outcome="unknown",
+                status="open",
+                created_at=service.clock.now(),
+            )
+            for user, text in [(1, "giá lúa hôm nay"), (2, "giá lúa hôm nay bao nhiêu"), (3, "phở bò")]
+        ]
+        s.add_all(rows)
+    ids = [r.id for r in rows]
+    assert await inbox.group_of(ids[1]) is not None
+    groups = await inbox.groups()
+    assert [g.ids for g in groups] == [ids[:2], ids[2:]]
+    async with service.db.session() as s:
+        assert [(await s.get(Question, q)).cluster_id for q in ids] == [ids[0], ids[0], ids[2]]

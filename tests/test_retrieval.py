@@ -5,15 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from knowledge.decision import ANSWER_THRESHOLD, MIN_MARGIN, SUGGEST_THRESHOLD, Decision, decide
 from knowledge.kb import KnowledgeBase
-from knowledge.retrieval import (
-    ANSWER_THRESHOLD,
-    MIN_MARGIN,
-    SUGGEST_THRESHOLD,
-    Decision,
-    Matcher,
-    decide,
-)
+from knowledge.retrieval import Matcher
 
 ENTRIES = [
     (
@@ -86,9 +80,10 @@ def write_kb(root: Path, entries: list[tuple[str, str, list[str]]] = ENTRIES) ->
     return root
 
 
-@pytest.fixture
-def matcher(tmp_path: Path) -> Matcher:
-    return Matcher(KnowledgeBase.load(write_kb(tmp_path)))
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """One matcher for the module: matching never changes it (only its caches)."""
+    return Matcher(KnowledgeBase.load(write_kb(tmp_path_factory.mktemp("kb"))))
 
 
 @pytest.mark.parametrize(
@@ -190,13 +185,13 @@ def test_long_message_is_scored_by_its_sentences(matcher: Matcher) -> None:
 
 
 def test_question_sentences_are_told_from_story_sentences() -> None:
-    from knowledge.retrieval import _is_question
+    from knowledge.sentences import is_question
 
-    assert _is_question("Như thế tôi có nộp hồ sơ được không")
-    assert _is_question("vậy hồ sơ thì nộp ở đâu")
-    assert _is_question("Có hạn nộp không?")
-    assert not _is_question("Năm 2023 sản phẩm của em được công nhận 3 sao.")
-    assert not _is_question("Nhà em làm miến dong đã nhiều năm nay.")
+    assert is_question("Như thế tôi có nộp hồ sơ được không")
+    assert is_question("vậy hồ sơ thì nộp ở đâu")
+    assert is_question("Có hạn nộp không?")
+    assert not is_question("Năm 2023 sản phẩm của em được công nhận 3 sao.")
+    assert not is_question("Nhà em làm miến dong đã nhiều năm nay.")
 
 
 def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> None:
@@ -256,7 +251,7 @@ def test_out_of_scope_topics_decline_with_the_topic(tmp_path: Path) -> None:
 
 
 def test_place_names_are_tagged_with_their_current_unit() -> None:
-    from knowledge.retrieval import place_phrases
+    from knowledge.phrases import place_phrases
 
     groups = {variant: canonical for canonical, variant in place_phrases()}
     assert groups["Nam Phương Tiến"] == "Nam Phương Tiến dvxuanmai"
@@ -283,7 +278,7 @@ def test_a_place_tag_links_communes_of_the_same_unit(tmp_path: Path) -> None:
 def test_a_question_naming_ocop_needs_a_surer_classifier_to_be_declined(tmp_path: Path) -> None:
     import numpy as np
 
-    from knowledge.retrieval import OUT_OF_SCOPE_THRESHOLD, OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP
+    from knowledge.decision import OUT_OF_SCOPE_THRESHOLD, OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP
 
     root = write_kb(tmp_path)
     (root / "out_of_scope.yaml").write_text(yaml.safe_dump(OUT_OF_SCOPE, allow_unicode=True), "utf-8")

@@ -1,0 +1,52 @@
+"""Long messages: a producer often tells a story before the question. Their sentences, which of them
+read as questions, and the parts of a message the matcher also scores alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from knowledge.normalize import fold_text
+
+LONG_MESSAGE_WORDS = 22
+SENTENCE_MIN_WORDS = 4
+STORY_PART_FACTOR = 0.8  # a sentence that does not read as a question counts this share of itself
+MAX_PARTS = 3  # the last ones: a question usually ends the message
+_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])")
+# A sentence is a question when it has "?", a question phrase anywhere, or ends with a question word
+# (not "3 sao", a number of stars). Matched on folded text.
+_QUESTION_ANYWHERE_RE = re.compile(
+    r"\b(?:bao nhieu|the nao|nhu nao|ra sao|o dau|cho nao|nhung gi|cai gi|la gi|khi nao|bao gio|"
+    r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao)\b"
+)
+_QUESTION_END_RE = re.compile(
+    r"(?<!\d )\b(?:khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
+    r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether a sentence asks something: "?", a question phrase anywhere, or a closing question word."""
+    folded = fold_text(text)
+    return "?" in text or bool(_QUESTION_ANYWHERE_RE.search(folded) or _QUESTION_END_RE.search(folded))
+
+
+def sentence_split(text: str) -> list[tuple[str, bool]]:
+    """The sentences of a message, each with whether it reads as a question."""
+    sentences = [p.strip() for p in _SENTENCE_END_RE.split(text) if p.strip()]
+    return [(sentence, is_question(sentence)) for sentence in sentences]
+
+
+def message_parts(text: str) -> list[tuple[str, float]]:
+    """The parts of a long message scored alone, with their factor; [] for a short message.
+
+    Its sentences (at least SENTENCE_MIN_WORDS words) and the last two together (a question often
+    refers to the sentence before it: "..., vậy thì nộp ở đâu?").
+    """
+    if len(text.split()) < LONG_MESSAGE_WORDS:
+        return []
+    sentences = sentence_split(text)
+    parts = [(s, 1.0 if q else STORY_PART_FACTOR) for s, q in sentences]
+    if len(sentences) >= 2 and sentences[-1][1]:
+        parts.append((f"{sentences[-2][0]} {sentences[-1][0]}", 1.0))
+    return [(s, f) for s, f in parts if len(s.split()) >= SENTENCE_MIN_WORDS][-MAX_PARTS:]

@@ -1,0 +1,69 @@
+"""One asker's words never reach another asker: staff answers and links to a group of similar
+questions quote each asker's own question, and user text passed on is measured in UTF-16 units."""
+
+from __future__ import annotations
+
+from fakebot.driver import Harness
+from knowledge.text import clip, utf16_len
+from tests.conftest import STAFF_CHAT_ID, STAFF_ID
+
+NAMED = "em là Nguyễn Văn Tám, ocop có cho vay vốn ưu đãi không"
+PLAIN = "ocop co cho vay von uu dai ko"
+
+
+async def _two_askers_in_one_group(bot: Harness):
+    tam, binh = bot.user(301, "Tám"), bot.user(302, "Bình")
+    await tam.send(NAMED)
+    await binh.send(PLAIN)
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    inbox = (await staff.send("/cauhoi"))[-1]
+    assert "2 lượt hỏi" in inbox.text and "2 người" in inbox.text, inbox.text
+    return tam, binh, staff
+
+
+async def test_group_answer_quotes_each_asker_own_words_only(bot: Harness) -> None:
+    tam, binh, staff = await _two_askers_in_one_group(bot)
+    await staff.press("💬 Trả lời 1")
+    await staff.send("Vay vốn ưu đãi: anh/chị hỏi Ngân hàng Chính sách xã hội ở xã.")
+    assert "Đã gửi câu trả lời cho 2 người" in staff.last.text
+    assert NAMED in tam.last.text and "Ngân hàng Chính sách" in tam.last.text
+    assert "Ngân hàng Chính sách" in binh.last.text and PLAIN in binh.last.text
+    for message in binh.messages:
+        assert "Nguyễn Văn Tám" not in message.text and "Xuân Mai" not in message.text
+    assert PLAIN not in tam.last.text
+
+
+async def test_group_link_quotes_each_asker_own_words_only(bot: Harness) -> None:
+    tam, binh, staff = await _two_askers_in_one_group(bot)
+    await staff.press("🔗 Gắn mục 1")
+    await staff.send("ocop-la-gi")
+    assert "Đã gắn nhóm vào mục" in staff.last.text
+    assert "Cán bộ đã tìm câu trả lời" in binh.last.text and PLAIN in binh.last.text
+    assert "Cán bộ đã tìm câu trả lời" in tam.last.text and NAMED in tam.last.text
+    for message in binh.messages:
+        assert "Nguyễn Văn Tám" not in message.text
+    assert PLAIN not in tam.last.text
+
+
+def test_clip_counts_utf16_units() -> None:
+    bees = "🐝" * 10
+    assert utf16_len(bees) == 20 and utf16_len("Tám") == 3
+    assert clip(bees, 20) == bees
+    clipped = clip(bees, 9)
+    assert clipped == "🐝" * 4 + "…" and utf16_len(clipped) == 9
+    assert clip("Tám 🐝🐝", 5) == "Tám…"
+
+
+async def test_a_question_of_emoji_is_clipped_by_utf16_units_for_the_staff(bot: Harness) -> None:
+    lan = bot.user(303, "Lan 🐝")
+    await lan.send("/lienhe")
+    await lan.press("✍️ Gửi câu hỏi cho cán bộ")
+    question = "🐝" * 2040  # 2,040 characters but 4,080 UTF-16 units: the most Telegram lets a user send
+    await lan.send(question)
+    forwarded = bot.fake.bot_messages(STAFF_CHAT_ID)[-1]
+    assert "🐝" * 1000 in forwarded.text and question not in forwarded.text
+    assert utf16_len(forwarded.text) <= 4096
+    assert "Đã chuyển câu hỏi" in lan.last.text
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await staff.press("✍️ Trả lời", message=forwarded)
+    assert "🐝" in staff.last.text
