@@ -87,13 +87,16 @@ def parse_date(text: str) -> date | None:
 _NUMBER_RE = re.compile(r"(?<![\d.,])(\d[\d.,]*)")
 
 
+_NUMBER_CHARS = re.compile(r"[0-9][0-9.,]*")
+
+
 def parse_decimal(token: str) -> float | None:
     """A Vietnamese-style number: '.' groups thousands, ',' is the decimal mark ('1.500,5' = 1500.5).
 
     Also reads '1,500.5' (English), '2,5' (= 2.5), '1.5' (one dot not followed by 3 digits = 1.5).
     """
     token = token.strip().rstrip(".,")
-    if not token or not token[0].isdigit():
+    if not token or not _NUMBER_CHARS.fullmatch(token):
         return None
     dots, commas = token.count("."), token.count(",")
     if dots and commas:

@@ -10,7 +10,7 @@ from common.reply import Button, Reply
 from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
 from handlers.send import answer, drop_buttons
-from knowledge.eligibility import EligibilityCheck, Question, Verdict
+from knowledge.eligibility import EligibilityCheck, EligibilityQuestion, Verdict
 from storage.models import User
 
 FLOW = "eligibility"
@@ -20,7 +20,7 @@ def check(ctx: AppContext) -> EligibilityCheck:
     return ctx.services["eligibility"]
 
 
-def question_reply(ctx: AppContext, question: Question, state: dict[str, object]) -> Reply:
+def question_reply(ctx: AppContext, question: EligibilityQuestion, state: dict[str, object]) -> Reply:
     r = ctx.renderer
     answered = len(state.get("answers") or {})  # type: ignore[arg-type]
     rows = [[Button(c.label, f"el:{question.id}:{c.id}")] for c in question.choices]

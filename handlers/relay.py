@@ -11,12 +11,12 @@ from telegram.error import BadRequest, Forbidden
 
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
+from common.text import clip
 from handlers import basic
 from handlers.context import AppContext, Context, app_ctx
 from handlers.knowledge import service as knowledge
 from handlers.send import answer, send
 from knowledge.relay import THREAD_OPEN, Relay, ThreadView
-from knowledge.text import clip
 from storage.models import User
 
 log = logging.getLogger(__name__)

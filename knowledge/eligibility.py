@@ -56,8 +56,6 @@ class EligibilityQuestion:
         return next((c for c in self.choices if c.id == choice_id), None)
 
 
-# handlers/eligibility.py still imports the old name (another engineer's file); drop after the merge.
-Question = EligibilityQuestion
 
 
 @dataclass(frozen=True)

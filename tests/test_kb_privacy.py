@@ -3,8 +3,8 @@ questions quote each asker's own question, and user text passed on is measured i
 
 from __future__ import annotations
 
+from common.text import clip, utf16_len
 from fakebot.driver import Harness
-from knowledge.text import clip, utf16_len
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 
 NAMED = "em là Nguyễn Văn Tám, ocop có cho vay vốn ưu đãi không"

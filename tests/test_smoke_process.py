@@ -60,6 +60,8 @@ def test_bot_process_long_polls_answers_and_stops_on_sigterm(tmp_path: Path) -> 
             wait_for(lambda n=n: len(server.fake.callback_answers) >= n)
         server.push_callback(42, menu.message_id, "junk:\u0000:data")
         wait_for(lambda: len(server.fake.callback_answers) >= 7)
+        # The expired-button reply follows the answer: wait for it before counting the next reply.
+        wait_for(lambda: "Nút này đã cũ" in bot_messages(server, 42)[-1].text)
         count = len(bot_messages(server, 42))
         server.push_text(42, "x" * 5000)
         wait_for(lambda: len(bot_messages(server, 42)) > count)
