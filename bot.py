@@ -48,9 +48,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     from telegram import Update
 
-    from handlers.app import build_application, make_context
+    from compose import compose
+    from handlers.app import build_application
 
-    app = build_application(make_context(settings))
+    app = build_application(compose(settings))
     log.info("Starting long polling at %s", settings.telegram_api_base_url)
     app.run_polling(
         allowed_updates=Update.ALL_TYPES,

@@ -122,7 +122,7 @@ async def _measure(producers: int, url: str | None, base_id: int) -> dict[str, l
     users = [harness.user(base_id + 1 + i, f"User{i}") for i in range(producers)]
     await asyncio.gather(*(_producer(u, steps) for u in users))
     pdf_times: list[float] = []
-    service = ctx.services["dossier"]
+    service = ctx.dossier
     summaries = await service.list_dossiers(base_id + 1)
     for _ in range(10):
         start = time.perf_counter()
@@ -146,7 +146,7 @@ async def _contention(answerers: int, renderers: int, processor: BaseUpdateProce
         download_files=False,
     )  # type: ignore[call-arg]
     harness, ctx = await start_session(settings, update_processor=processor)
-    service = ctx.services["dossier"]
+    service = ctx.dossier
     owners = [harness.user(90_000 + i, f"Owner{i}") for i in range(renderers)]
     for owner in owners:  # each renderer has a filled dossier (not measured)
         await _producer(owner, [])

@@ -27,7 +27,7 @@ class Asker:
         """Send `question` as a new user; report the reply and what the knowledge base decided."""
         replies = await self.h.user(user_id, "Khách").send(question)
         text = "\n\n".join(m.text for m in replies)
-        record = await self.ctx.services["knowledge"].last_question(user_id)
+        record = await self.ctx.knowledge.last_question(user_id)
         answered = bool(record and record.outcome == "answered")
         return {
             "question": question,

@@ -8,10 +8,11 @@ from telegram.ext import BaseUpdateProcessor
 
 from common.clock import Clock
 from common.config import Settings
+from compose import compose
 from fakebot.core import FakeTelegram
 from fakebot.driver import Harness
 from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
-from handlers.app import build_application, make_context
+from handlers.app import build_application
 from handlers.context import AppContext
 from storage.db import Database
 
@@ -30,7 +31,7 @@ async def start_session(
 ) -> tuple[Harness, AppContext]:
     """Build the real Application (same factory as production) talking to an in-memory Bot API."""
     fake = FakeTelegram()
-    ctx = make_context(settings, clock=clock, db=db, flood_now=fake.time.now)
+    ctx = compose(settings, clock=clock, db=db, flood_now=fake.time.now)
     app = build_application(
         ctx,
         request=FakeRequest(fake),

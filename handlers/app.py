@@ -1,65 +1,30 @@
-"""The one factory that builds the bot's Application and wires every handler (production, console,
-`ask`, tests and benchmarks all use it)."""
+"""The one factory that builds the bot's Application around the services `compose()` built: the Bot
+(limits, retries), the per-user update processor, the typed context and the handler table
+(production, console, `ask`, tests and benchmarks all use it)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     AIORateLimiter,
     Application,
     BaseUpdateProcessor,
-    CallbackQueryHandler,
-    CommandHandler,
     Defaults,
-    MessageHandler,
-    TypeHandler,
-    filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from common.clock import Clock, SystemClock
-from common.config import Settings
-from common.flood import FloodGuard
-from common.render import Renderer
-from handlers import basic, gate
+from handlers import routes
 from handlers.commands import PRODUCER_COMMANDS, STAFF_COMMANDS
-from handlers.context import AppContext
-from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep
+from handlers.context import CONTEXT_TYPES, AppContext
+from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep, telegram_downloader
 from handlers.update_processor import PerUserUpdateProcessor
-from storage.db import Database
-from storage.users import Users
 
 log = logging.getLogger(__name__)
-
-def make_context(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    db: Database | None = None,
-    flood_now: Callable[[], float] = time.monotonic,
-) -> AppContext:
-    """The shared services for `settings`; feature services are added by `features.register`.
-    `flood_now` is the time source of flood control (a simulated one in the fake Bot API)."""
-    clock = clock or SystemClock()
-    db = db or Database(settings.database_url)
-    users = Users(db, clock, frozenset(settings.staff_ids), frozenset(settings.admin_ids))
-    flood = FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now)
-    return AppContext(
-        settings=settings,
-        db=db,
-        clock=clock,
-        renderer=Renderer(settings.timezone),
-        users=users,
-        flood=flood,
-    )
-
 
 def build_application(
     ctx: AppContext,
@@ -89,37 +54,15 @@ def build_application(
         Application.builder()
         .bot(bot)
         .concurrent_updates(processor)
+        .context_types(CONTEXT_TYPES)
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
     )
     app = builder.build()
     app.bot_data["ctx"] = ctx
-    register(app, ctx)
+    ctx.dossier.downloader = telegram_downloader(bot)  # the core's download port, through this Bot
+    routes.register(app)
     return app
-
-
-def register(app: Application, ctx: AppContext) -> None:
-    """Every handler, in the order PTB tries them; feature modules add theirs in between."""
-    app.add_handler(TypeHandler(Update, gate.screen_update), group=-3)
-    app.add_handler(TypeHandler(Update, gate.flood_guard), group=-2)
-    app.add_handler(TypeHandler(Update, basic.track_user), group=-1)
-    app.add_handler(CommandHandler("start", basic.start))
-    app.add_handler(CommandHandler("menu", basic.show_menu))
-    app.add_handler(CommandHandler(["help", "trogiup"], basic.show_help))
-    app.add_handler(CommandHandler("huy", basic.cancel))
-
-    from handlers import features
-
-    features.register(app, ctx)
-
-    app.add_handler(CallbackQueryHandler(basic.menu_button, pattern=r"^m:"))
-    app.add_handler(CallbackQueryHandler(basic.stale_button))
-    # Fallbacks answer in private chats only: the staff group's own chatter is not for the bot.
-    private = filters.ChatType.PRIVATE
-    app.add_handler(MessageHandler(private & filters.COMMAND, basic.unknown_command))
-    app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, basic.on_text))
-    app.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, basic.on_media))
-    app.add_error_handler(basic.on_error)
 
 
 def command_list(ctx: AppContext, names: tuple[str, ...]) -> list[BotCommand]:
@@ -127,9 +70,10 @@ def command_list(ctx: AppContext, names: tuple[str, ...]) -> list[BotCommand]:
 
 
 async def on_startup(app: Application) -> None:
-    """Migrate the database, then publish the Vietnamese command lists (staff get theirs too)."""
+    """Migrate the database and build the knowledge index, then publish the Vietnamese command
+    lists (staff get theirs too)."""
     ctx: AppContext = app.bot_data["ctx"]
-    await ctx.db.upgrade()
+    await ctx.start()
     producer = command_list(ctx, PRODUCER_COMMANDS)
     await app.bot.set_my_commands(producer, scope=BotCommandScopeDefault())
     staff = producer + command_list(ctx, STAFF_COMMANDS)
@@ -147,4 +91,4 @@ async def on_startup(app: Application) -> None:
 
 async def on_shutdown(app: Application) -> None:
     ctx: AppContext = app.bot_data["ctx"]
-    await ctx.db.dispose()
+    await ctx.stop()

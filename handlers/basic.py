@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
-from handlers.context import AppContext, Context, app_ctx
+from handlers.context import AppContext, Context
 from handlers.send import answer, replace
 
 log = logging.getLogger(__name__)
@@ -42,43 +42,43 @@ async def track_user(update: Update, context: Context) -> None:
     tg_user = update.effective_user
     if tg_user is None or tg_user.is_bot:
         return
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     try:
         seen = await ctx.users.seen(tg_user.id, tg_user.full_name, tg_user.username, tg_user.language_code)
     except Exception as exc:  # the database is away: apologise once, and do nothing else with this update
         await context.application.process_error(update, exc)
         raise ApplicationHandlerStop from exc
-    context.db_user = seen.user  # type: ignore[attr-defined]
-    context.is_new_user = seen.is_new  # type: ignore[attr-defined]
+    context.db_user = seen.user
+    context.is_new_user = seen.is_new
 
 
 async def start(update: Update, context: Context) -> None:
     """/start [payload]: greet by name, show the menu; a deep-link payload routes to its feature."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     user = update.effective_user
     assert user is not None
     payload = context.args[0] if context.args else ""
-    db_user = getattr(context, "db_user", None)
+    db_user = context.db_user
     if db_user is not None and db_user.flow:
         await ctx.users.set_flow(user.id, None)
     if payload and PAYLOAD_RE.match(payload):
         await ctx.users.set_start_payload(user.id, payload)
         name, _, arg = payload.partition("_")
-        route = ctx.deep_links.get(name)
+        route = context.router.deep_links.get(name)
         if route is not None:
             await route(update, context, arg)
             return
-    is_new = getattr(context, "is_new_user", False)
+    is_new = context.is_new_user
     await answer(update, context, menu_reply(ctx, "common/welcome", name=user.first_name, is_new=is_new))
 
 
 async def show_menu(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     await answer(update, context, menu_reply(ctx))
 
 
 async def show_help(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     user = update.effective_user
     is_staff = bool(user and ctx.users.is_staff(user.id))
     await answer(update, context, Reply(ctx.renderer.render("common/help", is_staff=is_staff)))
@@ -86,17 +86,17 @@ async def show_help(update: Update, context: Context) -> None:
 
 async def cancel(update: Update, context: Context) -> None:
     """/huy: leave whatever flow is running (its saved data stays)."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     user = update.effective_user
     assert user is not None
-    db_user = getattr(context, "db_user", None)
+    db_user = context.db_user
     had_flow = bool(db_user and db_user.flow)
     await ctx.users.set_flow(user.id, None)
     await answer(update, context, Reply(ctx.renderer.render("common/cancelled", had_flow=had_flow)))
 
 
 async def ask_intro(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     await answer(update, context, Reply(ctx.renderer.render("common/ask_intro")))
 
 
@@ -104,16 +104,16 @@ async def menu_button(update: Update, context: Context) -> None:
     """A main-menu button (callback data `m:<item>`)."""
     query = update.callback_query
     assert query is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     item = parse(query.data).expect(0).action
     await query.answer()
-    db_user = getattr(context, "db_user", None)
+    db_user = context.db_user
     if db_user is not None and db_user.flow and item != "menu":
         await ctx.users.set_flow(db_user.id, None)
     if item == "menu":
         await replace(query, context, menu_reply(ctx))
         return
-    action = ctx.menu_actions.get(item)
+    action = context.router.menu_actions.get(item)
     if action is not None:
         await action(update, context)
     elif item == "ask":
@@ -127,19 +127,19 @@ async def menu_button(update: Update, context: Context) -> None:
 
 async def on_text(update: Update, context: Context) -> None:
     """Free text: to the flow the user is in, else to the question answerer."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     if len(msg.text) > MAX_TEXT_CHARS:
         reply = ctx.renderer.render("common/too_long", length=len(msg.text), limit=MAX_TEXT_CHARS)
         await answer(update, context, Reply(reply))
         return
-    db_user = getattr(context, "db_user", None)
-    flow = ctx.flows.get(db_user.flow) if db_user is not None and db_user.flow else None
+    db_user = context.db_user
+    flow = context.router.flows.get(db_user.flow) if db_user is not None and db_user.flow else None
     if flow is not None:
         await flow.on_text(update, context, db_user)
         return
-    default = ctx.flows.get("")
+    default = context.router.flows.get("")
     if default is not None and db_user is not None:
         await default.on_text(update, context, db_user)
     else:
@@ -149,9 +149,9 @@ async def on_text(update: Update, context: Context) -> None:
 async def on_media(update: Update, context: Context) -> None:
     """Photos, documents, stickers, voice, locations, contacts…: to a flow that expects them, else a
     polite line saying what the bot can do."""
-    ctx = app_ctx(context)
-    db_user = getattr(context, "db_user", None)
-    flow = ctx.flows.get(db_user.flow) if db_user is not None and db_user.flow else None
+    ctx = context.app_ctx
+    db_user = context.db_user
+    flow = context.router.flows.get(db_user.flow) if db_user is not None and db_user.flow else None
     if flow is not None and flow.on_media is not None:
         await flow.on_media(update, context, db_user)
         return
@@ -182,7 +182,7 @@ def media_kind(ctx: AppContext, msg: Message) -> str:
 
 
 async def unknown_command(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     command = msg.text.split()[0][:40]
@@ -191,7 +191,7 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 async def stale_button(update: Update, context: Context) -> None:
     """A button whose data nobody understands (old message, forged data): say so, change nothing."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     query = update.callback_query
     if query is not None:
         await query.answer()
@@ -204,7 +204,7 @@ def staff_required(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
         user = update.effective_user
-        if user is None or not app_ctx(context).users.is_staff(user.id):
+        if user is None or not context.app_ctx.users.is_staff(user.id):
             await staff_only(update, context)
             return
         await handler(update, context)
@@ -235,14 +235,14 @@ async def on_error(update: object, context: Context) -> None:
     if sink is not None and err is not None:
         sink.append(err)
     if isinstance(err, Forbidden) and isinstance(update, Update) and update.effective_user:
-        await app_ctx(context).users.mark_blocked(update.effective_user.id)
+        await context.app_ctx.users.mark_blocked(update.effective_user.id)
         return
     tb = "".join(traceback.format_exception(None, err, err.__traceback__)) if err else ""
     summary = str(update.to_dict() if isinstance(update, Update) else update)[:2000]
     log.error("Update failed: %s\nupdate=%s\n%s", err, summary, tb)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            ctx = app_ctx(context)
+            ctx = context.app_ctx
             await context.bot.send_message(update.effective_chat.id, ctx.renderer.render("common/error"))
         except Exception:  # the apology itself failed: already logged above
             log.exception("Could not send the apology")

@@ -1,30 +1,52 @@
-"""The services every handler reaches through `context.bot_data["ctx"]` (wired once in bot.py)."""
+"""What every handler is given: python-telegram-bot's CallbackContext with the bot's services, the
+route tables and the current user, all typed (`ContextTypes(context=BotContext)`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
-from common.clock import Clock
-from common.config import Settings
-from common.flood import FloodGuard
-from common.render import Renderer
-from storage.db import Database
-from storage.users import Users
+from compose import AppContext
 
 if TYPE_CHECKING:
     from storage.models import User
 
-Context = ContextTypes.DEFAULT_TYPE
-FlowCallback = Callable[[Update, Context, "User"], Awaitable[None]]
-DeepLink = Callable[[Update, Context, str], Awaitable[None]]
+__all__ = ["AppContext", "BotContext", "Context", "DeepLink", "Flow", "Handler", "Router"]
 
 
-@dataclass
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context for one update, plus the bot's services and the user as stored (set by the
+    first handler every update meets, `basic.track_user`)."""
+
+    def __init__(
+        self, application: Application[Any, Any, Any, Any, Any, Any], chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self.db_user: User | None = None
+        self.is_new_user = False
+
+    @property
+    def app_ctx(self) -> AppContext:
+        return self.application.bot_data["ctx"]
+
+    @property
+    def router(self) -> Router:
+        return self.application.bot_data["router"]
+
+
+Context = BotContext
+CONTEXT_TYPES = ContextTypes(context=BotContext)
+Handler = Callable[[Update, BotContext], Awaitable[None]]
+FlowCallback = Callable[[Update, BotContext, "User"], Awaitable[None]]
+DeepLink = Callable[[Update, BotContext, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Flow:
     """A guided flow that owns the user's free text (and media) while `users.flow` names it."""
 
@@ -32,21 +54,10 @@ class Flow:
     on_media: FlowCallback | None = None
 
 
-@dataclass
-class AppContext:
-    """Configuration, database, clock, renderer and the core services, shared by all handlers."""
+@dataclass(frozen=True)
+class Router:
+    """Where free text, deep links and main-menu buttons go (see handlers/routes.py)."""
 
-    settings: Settings
-    db: Database
-    clock: Clock
-    renderer: Renderer
-    users: Users
-    flood: FloodGuard
-    services: dict[str, Any] = field(default_factory=dict)
-    flows: dict[str, Flow] = field(default_factory=dict)
-    deep_links: dict[str, DeepLink] = field(default_factory=dict)
-    menu_actions: dict[str, Callable[[Update, Context], Awaitable[None]]] = field(default_factory=dict)
-
-
-def app_ctx(context: Context) -> AppContext:
-    return context.application.bot_data["ctx"]
+    flows: Mapping[str, Flow] = field(default_factory=dict)
+    deep_links: Mapping[str, DeepLink] = field(default_factory=dict)
+    menu_actions: Mapping[str, Handler] = field(default_factory=dict)

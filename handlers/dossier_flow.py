@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from telegram import InputFile, Message, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
@@ -23,22 +21,17 @@ from dossier.service import (
     DossierLocked,
     DossierNotFound,
     DossierPrompt,
-    DossierService,
     DossierSummary,
     Upload,
 )
 from handlers import basic
-from handlers.context import AppContext, Context, Flow, app_ctx
+from handlers.context import AppContext, Context
 from handlers.send import answer, drop_buttons, plain_text
 from storage.models import User
 
 FLOW = "dossier"
 TEXT_LIMIT = 4000
 REVIEW_LIMITS = (200, 80, 40, 20)
-
-
-def service(ctx: AppContext) -> DossierService:
-    return ctx.services["dossier"]
 
 
 def _name(ctx: AppContext, summary: DossierSummary, limit: int = 40) -> str:
@@ -123,10 +116,10 @@ def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
 # ---- entry points -------------------------------------------------------------------------------
 async def start(update: Update, context: Context) -> None:
     """/hoso, "Đăng ký hồ sơ", /start hoso: a new dossier, or a choice among the drafts."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
     user_id = update.effective_user.id
-    drafts = [d for d in await service(ctx).list_dossiers(user_id) if d.editable]
+    drafts = [d for d in await ctx.dossier.list_dossiers(user_id) if d.editable]
     if not drafts:
         await new_dossier(update, context)
         return
@@ -144,17 +137,17 @@ async def start(update: Update, context: Context) -> None:
 
 async def mine(update: Update, context: Context) -> None:
     """ "Hồ sơ của tôi": every dossier with its status; drafts to continue, submitted ones' PDF."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
-    dossiers = await service(ctx).list_dossiers(update.effective_user.id)
+    dossiers = await ctx.dossier.list_dossiers(update.effective_user.id)
     await answer(update, context, list_reply(ctx, dossiers))
 
 
 async def new_dossier(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
     user_id = update.effective_user.id
-    prompt = await service(ctx).create(user_id)
+    prompt = await ctx.dossier.create(user_id)
     await ctx.users.set_flow(user_id, FLOW, {"dossier": prompt.dossier_id})
     await answer(update, context, Reply(ctx.renderer.render("dossier/started")))
     await answer(update, context, prompt_reply(ctx, prompt))
@@ -190,7 +183,7 @@ async def on_button(update: Update, context: Context) -> None:
     answers it with "this button has expired"); everything else is answered here first."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     cb = parse(query.data)
     if cb.action == "n":
         cb.expect(0)
@@ -219,11 +212,11 @@ async def on_button(update: Update, context: Context) -> None:
 
 async def _show(update: Update, context: Context, prompt: DossierPrompt, *, drop: bool = True) -> None:
     """Show the next prompt as a new message; the pressed message loses its buttons."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
     flow = None if prompt.kind == "locked" else FLOW
     data = {"dossier": prompt.dossier_id} if flow else {}
-    db_user = getattr(context, "db_user", None)
+    db_user = context.db_user
     if db_user is None or db_user.flow != flow or (db_user.flow_data or {}) != data:
         await ctx.users.set_flow(update.effective_user.id, flow, data)
     await answer(update, context, prompt_reply(ctx, prompt))
@@ -237,7 +230,7 @@ def _uid(update: Update) -> int:
 
 
 async def act_choose(update: Update, context: Context, press: Press) -> None:
-    prompt = await service(app_ctx(context)).choose(
+    prompt = await context.app_ctx.dossier.choose(
         _uid(update), press.dossier_id, press.step_no, press.value
     )
     await _show(update, context, prompt)
@@ -245,7 +238,7 @@ async def act_choose(update: Update, context: Context, press: Press) -> None:
 
 def _op(method: str) -> Action:
     async def act(update: Update, context: Context, press: Press) -> None:
-        prompt = await getattr(service(app_ctx(context)), method)(_uid(update), press.dossier_id)
+        prompt = await getattr(context.app_ctx.dossier, method)(_uid(update), press.dossier_id)
         await _show(update, context, prompt)
 
     return act
@@ -253,8 +246,8 @@ def _op(method: str) -> Action:
 
 async def act_open(update: Update, context: Context, press: Press) -> None:
     """Continue a draft where it was left, and say so."""
-    ctx = app_ctx(context)
-    svc = service(ctx)
+    ctx = context.app_ctx
+    svc = ctx.dossier
     summary = await svc.get(_uid(update), press.dossier_id)
     prompt = await svc.current(_uid(update), press.dossier_id)
     if prompt.kind not in ("review", "locked"):
@@ -263,8 +256,8 @@ async def act_open(update: Update, context: Context, press: Press) -> None:
 
 
 async def act_save_exit(update: Update, context: Context, press: Press) -> None:
-    ctx = app_ctx(context)
-    summary = await service(ctx).save_and_exit(_uid(update), press.dossier_id)
+    ctx = context.app_ctx
+    summary = await ctx.dossier.save_and_exit(_uid(update), press.dossier_id)
     await ctx.users.set_flow(_uid(update), None)
     if update.callback_query is not None:
         await drop_buttons(update.callback_query)
@@ -272,8 +265,8 @@ async def act_save_exit(update: Update, context: Context, press: Press) -> None:
 
 
 async def act_edit_menu(update: Update, context: Context, press: Press) -> None:
-    ctx = app_ctx(context)
-    prompt = await service(ctx).review(_uid(update), press.dossier_id)
+    ctx = context.app_ctx
+    prompt = await ctx.dossier.review(_uid(update), press.dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
@@ -281,13 +274,13 @@ async def act_edit_menu(update: Update, context: Context, press: Press) -> None:
 
 
 async def act_jump(update: Update, context: Context, press: Press) -> None:
-    prompt = await service(app_ctx(context)).jump(_uid(update), press.dossier_id, press.step_no)
+    prompt = await context.app_ctx.dossier.jump(_uid(update), press.dossier_id, press.step_no)
     await _show(update, context, prompt)
 
 
 async def act_submit_ask(update: Update, context: Context, press: Press) -> None:
-    ctx = app_ctx(context)
-    prompt = await service(ctx).review(_uid(update), press.dossier_id)
+    ctx = context.app_ctx
+    prompt = await ctx.dossier.review(_uid(update), press.dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
@@ -301,8 +294,8 @@ async def act_submit_ask(update: Update, context: Context, press: Press) -> None
 
 async def act_submit(update: Update, context: Context, press: Press) -> None:
     """Submit (committed first), then tell the producer the reference and send the filled form."""
-    ctx = app_ctx(context)
-    result = await service(ctx).submit(_uid(update), press.dossier_id)
+    ctx = context.app_ctx
+    result = await ctx.dossier.submit(_uid(update), press.dossier_id)
     await ctx.users.set_flow(_uid(update), None)
     if update.callback_query is not None:
         await drop_buttons(update.callback_query)
@@ -315,8 +308,8 @@ async def act_pdf(update: Update, context: Context, press: Press) -> None:
 
 
 async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message:
-    ctx = app_ctx(context)
-    svc = service(ctx)
+    ctx = context.app_ctx
+    svc = ctx.dossier
     summary = await svc.get(_uid(update), dossier_id)
     content = await svc.render_pdf(_uid(update), dossier_id)
     assert update.effective_chat is not None
@@ -327,8 +320,8 @@ async def send_pdf(update: Update, context: Context, dossier_id: int) -> Message
 
 
 async def act_delete_ask(update: Update, context: Context, press: Press) -> None:
-    ctx = app_ctx(context)
-    summary = await service(ctx).draft_to_delete(_uid(update), press.dossier_id)
+    ctx = context.app_ctx
+    summary = await ctx.dossier.draft_to_delete(_uid(update), press.dossier_id)
     reply = confirm_reply(
         ctx, "confirm_delete", f"dos:delok:{press.dossier_id}", f"dos:o:{press.dossier_id}", summary=summary
     )
@@ -336,9 +329,9 @@ async def act_delete_ask(update: Update, context: Context, press: Press) -> None
 
 
 async def act_delete(update: Update, context: Context, press: Press) -> None:
-    ctx = app_ctx(context)
-    await service(ctx).delete_draft(_uid(update), press.dossier_id)
-    db_user = getattr(context, "db_user", None)
+    ctx = context.app_ctx
+    await ctx.dossier.delete_draft(_uid(update), press.dossier_id)
+    db_user = context.db_user
     if db_user is not None and db_user.flow == FLOW and db_user.flow_data.get("dossier") == press.dossier_id:
         await ctx.users.set_flow(_uid(update), None)
     if update.callback_query is not None:
@@ -372,7 +365,7 @@ def _dossier_of(user: User) -> int | None:
 
 
 async def on_text(update: Update, context: Context, user: User) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     dossier_id = _dossier_of(user)
@@ -381,7 +374,7 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         await start(update, context)
         return
     try:
-        prompt = await service(ctx).answer(user.id, dossier_id, msg.text)
+        prompt = await ctx.dossier.answer(user.id, dossier_id, msg.text)
     except (DossierNotFound, DossierLocked):
         await ctx.users.set_flow(user.id, None)
         await start(update, context)
@@ -391,7 +384,7 @@ async def on_text(update: Update, context: Context, user: User) -> None:
 
 async def on_media(update: Update, context: Context, user: User) -> None:
     """A photo or document answers a file step; anything else gets a line and the question again."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None
     dossier_id = _dossier_of(user)
@@ -406,7 +399,7 @@ async def on_media(update: Update, context: Context, user: User) -> None:
     elif msg.document:
         doc = msg.document
         upload = Upload(doc.file_id, doc.file_unique_id, doc.file_name, doc.mime_type, doc.file_size)
-    svc = service(ctx)
+    svc = ctx.dossier
     try:
         if upload is None:
             prompt = await svc.current(user.id, dossier_id)
@@ -419,25 +412,3 @@ async def on_media(update: Update, context: Context, user: User) -> None:
         await start(update, context)
         return
     await answer(update, context, prompt_reply(ctx, prompt))
-
-
-def register_service(ctx: AppContext, bot_getter: Callable[[], object]) -> DossierService:
-    """The dossier service, with downloads of uploaded files through the bot."""
-
-    async def download(file_id: str, path: Path) -> None:
-        bot = bot_getter()
-        telegram_file = await bot.get_file(file_id)  # type: ignore[attr-defined]
-        await telegram_file.download_to_drive(path)
-
-    return DossierService(ctx.db, ctx.clock, ctx.settings, downloader=download)
-
-
-def register(app: Application, ctx: AppContext) -> None:
-    """Commands, buttons, the flow, menu actions and the deep link of the dossier."""
-    ctx.services["dossier"] = register_service(ctx, lambda: app.bot)
-    ctx.flows[FLOW] = Flow(on_text=on_text, on_media=on_media)
-    ctx.menu_actions["register"] = start
-    ctx.menu_actions["mine"] = mine
-    ctx.deep_links["hoso"] = lambda update, context, arg: start(update, context)
-    app.add_handler(CommandHandler("hoso", start))
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^dos:"))

@@ -8,16 +8,12 @@ from telegram import Update
 from common.callbacks import parse
 from common.reply import Button, Reply
 from handlers import basic
-from handlers.context import AppContext, Context, app_ctx
+from handlers.context import AppContext, Context
 from handlers.send import answer, drop_buttons
 from knowledge.eligibility import EligibilityCheck, EligibilityQuestion, Verdict
 from storage.models import User
 
 FLOW = "eligibility"
-
-
-def check(ctx: AppContext) -> EligibilityCheck:
-    return ctx.services["eligibility"]
 
 
 def question_reply(ctx: AppContext, question: EligibilityQuestion, state: dict[str, object]) -> Reply:
@@ -42,18 +38,18 @@ def verdict_reply(ctx: AppContext, verdict: Verdict) -> Reply:
 
 async def start(update: Update, context: Context) -> None:
     """/dieukien or the menu button: begin a fresh check."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
     state = EligibilityCheck.new_state()
     await ctx.users.set_flow(update.effective_user.id, FLOW, state)
-    await answer(update, context, question_reply(ctx, check(ctx).first_question(), state))
+    await answer(update, context, question_reply(ctx, ctx.eligibility.first_question(), state))
 
 
 async def on_button(update: Update, context: Context) -> None:
     """el:<question>:<choice> · el:back · el:restart — the state is read from the database."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     cb = parse(query.data)
     if cb.action == "restart":
         await query.answer()
@@ -65,7 +61,7 @@ async def on_button(update: Update, context: Context) -> None:
         await basic.stale_button(update, context)
         return
     state = dict(user.flow_data or {})
-    engine = check(ctx)
+    engine = ctx.eligibility
     if cb.action == "back":
         step = engine.back(state)
     else:
@@ -92,8 +88,8 @@ async def on_button(update: Update, context: Context) -> None:
 
 async def on_text(update: Update, context: Context, user: User) -> None:
     """Typed text during the check: ask for a button and show the current question again."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     state = dict(user.flow_data or {})
-    question = check(ctx).next_question(state) or check(ctx).first_question()
+    question = ctx.eligibility.next_question(state) or ctx.eligibility.first_question()
     await answer(update, context, Reply(ctx.renderer.render("eligibility/use_buttons")))
     await answer(update, context, question_reply(ctx, question, state))

@@ -17,13 +17,13 @@ from telegram.ext import ApplicationHandlerStop
 from common.flood import Verdict
 from common.reply import Reply
 from handlers.commands import STAFF_COMMANDS
-from handlers.context import Context, app_ctx
+from handlers.context import Context
 from handlers.send import answer
 
 
 async def screen_update(update: Update, context: Context) -> None:
     """Group -3: let through private messages, button presses and the staff chat's business."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     if update.edited_message is not None:
         if update.edited_message.chat.type == "private":
             await answer(update, context, Reply(ctx.renderer.render("common/edited_ignored")))
@@ -49,7 +49,7 @@ async def flood_guard(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         return
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     verdict = ctx.flood.check(user.id)
     if verdict is Verdict.ALLOW:
         return
@@ -84,7 +84,7 @@ def _replies_to_bot(update: Update, context: Context) -> bool:
 
 
 async def _invite_to_private(update: Update, context: Context) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_chat is not None
     link = f"https://t.me/{context.bot.username}"
     button = InlineKeyboardButton(ctx.renderer.label("menu.open_private"), url=link)

@@ -14,10 +14,9 @@ from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from common.text import clip
 from handlers import basic
-from handlers.context import AppContext, Context, app_ctx
-from handlers.knowledge import service as knowledge
+from handlers.context import Context
 from handlers.send import answer, send
-from knowledge.inbox import DECLINED_WINDOW, Inbox, Recipient
+from knowledge.inbox import DECLINED_WINDOW, Recipient
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -30,15 +29,11 @@ LIST_LIMIT = 160  # UTF-16 units of each question in a list
 STAFF_TEXT_LIMIT = 3500  # UTF-16 units of a staff answer passed on to a user
 
 
-def inbox_service(ctx: AppContext) -> Inbox:
-    return ctx.services["inbox"]
-
-
 @basic.staff_required
 async def show_inbox(update: Update, context: Context) -> None:
     """/cauhoi (staff): the open questions, grouped by similarity, with an action per group."""
-    ctx = app_ctx(context)
-    groups = await inbox_service(ctx).groups(limit=200)
+    ctx = context.app_ctx
+    groups = await ctx.inbox.groups(limit=200)
     shown = [replace(g, representative=clip(g.representative, LIST_LIMIT)) for g in groups[:INBOX_SIZE]]
     r = ctx.renderer
     rows = [
@@ -49,7 +44,7 @@ async def show_inbox(update: Update, context: Context) -> None:
         ]
         for n, g in enumerate(shown, start=1)
     ]
-    declined = await inbox_service(ctx).declined_count()
+    declined = await ctx.inbox.declined_count()
     if declined:
         rows.append([Button(r.label("desk.declined", n=declined), "sd:dl")])
     html = r.render("kb/inbox", groups=shown, total=len(groups), declined=declined, days=DECLINED_WINDOW.days)
@@ -62,10 +57,10 @@ async def on_declined_button(update: Update, context: Context) -> None:
     into the inbox (the bot misjudged it: it is about OCOP)."""
     query = update.callback_query
     assert query is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     r = ctx.renderer
     cb = parse(query.data)
-    kb = inbox_service(ctx)
+    kb = ctx.inbox
     if cb.action == "dl":
         cb.expect(0)
         await query.answer()
@@ -92,16 +87,16 @@ async def on_inbox_button(update: Update, context: Context) -> None:
     """sd:ga|gl|gn:<question> (answer / link / new entry) and sd:gle:<question>:<entry> (link to it)."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     staff_id = update.effective_user.id
     cb = parse(query.data)
     action, ref = cb.action, cb.id(0)
-    kb = inbox_service(ctx)
+    kb = ctx.inbox
     if action == "gle":
         entry_id = cb.expect(2).token(1)
         user = await ctx.users.get(staff_id)
         ids = [int(i) for i in (user.flow_data.get("ids", []) if user else [])]
-        if not ids or ids[0] != ref or await knowledge(ctx).entry_view(entry_id) is None:
+        if not ids or ids[0] != ref or await ctx.knowledge.entry_view(entry_id) is None:
             await basic.stale_button(update, context)
             return
         await query.answer()
@@ -138,7 +133,7 @@ async def on_inbox_button(update: Update, context: Context) -> None:
 
 
 async def on_group_answer_text(update: Update, context: Context, user: User) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     ids = [int(i) for i in user.flow_data.get("ids", [])]
@@ -146,7 +141,7 @@ async def on_group_answer_text(update: Update, context: Context, user: User) -> 
     if not ctx.users.is_staff(user.id):
         await basic.staff_only(update, context)
         return
-    askers = await inbox_service(ctx).answer_group(ids, user.id, msg.text)
+    askers = await ctx.inbox.answer_group(ids, user.id, msg.text)
     text = clip(msg.text, STAFF_TEXT_LIMIT)
     render = ctx.renderer.render
     replies = {
@@ -162,11 +157,11 @@ async def on_group_answer_text(update: Update, context: Context, user: User) -> 
 
 async def on_group_link_text(update: Update, context: Context, user: User) -> None:
     """The staff member typed words (or an id) for the entry to link the group to."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     ids = [int(i) for i in user.flow_data.get("ids", [])]
-    kb = knowledge(ctx)
+    kb = ctx.knowledge
     if not ids or not ctx.users.is_staff(user.id):
         await ctx.users.set_flow(user.id, None)
         await basic.stale_button(update, context)
@@ -190,10 +185,10 @@ async def on_group_link_text(update: Update, context: Context, user: User) -> No
 
 async def link(update: Update, context: Context, ids: list[int], entry_id: str) -> None:
     """Link the group to the entry and send each asker the entry under their own question."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
-    askers = await inbox_service(ctx).link_group(ids, entry_id, update.effective_user.id)
-    entry = await knowledge(ctx).entry_view(entry_id)
+    askers = await ctx.inbox.link_group(ids, entry_id, update.effective_user.id)
+    entry = await ctx.knowledge.entry_view(entry_id)
     assert entry is not None
     replies = {
         a.user_id: Reply(
@@ -210,7 +205,7 @@ async def link(update: Update, context: Context, ids: list[int], entry_id: str) 
 async def notify_many(context: Context, recipients: list[Recipient], replies: dict[int, Reply]) -> int:
     """Send each recipient their own reply (keyed by user id); count the deliveries, mark users who
     blocked the bot."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     delivered = 0
     for recipient in recipients:
         user_id, chat_id = recipient.user_id, recipient.chat_id

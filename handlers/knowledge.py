@@ -9,18 +9,14 @@ from telegram import Update
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from handlers import basic
-from handlers.context import AppContext, Context, app_ctx
+from handlers.context import AppContext, Context
 from handlers.send import answer, replace
 from knowledge.kb import ERROR
 from knowledge.models import Outcome
-from knowledge.service import AskResult, EntryView, KnowledgeService
+from knowledge.service import AskResult, EntryView
 from storage.models import User
 
 MAX_DATA = 64
-
-
-def service(ctx: AppContext) -> KnowledgeService:
-    return ctx.services["knowledge"]
 
 
 def _fits(data: str) -> bool:
@@ -74,10 +70,10 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
 
 async def on_question(update: Update, context: Context, user: User) -> None:
     """Free text outside any flow: answer it from the knowledge base (the question is stored first)."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    result = await service(ctx).ask(user.id, msg.chat_id, msg.text)
+    result = await ctx.knowledge.ask(user.id, msg.chat_id, msg.text)
     await answer(update, context, result_reply(ctx, result))
 
 
@@ -85,7 +81,7 @@ async def on_callback(update: Update, context: Context) -> None:
     """kb:up|dn:<question> feedback · kb:p:<question>:<entry> suggestion · kb:e:<question>:<entry> related."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     cb = parse(query.data)
     question_id = cb.id(0)
     if cb.action in {"up", "dn"}:
@@ -95,7 +91,7 @@ async def on_callback(update: Update, context: Context) -> None:
     else:
         raise BadCallback(f"unknown knowledge button {cb.action!r}")
     user_id = update.effective_user.id
-    kb = service(ctx)
+    kb = ctx.knowledge
     if not await kb.owns_question(question_id, user_id):
         await basic.stale_button(update, context)
         return
@@ -126,8 +122,8 @@ async def on_callback(update: Update, context: Context) -> None:
 @basic.staff_required
 async def reload_kb(update: Update, context: Context) -> None:
     """/napkb (staff): re-read the knowledge files; keep the old ones if the new ones have errors."""
-    ctx = app_ctx(context)
-    outcome = await service(ctx).reload_checked()
+    ctx = context.app_ctx
+    outcome = await ctx.knowledge.reload_checked()
     errors = [p for p in outcome.problems if p.level == ERROR]
     html = ctx.renderer.render(
         "kb/reloaded",

@@ -13,10 +13,9 @@ from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from common.text import clip
 from handlers import basic
-from handlers.context import AppContext, Context, app_ctx
-from handlers.knowledge import service as knowledge
+from handlers.context import AppContext, Context
 from handlers.send import answer, send
-from knowledge.relay import THREAD_OPEN, Relay, ThreadView
+from knowledge.relay import THREAD_OPEN, ThreadView
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -30,22 +29,18 @@ QUESTION_LIMIT = 3000  # UTF-16 units of a user's question passed to staff
 NAME_LIMIT = 128  # UTF-16 units of a user's name shown to staff
 
 
-def relay(ctx: AppContext) -> Relay:
-    return ctx.services["relay"]
-
-
 # ---- producer side ------------------------------------------------------------------------------
 async def contact(update: Update, context: Context) -> None:
     """/lienhe and the menu's "Liên hệ cán bộ": the contacts, and a button to write to staff."""
-    ctx = app_ctx(context)
-    entry = await knowledge(ctx).contacts_view()
+    ctx = context.app_ctx
+    entry = await ctx.knowledge.contacts_view()
     rows = [[Button(ctx.renderer.label("kb.write_to_staff"), "sd:write")]]
     await answer(update, context, Reply(ctx.renderer.render("kb/contact", entry=entry), rows))
 
 
 async def start_writing(update: Update, context: Context) -> None:
     """The "Gửi câu hỏi cho cán bộ" button: the next text the user sends goes to staff."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     assert update.effective_user is not None
     await ctx.users.set_flow(update.effective_user.id, ASK_STAFF)
     await answer(update, context, Reply(ctx.renderer.render("kb/write_to_staff")))
@@ -53,10 +48,10 @@ async def start_writing(update: Update, context: Context) -> None:
 
 async def on_question_for_staff(update: Update, context: Context, user: User) -> None:
     """The text typed after "Gửi câu hỏi cho cán bộ": open a thread and post it to the staff."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    thread = await relay(ctx).open_thread(user.id, msg.chat_id, msg.text)
+    thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text)
     await ctx.users.set_flow(user.id, None)
     await post_to_staff(ctx, context, thread, user, msg.text, follow_up=False)
     await answer(
@@ -67,14 +62,14 @@ async def on_question_for_staff(update: Update, context: Context, user: User) ->
 async def on_follow_up(update: Update, context: Context, user: User) -> None:
     """The text typed after "Hỏi thêm": it goes to the staff member who took the user's own thread
     (a new thread when that one is closed or not theirs)."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     thread_id = int(user.flow_data.get("thread", 0))
-    thread = await relay(ctx).thread(thread_id)
+    thread = await ctx.relay.thread(thread_id)
     await ctx.users.set_flow(user.id, None)
     if thread is None or thread.user_id != user.id or thread.status != THREAD_OPEN:
-        thread = await relay(ctx).open_thread(user.id, msg.chat_id, msg.text)
+        thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text)
     await post_to_staff(ctx, context, thread, user, msg.text, follow_up=True)
     await answer(
         update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(msg.text, QUOTE_LIMIT)))
@@ -107,14 +102,14 @@ async def post_to_staff(
         except (Forbidden, BadRequest) as exc:
             log.warning("Could not post thread %s to %s: %s", thread.id, chat_id, exc)
             continue
-        await relay(ctx).add_thread_message(thread.id, chat_id, sent.message_id)
+        await ctx.relay.add_thread_message(thread.id, chat_id, sent.message_id)
 
 
 async def on_thread_button(update: Update, context: Context) -> None:
     """sd:new:<question> · sd:write · sd:fu|done:<thread> (producer) · sd:rp:<thread> (staff)."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     cb = parse(query.data)
     action = cb.action
     user_id = update.effective_user.id
@@ -126,12 +121,12 @@ async def on_thread_button(update: Update, context: Context) -> None:
     if action not in {"new", "fu", "done", "rp"}:
         raise BadCallback(f"unknown desk button {action!r}")
     ref = cb.expect(1).id(0)
-    threads = relay(ctx)
+    threads = ctx.relay
     if action == "rp" and not ctx.users.is_staff(user_id):
         await basic.staff_only(update, context)
         return
     if action == "new":
-        question = await knowledge(ctx).question_text(ref, user_id)
+        question = await ctx.knowledge.question_text(ref, user_id)
         if question is None:
             await basic.stale_button(update, context)
             return
@@ -186,10 +181,10 @@ async def on_thread_button(update: Update, context: Context) -> None:
 
 # ---- staff side ---------------------------------------------------------------------------------
 async def deliver_staff_reply(update: Update, context: Context, thread: ThreadView, text: str) -> None:
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     staff = update.effective_user
     assert staff is not None
-    await relay(ctx).record_staff_reply(thread.id, staff.id)
+    await ctx.relay.record_staff_reply(thread.id, staff.id)
     rows = [
         [
             Button(ctx.renderer.label("desk.ask_more"), f"sd:fu:{thread.id}"),
@@ -213,10 +208,10 @@ async def deliver_staff_reply(update: Update, context: Context, thread: ThreadVi
 
 async def on_staff_reply_text(update: Update, context: Context, user: User) -> None:
     """The staff member's text after pressing "Trả lời": it goes to the asker."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    thread = await relay(ctx).thread(int(user.flow_data.get("thread", 0)))
+    thread = await ctx.relay.thread(int(user.flow_data.get("thread", 0)))
     await ctx.users.set_flow(user.id, None)
     if thread is None or not ctx.users.is_staff(user.id):
         await basic.stale_button(update, context)
@@ -227,13 +222,13 @@ async def on_staff_reply_text(update: Update, context: Context, user: User) -> N
 async def on_reply_message(update: Update, context: Context) -> None:
     """A text that replies to one of the bot's messages: a staff reply to a thread goes to the user;
     anything else in a private chat is ordinary text; in a group it is ignored."""
-    ctx = app_ctx(context)
+    ctx = context.app_ctx
     msg = update.effective_message
     user = update.effective_user
     assert msg is not None and user is not None
     original = msg.reply_to_message
     if isinstance(original, Message) and ctx.users.is_staff(user.id) and msg.text:
-        thread = await relay(ctx).thread_for_staff_message(msg.chat_id, original.message_id)
+        thread = await ctx.relay.thread_for_staff_message(msg.chat_id, original.message_id)
         if thread is not None:
             await deliver_staff_reply(update, context, thread, msg.text)
             return

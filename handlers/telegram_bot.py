@@ -19,6 +19,7 @@ import logging
 import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
@@ -167,3 +168,13 @@ class OcopBot(ExtBot[None]):
         if "caption" in kwargs:
             kwargs["caption"] = _fit(kwargs["caption"], self._parse_mode(kwargs), CAPTION_LIMIT)
         return await super().copy_message(*args, **kwargs)
+
+
+def telegram_downloader(bot: ExtBot[None]) -> Callable[[str, Path], Awaitable[None]]:
+    """The core's file-download port (dossier uploads) carried out through this Bot."""
+
+    async def download(file_id: str, path: Path) -> None:
+        telegram_file = await bot.get_file(file_id)
+        await telegram_file.download_to_drive(path)
+
+    return download

@@ -38,7 +38,7 @@ async def test_out_of_scope_question_is_not_answered_and_can_go_to_staff(bot: Ha
     assert "chưa có câu trả lời" in reply.text
     # Recognised as another subject: named, with where to ask instead, and kept out of the staff inbox.
     assert "Thời tiết" in reply.text and "ngoài chương trình OCOP" in reply.text
-    knowledge = bot.app.bot_data["ctx"].services["knowledge"]
+    knowledge = bot.app.bot_data["ctx"].knowledge
     assert (await knowledge.last_question(203)).outcome == "out_of_scope"
     assert "📨 Chuyển cho cán bộ" in reply.labels
     await lan.press("📨 Chuyển cho cán bộ")
@@ -65,7 +65,7 @@ async def test_greetings_and_thanks_get_an_invitation_to_ask(bot: Harness) -> No
     for text in ("alo", "Cảm ơn bot nhé!", "chào anh chị ạ"):
         reply = (await lan.send(text))[-1]
         assert "cần hỏi gì về OCOP" in reply.text and "chưa có câu trả lời" not in reply.text, text
-    knowledge = bot.app.bot_data["ctx"].services["knowledge"]
+    knowledge = bot.app.bot_data["ctx"].knowledge
     assert (await knowledge.last_question(213)).outcome == "small_talk"
     staff = bot.user(STAFF_ID, "Cán bộ")
     inbox = (await staff.send("/cauhoi"))[-1]

@@ -25,7 +25,7 @@ QUESTION = "bên mình có được hỗ trợ làm tem QR cho sản phẩm khô
 
 
 def knowledge(bot: Harness) -> KnowledgeService:
-    return bot.app.bot_data["ctx"].services["knowledge"]
+    return bot.app.bot_data["ctx"].knowledge
 
 
 async def stored_version(db: Database) -> int:

@@ -1,0 +1,77 @@
+"""The composition root: every service of the bot built in one place from the settings.
+
+`bot.py` (run, webhook), the console, `ask`, the benchmarks and the tests all call `compose()`; the
+Telegram side (`handlers.app.build_application`) only wires handlers to what it returns. Nothing
+here imports `telegram`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from common.clock import Clock, SystemClock
+from common.config import Settings
+from common.flood import FloodGuard
+from common.render import Renderer
+from dossier.service import DossierService
+from knowledge.communes import CommuneDirectory
+from knowledge.eligibility import EligibilityCheck
+from knowledge.inbox import Inbox
+from knowledge.relay import Relay
+from knowledge.service import KnowledgeService
+from storage.db import Database
+from storage.users import Users
+
+
+@dataclass
+class AppContext:
+    """Configuration and every service, shared by all handlers (typed: no lookups by name)."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    renderer: Renderer
+    users: Users
+    flood: FloodGuard
+    knowledge: KnowledgeService
+    inbox: Inbox
+    relay: Relay
+    eligibility: EligibilityCheck
+    dossier: DossierService
+
+    async def start(self) -> None:
+        """What must happen before the first update: migrate, then build the knowledge index."""
+        await self.db.upgrade()
+        await self.knowledge.start()
+
+    async def stop(self) -> None:
+        await self.db.dispose()
+
+
+def compose(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    flood_now: Callable[[], float] = time.monotonic,
+) -> AppContext:
+    """Build every service for `settings`. `clock` and `db` may be injected (tests); `flood_now` is
+    flood control's time source (the fake Bot API's simulated time in tests and the console)."""
+    clock = clock or SystemClock()
+    db = db or Database(settings.database_url)
+    knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
+    return AppContext(
+        settings=settings,
+        db=db,
+        clock=clock,
+        renderer=Renderer(settings.timezone),
+        users=Users(db, clock, frozenset(settings.staff_ids), frozenset(settings.admin_ids)),
+        flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now),
+        knowledge=knowledge,
+        inbox=Inbox(db, clock, knowledge),
+        relay=Relay(db, clock),
+        eligibility=EligibilityCheck.load(),
+        dossier=DossierService(db, clock, settings, communes=CommuneDirectory.load()),
+    )

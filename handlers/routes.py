@@ -1,0 +1,96 @@
+"""Every handler of the bot in one table, in the order python-telegram-bot tries them, and where free
+text, deep links and main-menu buttons go — the whole bot, read top to bottom on one screen.
+
+Groups run in order (-3, -2, -1, then 0); within group 0 the first handler that matches wins.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from handlers import basic, dossier_flow, eligibility, gate, inbox, knowledge, relay
+from handlers.context import Flow, Router
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+def handler_table() -> list[tuple[int, BaseHandler[Update, object, None]]]:
+    """(group, handler) pairs, registered in this order."""
+    return [
+        # The door: drop what the bot does not handle, flood control, who is talking.
+        (-3, TypeHandler(Update, gate.screen_update)),
+        (-2, TypeHandler(Update, gate.flood_guard)),
+        (-1, TypeHandler(Update, basic.track_user)),
+        # Everyone.
+        (0, CommandHandler("start", basic.start)),
+        (0, CommandHandler("menu", basic.show_menu)),
+        (0, CommandHandler(["help", "trogiup"], basic.show_help)),
+        (0, CommandHandler("huy", basic.cancel)),
+        # Producers: the eligibility check, the dossier, a question for staff.
+        (0, CommandHandler("dieukien", eligibility.start)),
+        (0, CommandHandler("hoso", dossier_flow.start)),
+        (0, CommandHandler("lienhe", relay.contact)),
+        # Staff: the inbox of unanswered questions, reloading the knowledge base.
+        (0, CommandHandler("cauhoi", inbox.show_inbox)),
+        (0, CommandHandler("napkb", knowledge.reload_kb)),
+        # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
+        (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
+        (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
+        (0, CallbackQueryHandler(eligibility.on_button, pattern=r"^el:")),
+        (0, CallbackQueryHandler(dossier_flow.on_button, pattern=r"^dos:")),
+        (0, CallbackQueryHandler(inbox.on_inbox_button, pattern=r"^sd:(ga|gl|gn|gle):")),
+        (0, CallbackQueryHandler(inbox.on_declined_button, pattern=r"^sd:d[lr]\b")),
+        (0, CallbackQueryHandler(relay.on_thread_button, pattern=r"^sd:")),
+        (0, CallbackQueryHandler(basic.stale_button)),
+        # A staff member's Telegram reply to a question posted to them.
+        (0, MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, relay.on_reply_message)),
+        # Private chats only from here: unknown commands, free text to its flow, files and the rest.
+        (0, MessageHandler(PRIVATE & filters.COMMAND, basic.unknown_command)),
+        (0, MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, basic.on_text)),
+        (0, MessageHandler(PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, basic.on_media)),
+    ]
+
+
+ROUTER = Router(
+    # Which flow the user's free text (and files) belong to; "" is the default: a question.
+    flows={
+        "": Flow(on_text=knowledge.on_question),
+        eligibility.FLOW: Flow(on_text=eligibility.on_text),
+        dossier_flow.FLOW: Flow(on_text=dossier_flow.on_text, on_media=dossier_flow.on_media),
+        relay.ASK_STAFF: Flow(on_text=relay.on_question_for_staff),
+        relay.FOLLOW_UP: Flow(on_text=relay.on_follow_up),
+        relay.STAFF_REPLY: Flow(on_text=relay.on_staff_reply_text),
+        inbox.GROUP_ANSWER: Flow(on_text=inbox.on_group_answer_text),
+        inbox.GROUP_LINK: Flow(on_text=inbox.on_group_link_text),
+    },
+    # t.me/<bot>?start=<name>_<arg>
+    deep_links={
+        "hoso": lambda update, context, arg: dossier_flow.start(update, context),
+        "dieukien": lambda update, context, arg: eligibility.start(update, context),
+        "lienhe": lambda update, context, arg: relay.contact(update, context),
+    },
+    # The main menu's buttons (m:<item>); "ask" and "events" are answered by basic.menu_button.
+    menu_actions={
+        "eligibility": eligibility.start,
+        "register": dossier_flow.start,
+        "mine": dossier_flow.mine,
+        "contact": relay.contact,
+    },
+)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    """Add every handler of the table and the error handler; publish the router."""
+    app.bot_data["router"] = ROUTER
+    for group, handler in handler_table():
+        app.add_handler(handler, group=group)
+    app.add_error_handler(basic.on_error)
