@@ -229,7 +229,8 @@ class FakeTelegram:
             try:
                 return {"ok": True, "result": handler(params, files or {})}
             except BotAPIError as exc:
-                self.refusals.append(f"{method}: {exc.description}")
+                if exc.code == 400:  # the bot's fault; a 403 (blocked, removed from a chat) is the world's
+                    self.refusals.append(f"{method}: {exc.description}")
                 return {"ok": False, "error_code": exc.code, "description": exc.description}
 
     def bot_user(self) -> dict[str, Any]:

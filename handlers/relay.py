@@ -53,10 +53,8 @@ async def on_question_for_staff(update: Update, context: Context, user: User) ->
     assert msg is not None and msg.text is not None
     thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text)
     await ctx.users.set_flow(user.id, None)
-    await post_to_staff(ctx, context, thread, user, msg.text, follow_up=False)
-    await answer(
-        update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(msg.text, QUOTE_LIMIT)))
-    )
+    delivered = await post_to_staff(ctx, context, thread, user, msg.text, follow_up=False)
+    await tell_asker(update, context, msg.text, delivered)
 
 
 async def on_follow_up(update: Update, context: Context, user: User) -> None:
@@ -70,16 +68,27 @@ async def on_follow_up(update: Update, context: Context, user: User) -> None:
     await ctx.users.set_flow(user.id, None)
     if thread is None or thread.user_id != user.id or thread.status != THREAD_OPEN:
         thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text)
-    await post_to_staff(ctx, context, thread, user, msg.text, follow_up=True)
-    await answer(
-        update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(msg.text, QUOTE_LIMIT)))
-    )
+    delivered = await post_to_staff(ctx, context, thread, user, msg.text, follow_up=True)
+    await tell_asker(update, context, msg.text, delivered)
+
+
+async def tell_asker(update: Update, context: Context, question: str, delivered: bool) -> None:
+    """Say the question reached the staff only when it did; otherwise say so and give the contacts."""
+    ctx = context.app_ctx
+    quoted = clip(question, QUOTE_LIMIT)
+    if delivered:
+        await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=quoted)))
+        return
+    entry = await ctx.knowledge.contacts_view()
+    html = ctx.renderer.render("kb/not_sent_to_staff", question=quoted, entry=entry)
+    await answer(update, context, Reply(html))
 
 
 async def post_to_staff(
     ctx: AppContext, context: Context, thread: ThreadView, user: User, text: str, *, follow_up: bool
-) -> None:
-    """Post to the staff member who took the thread, else the staff chat, else every staff member."""
+) -> bool:
+    """Post to the staff member who took the thread, else the staff chat, else every staff member;
+    True when at least one of them received it."""
     html = ctx.renderer.render(
         "kb/staff_question",
         name=clip(user.full_name, NAME_LIMIT),
@@ -96,6 +105,7 @@ async def post_to_staff(
         targets = [ctx.settings.staff_chat_id]
     else:
         targets = sorted(ctx.settings.staff_set)
+    delivered = False
     for chat_id in targets:
         try:
             sent = await send(context, chat_id, reply)
@@ -103,6 +113,10 @@ async def post_to_staff(
             log.warning("Could not post thread %s to %s: %s", thread.id, chat_id, exc)
             continue
         await ctx.relay.add_thread_message(thread.id, chat_id, sent.message_id)
+        delivered = True
+    if not targets:
+        log.warning("Thread %s: no staff configured (STAFF_IDS, STAFF_CHAT_ID)", thread.id)
+    return delivered
 
 
 async def on_thread_button(update: Update, context: Context) -> None:
@@ -184,7 +198,6 @@ async def deliver_staff_reply(update: Update, context: Context, thread: ThreadVi
     ctx = context.app_ctx
     staff = update.effective_user
     assert staff is not None
-    await ctx.relay.record_staff_reply(thread.id, staff.id)
     rows = [
         [
             Button(ctx.renderer.label("desk.ask_more"), f"sd:fu:{thread.id}"),
@@ -197,12 +210,18 @@ async def deliver_staff_reply(update: Update, context: Context, thread: ThreadVi
         reply=clip(text, STAFF_TEXT_LIMIT),
     )
     asker = await ctx.users.get(thread.user_id)
+    name = clip(asker.full_name, NAME_LIMIT) if asker else str(thread.user_id)
     try:
         await send(context, thread.user_chat_id, Reply(html, rows))
-    except Forbidden:
-        await ctx.users.mark_blocked(thread.user_id)
-        raise
-    name = clip(asker.full_name, NAME_LIMIT) if asker else str(thread.user_id)
+    except (Forbidden, BadRequest) as exc:  # not delivered: the staff member is told so, not "sent"
+        blocked = isinstance(exc, Forbidden)
+        if blocked:
+            await ctx.users.mark_blocked(thread.user_id)
+        log.warning("Staff reply to thread %s not delivered: %s", thread.id, exc)
+        failed = ctx.renderer.render("kb/staff_reply_failed", name=name, blocked=blocked)
+        await answer(update, context, Reply(failed))
+        return
+    await ctx.relay.record_staff_reply(thread.id, staff.id)
     await answer(update, context, Reply(ctx.renderer.render("kb/staff_reply_sent", name=name)))
 
 

@@ -67,3 +67,28 @@ async def test_a_question_of_emoji_is_clipped_by_utf16_units_for_the_staff(bot: 
     staff = bot.user(STAFF_ID, "Cán bộ")
     await staff.press("✍️ Trả lời", message=forwarded)
     assert "🐝" in staff.last.text
+
+
+async def test_a_question_that_reaches_no_staff_is_not_called_sent(bot: Harness) -> None:
+    """The bot was removed from the staff chat: the producer is told the truth and given contacts."""
+    bot.fake.blocked_chats.add(STAFF_CHAT_ID)
+    lan = bot.user(251, "Lan")
+    await lan.send("/lienhe")
+    await lan.press("✍️ Gửi câu hỏi cho cán bộ")
+    reply = (await lan.send("Cho em hỏi lịch tập huấn"))[-1]
+    assert "chưa chuyển được" in reply.text and "Đã chuyển" not in reply.text
+
+
+async def test_a_staff_reply_that_cannot_be_delivered_is_not_called_sent(bot: Harness) -> None:
+    lan = bot.user(252, "Lan")
+    await lan.send("/lienhe")
+    await lan.press("✍️ Gửi câu hỏi cho cán bộ")
+    await lan.send("Cho em hỏi lịch tập huấn")
+    forwarded = bot.fake.bot_messages(STAFF_CHAT_ID)[-1]
+    bot.fake.blocked_chats.add(252)  # the producer blocked the bot meanwhile
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await staff.send("Ngày 15/12.", chat_id=STAFF_CHAT_ID, reply_to=forwarded.message_id)
+    last = bot.fake.bot_messages(STAFF_CHAT_ID)[-1].text
+    assert "Chưa gửi được" in last and "Đã gửi" not in last
+    user = await bot.app.bot_data["ctx"].users.get(252)
+    assert user is not None and user.blocked
