@@ -25,7 +25,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from common.clock import Clock, SystemClock
 from common.config import Settings
 from common.render import Renderer
-from handlers import basic
+from handlers import basic, dedupe
 from handlers.context import AppContext
 from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep
 from handlers.update_processor import PerUserUpdateProcessor
@@ -87,6 +87,7 @@ def build_application(
 
 def register(app: Application, ctx: AppContext) -> None:
     """Every handler, in the order PTB tries them; feature modules add theirs in between."""
+    dedupe.register(app, ctx)  # earliest group: a redelivered update stops here (webhook mode)
     app.add_handler(TypeHandler(Update, basic.track_user), group=-1)
     app.add_handler(CommandHandler("start", basic.start))
     app.add_handler(CommandHandler("menu", basic.show_menu))
