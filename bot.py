@@ -3,9 +3,12 @@
 Composition root and command line:
 
     python bot.py                  # same as `run`: long polling with TELEGRAM_BOT_TOKEN
+    python bot.py webhook          # webhook mode (WEBHOOK_URL, WEBHOOK_SECRET); instances may share a DB
     python bot.py console          # chat with the full bot in the terminal (no Telegram, no token)
     python bot.py ask "câu hỏi"    # print the reply a new user would get; --json reads stdin
     python bot.py db upgrade       # apply database migrations (also done at every start)
+    python bot.py db backup        # SQLite: online backup to backups/; PostgreSQL: pg_dump
+    python bot.py db restore FILE  # SQLite: restore a backup into DATABASE_URL
     python bot.py kb check         # validate the knowledge base
     python bot.py form check       # validate the dossier form definition
 
@@ -58,6 +61,53 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         drop_pending_updates=False,
         close_loop=False,
     )
+    return 0
+
+
+# ---- webhook ------------------------------------------------------------------------------------
+NO_WEBHOOK_SECRET = (
+    "WEBHOOK_SECRET is not set. Webhook mode needs a secret Telegram sends back with every update: "
+    "1-256 characters of A-Z a-z 0-9 _ - "
+    "(make one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+NO_WEBHOOK_URL = (
+    "WEBHOOK_URL is not set. Webhook mode needs the public https address Telegram calls, "
+    "for example WEBHOOK_URL=https://ocop.example.vn/telegram"
+)
+
+
+def webhook_problem(settings: Settings) -> str | None:
+    """The one line that says why webhook mode cannot start, or None."""
+    if not settings.telegram_bot_token:
+        return NO_TOKEN
+    if not settings.webhook_secret:
+        return NO_WEBHOOK_SECRET
+    if not settings.webhook_url:
+        return NO_WEBHOOK_URL
+    return None
+
+
+async def _webhook(settings: Settings) -> None:
+    from handlers.app import build_application, make_context
+    from handlers.webhook import serve_webhook
+
+    app = build_application(make_context(settings), rate_limit=settings.bot_api_pacing)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_webhook(app, settings, stop)
+
+
+def cmd_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    """PTB's webhook server on WEBHOOK_LISTEN:WEBHOOK_PORT; SIGINT/SIGTERM stop it cleanly."""
+    problem = webhook_problem(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if settings.deduplicate_updates is None:  # several instances may get the same update
+        settings = settings.model_copy(update={"deduplicate_updates": True})
+    asyncio.run(_webhook(settings))
     return 0
 
 
@@ -152,6 +202,14 @@ def parser() -> argparse.ArgumentParser:
         help="long polling with TELEGRAM_BOT_TOKEN (the default)",
         description="Long-poll the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN.",
     )
+    sub.add_parser(
+        "webhook",
+        help="webhook mode: PTB's webhook server, for one or several instances",
+        description="Receive updates on WEBHOOK_LISTEN:WEBHOOK_PORT (path WEBHOOK_PATH, else the path of "
+        "WEBHOOK_URL) from Telegram, which calls WEBHOOK_URL with WEBHOOK_SECRET in the "
+        "X-Telegram-Bot-Api-Secret-Token header; requests without it are refused (403). setWebhook is "
+        "called at start. GET WEBHOOK_HEALTH_PATH (/healthz) answers 200 while the bot can take updates.",
+    )
     c = sub.add_parser(
         "console",
         help="chat with the bot in the terminal, no Telegram needed",
@@ -190,6 +248,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "run": cmd_run,
+    "webhook": cmd_webhook,
     "console": cmd_console,
     "ask": cmd_ask,
     "db": cmd_db,
@@ -208,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    setup_logging(settings.log_level if command == "run" else "WARNING")
+    setup_logging(settings.log_level if command in {"run", "webhook"} else "WARNING")
     return COMMANDS[command](settings, args)
 
 
