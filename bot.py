@@ -168,6 +168,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 # ---- db / kb / form -----------------------------------------------------------------------------
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "backup":
+        return db_backup(settings, args)
+    if args.action == "restore":
+        return db_restore(settings, args)
     from storage.db import Database
 
     async def upgrade() -> None:
@@ -179,6 +183,60 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(upgrade())
     print(f"Database is up to date: {settings.database_url}")
+    return 0
+
+
+def db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """SQLite: online backup to a new file. PostgreSQL: pg_dump (custom format), or print its command."""
+    import shutil
+
+    from common.clock import SystemClock
+    from storage import backup
+
+    url = settings.database_url
+    dest = Path(args.output) if args.output else backup.default_backup_path(url, SystemClock().now())
+    try:
+        if backup.is_sqlite(url):
+            backup.backup_sqlite(backup.sqlite_file(url), dest)
+        else:
+            command = backup.pg_dump_command(url, dest)
+            if shutil.which("pg_dump") is None:
+                print(f"pg_dump is not installed here. Run it where it is:\n  {command.shown()}")
+                return 2
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            command.run()
+    except backup.BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Backup written: {dest}")
+    return 0
+
+
+def db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Put a backup into DATABASE_URL: SQLite's backup API, or pg_restore; --force to replace data."""
+    from storage import backup
+
+    if not args.file:
+        print("Give the backup file: python bot.py db restore backups/ocop-YYYYmmdd-HHMM.db", file=sys.stderr)
+        return 2
+    url = settings.database_url
+    try:
+        if backup.is_sqlite(url):
+            backup.restore_sqlite(Path(args.file), backup.sqlite_file(url), force=args.force)
+        else:
+            command = backup.pg_restore_command(url, Path(args.file))
+            if not args.force:
+                print(
+                    "This replaces the bot's data in PostgreSQL. Stop every instance, then run "
+                    f"python bot.py db restore {args.file} --force, or:\n  {command.shown()}",
+                    file=sys.stderr,
+                )
+                return 2
+            command.run()
+    except backup.BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Restored {args.file} into {url}")
     return 0
 
 
@@ -236,7 +294,15 @@ def parser() -> argparse.ArgumentParser:
         "--use-database", action="store_true", help="use DATABASE_URL instead of a throw-away database"
     )
     d = sub.add_parser("db", help="database commands", description="Database commands.")
-    d.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
+    d.add_argument(
+        "action",
+        choices=["upgrade", "backup", "restore"],
+        help="upgrade: apply pending migrations; backup: SQLite online backup or pg_dump; "
+        "restore FILE: put a backup back (SQLite, or pg_restore for PostgreSQL)",
+    )
+    d.add_argument("file", nargs="?", help="restore: the backup file")
+    d.add_argument("--output", help="backup: where to write (default backups/ocop-YYYYmmdd-HHMM.db|.dump)")
+    d.add_argument("--force", action="store_true", help="restore: replace a database that holds data")
     k = sub.add_parser("kb", help="knowledge base commands", description="Knowledge base commands.")
     k.add_argument("action", choices=["check"], help="check: validate the knowledge base data")
     k.add_argument("rest", nargs=argparse.REMAINDER)
