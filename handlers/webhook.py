@@ -45,7 +45,7 @@ class HealthHandler(tornado.web.RequestHandler):
 
 
 async def health(app: Application) -> str:
-    """ "ok", or why this instance should not be sent updates."""
+    """The word "ok", or why this instance should not be sent updates."""
     if not app.running or app.updater is None or not app.updater.running:
         return "not running"
     ctx: AppContext = app.bot_data["ctx"]
