@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -214,14 +215,15 @@ async def measure(server_url: str, users: int, rounds: int, round_limit: float) 
             for _ in range(rounds):
                 one.append(await run.round(client, 1, users))
                 two.append(await run.round(client, 2, users))
-        failures = [i.name for i in instances if "Update failed" in i.log_path.read_text()]
-        if failures:
-            raise RuntimeError(f"handler errors in {failures}; logs in {logdir}")
     finally:
         for instance in instances:
             instance.stop()
         fake.stop()
         await _drop_database(server_url, name)
+    failures = [i.name for i in instances if "Update failed" in i.log_path.read_text()]
+    if failures:
+        raise RuntimeError(f"handler errors in {failures}; logs in {logdir}")
+    shutil.rmtree(logdir, ignore_errors=True)  # kept above when something went wrong
     return {"one": one, "two": two}
 
 
