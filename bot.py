@@ -3,9 +3,12 @@
 Composition root and command line:
 
     python bot.py                  # same as `run`: long polling with TELEGRAM_BOT_TOKEN
+    python bot.py webhook          # webhook mode (WEBHOOK_URL, WEBHOOK_SECRET); instances may share a DB
     python bot.py console          # chat with the full bot in the terminal (no Telegram, no token)
     python bot.py ask "câu hỏi"    # print the reply a new user would get; --json reads stdin
     python bot.py db upgrade       # apply database migrations (also done at every start)
+    python bot.py db backup        # SQLite: online backup to backups/; PostgreSQL: pg_dump
+    python bot.py db restore FILE  # SQLite: restore a backup into DATABASE_URL
     python bot.py kb check         # validate the knowledge base
     python bot.py form check       # validate the dossier form definition
 
@@ -59,6 +62,54 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         drop_pending_updates=False,
         close_loop=False,
     )
+    return 0
+
+
+# ---- webhook ------------------------------------------------------------------------------------
+NO_WEBHOOK_SECRET = (
+    "WEBHOOK_SECRET is not set. Webhook mode needs a secret Telegram sends back with every update: "
+    "1-256 characters of A-Z a-z 0-9 _ - "
+    "(make one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+NO_WEBHOOK_URL = (
+    "WEBHOOK_URL is not set. Webhook mode needs the public https address Telegram calls, "
+    "for example WEBHOOK_URL=https://ocop.example.vn/telegram"
+)
+
+
+def webhook_problem(settings: Settings) -> str | None:
+    """The one line that says why webhook mode cannot start, or None."""
+    if not settings.telegram_bot_token:
+        return NO_TOKEN
+    if not settings.webhook_secret:
+        return NO_WEBHOOK_SECRET
+    if not settings.webhook_url:
+        return NO_WEBHOOK_URL
+    return None
+
+
+async def _webhook(settings: Settings) -> None:
+    from compose import compose
+    from handlers.app import build_application
+    from handlers.webhook import serve_webhook
+
+    app = build_application(compose(settings), rate_limit=settings.bot_api_pacing)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_webhook(app, settings, stop)
+
+
+def cmd_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    """PTB's webhook server on WEBHOOK_LISTEN:WEBHOOK_PORT; SIGINT/SIGTERM stop it cleanly."""
+    problem = webhook_problem(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if settings.deduplicate_updates is None:  # several instances may get the same update
+        settings = settings.model_copy(update={"deduplicate_updates": True})
+    asyncio.run(_webhook(settings))
     return 0
 
 
@@ -119,6 +170,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 # ---- db / kb / form -----------------------------------------------------------------------------
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "backup":
+        return db_backup(settings, args)
+    if args.action == "restore":
+        return db_restore(settings, args)
     from storage.db import Database
 
     async def upgrade() -> None:
@@ -130,6 +185,60 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(upgrade())
     print(f"Database is up to date: {settings.database_url}")
+    return 0
+
+
+def db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """SQLite: online backup to a new file. PostgreSQL: pg_dump (custom format), or print its command."""
+    import shutil
+
+    from common.clock import SystemClock
+    from storage import backup
+
+    url = settings.database_url
+    dest = Path(args.output) if args.output else backup.default_backup_path(url, SystemClock().now())
+    try:
+        if backup.is_sqlite(url):
+            backup.backup_sqlite(backup.sqlite_file(url), dest)
+        else:
+            command = backup.pg_dump_command(url, dest)
+            if shutil.which("pg_dump") is None:
+                print(f"pg_dump is not installed here. Run it where it is:\n  {command.shown()}")
+                return 2
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            command.run()
+    except backup.BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Backup written: {dest}")
+    return 0
+
+
+def db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Put a backup into DATABASE_URL: SQLite's backup API, or pg_restore; --force to replace data."""
+    from storage import backup
+
+    if not args.file:
+        print("Give the backup file: python bot.py db restore backups/ocop-YYYYmmdd-HHMM.db", file=sys.stderr)
+        return 2
+    url = settings.database_url
+    try:
+        if backup.is_sqlite(url):
+            backup.restore_sqlite(Path(args.file), backup.sqlite_file(url), force=args.force)
+        else:
+            command = backup.pg_restore_command(url, Path(args.file))
+            if not args.force:
+                print(
+                    "This replaces the bot's data in PostgreSQL. Stop every instance, then run "
+                    f"python bot.py db restore {args.file} --force, or:\n  {command.shown()}",
+                    file=sys.stderr,
+                )
+                return 2
+            command.run()
+    except backup.BackupError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Restored {args.file} into {url}")
     return 0
 
 
@@ -152,6 +261,14 @@ def parser() -> argparse.ArgumentParser:
         "run",
         help="long polling with TELEGRAM_BOT_TOKEN (the default)",
         description="Long-poll the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN.",
+    )
+    sub.add_parser(
+        "webhook",
+        help="webhook mode: PTB's webhook server, for one or several instances",
+        description="Receive updates on WEBHOOK_LISTEN:WEBHOOK_PORT (path WEBHOOK_PATH, else the path of "
+        "WEBHOOK_URL) from Telegram, which calls WEBHOOK_URL with WEBHOOK_SECRET in the "
+        "X-Telegram-Bot-Api-Secret-Token header; requests without it are refused (403). setWebhook is "
+        "called at start. GET WEBHOOK_HEALTH_PATH (/healthz) answers 200 while the bot can take updates.",
     )
     c = sub.add_parser(
         "console",
@@ -179,7 +296,15 @@ def parser() -> argparse.ArgumentParser:
         "--use-database", action="store_true", help="use DATABASE_URL instead of a throw-away database"
     )
     d = sub.add_parser("db", help="database commands", description="Database commands.")
-    d.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
+    d.add_argument(
+        "action",
+        choices=["upgrade", "backup", "restore"],
+        help="upgrade: apply pending migrations; backup: SQLite online backup or pg_dump; "
+        "restore FILE: put a backup back (SQLite, or pg_restore for PostgreSQL)",
+    )
+    d.add_argument("file", nargs="?", help="restore: the backup file")
+    d.add_argument("--output", help="backup: where to write (default backups/ocop-YYYYmmdd-HHMM.db|.dump)")
+    d.add_argument("--force", action="store_true", help="restore: replace a database that holds data")
     k = sub.add_parser("kb", help="knowledge base commands", description="Knowledge base commands.")
     k.add_argument("action", choices=["check"], help="check: validate the knowledge base data")
     k.add_argument("rest", nargs=argparse.REMAINDER)
@@ -191,6 +316,7 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "run": cmd_run,
+    "webhook": cmd_webhook,
     "console": cmd_console,
     "ask": cmd_ask,
     "db": cmd_db,
@@ -209,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    setup_logging(settings.log_level if command == "run" else "WARNING")
+    setup_logging(settings.log_level if command in {"run", "webhook"} else "WARNING")
     return COMMANDS[command](settings, args)
 
 

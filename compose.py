@@ -22,6 +22,7 @@ from knowledge.inbox import Inbox
 from knowledge.relay import Relay
 from knowledge.service import KnowledgeService
 from storage.db import Database
+from storage.processed import ProcessedUpdates
 from storage.users import Users
 
 
@@ -40,6 +41,7 @@ class AppContext:
     relay: Relay
     eligibility: EligibilityCheck
     dossier: DossierService
+    processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
 
     async def start(self) -> None:
         """What must happen before the first update: migrate, then build the knowledge index."""
@@ -74,4 +76,5 @@ def compose(
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
         dossier=DossierService(db, clock, settings, communes=CommuneDirectory.load()),
+        processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
     )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -55,6 +60,19 @@ class Settings(BaseSettings):
     max_concurrent_updates: int = Field(default=32, ge=1, le=1024)
     flood_max_updates: int = Field(default=20, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0)
+    # Webhook mode (`python bot.py webhook`): where PTB's webhook server listens, the public https
+    # URL Telegram calls, and the secret Telegram sends back in X-Telegram-Bot-Api-Secret-Token.
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_path: str = ""
+    webhook_health_path: str = "/healthz"
+    # Drop an update whose update_id was already processed (by this or another instance). None: on in
+    # webhook mode, off in polling (getUpdates' offset already delivers each update once).
+    deduplicate_updates: bool | None = None
+    # Pace sends with PTB's AIORateLimiter in webhook mode (off only against a fake or local Bot API).
+    bot_api_pacing: bool = True
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod
@@ -89,6 +107,34 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgres")):
             raise ValueError("only sqlite:///file.db and postgresql://user@host/db are supported")
         return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        if value and not WEBHOOK_SECRET_RE.fullmatch(value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if value and urlparse(value).scheme not in {"http", "https"}:
+            raise ValueError(f"'{value}' is not an http(s) URL (example: https://ocop.example.vn/telegram)")
+        return value
+
+    @field_validator("webhook_path", "webhook_health_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if value and not value.startswith("/"):
+            raise ValueError(f"'{value}' must start with / (example: /telegram)")
+        return value
+
+    @property
+    def webhook_local_path(self) -> str:
+        """The path PTB's webhook server answers on: WEBHOOK_PATH, else WEBHOOK_URL's path, else /telegram."""
+        if self.webhook_path:
+            return self.webhook_path
+        return urlparse(self.webhook_url).path.rstrip("/") or "/telegram"
 
     @property
     def staff_set(self) -> frozenset[int]:

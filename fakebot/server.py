@@ -6,6 +6,8 @@
 It speaks the Bot API's HTTP form (POST /bot<token>/<method> with form, JSON or multipart bodies;
 GET /file/bot<token>/<path> for downloads). Tests and the smoke script push updates into it with
 `FakeServer.push_text(...)`, or over HTTP with POST /_fake/update and read with GET /_fake/messages.
+For webhook mode it answers setWebhook / getWebhookInfo / deleteWebhook and keeps what was set in
+`FakeServer.webhook` (the test or benchmark POSTs updates to the bot itself).
 """
 
 from __future__ import annotations
@@ -56,11 +58,16 @@ class _QuietServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+WEBHOOK_METHODS = {"setwebhook", "getwebhookinfo", "deletewebhook"}
+
+
 class FakeServer:
     """A FakeTelegram behind ThreadingHTTPServer on 127.0.0.1 (port 0 picks a free one)."""
 
     def __init__(self, port: int = 0) -> None:
         self.fake = FakeTelegram()
+        self.webhook: dict[str, Any] | None = None  # the last setWebhook's parameters
+        self.webhook_calls: list[str] = []
         self.cond = threading.Condition(self.fake.lock)
         server = self
 
@@ -115,6 +122,10 @@ class FakeServer:
                     self._send(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
                     return
                 method = parts[1]
+                if method.lower() in WEBHOOK_METHODS:
+                    answer = {"ok": True, "result": server.webhook_call(method.lower(), params)}
+                    self._send(200, json.dumps(answer).encode())
+                    return
                 if method.lower() == "getupdates":
                     server.wait_for_updates(params)
                 answer = server.fake.call(method, params, files)
@@ -141,6 +152,19 @@ class FakeServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def webhook_call(self, method: str, params: dict[str, Any]) -> Any:
+        """setWebhook remembers its parameters, deleteWebhook forgets them, getWebhookInfo tells."""
+        with self.fake.lock:
+            self.webhook_calls.append(method)
+            if method == "setwebhook":
+                self.webhook = dict(params)
+                return True
+            if method == "deletewebhook":
+                self.webhook = None
+                return True
+            hook = self.webhook or {}
+            return {"url": hook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
 
     def wait_for_updates(self, params: dict[str, Any]) -> None:
         """Long polling: hold getUpdates until an update arrives or its timeout (capped at 2 s)."""

@@ -61,7 +61,7 @@ def build_application(
     app = builder.build()
     app.bot_data["ctx"] = ctx
     ctx.dossier.downloader = telegram_downloader(bot)  # the core's download port, through this Bot
-    routes.register(app)
+    routes.register(app, deduplicate=ctx.processed is not None)
     return app
 
 

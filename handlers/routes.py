@@ -17,15 +17,18 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import basic, dossier_flow, eligibility, gate, inbox, knowledge, relay
+from handlers import basic, dedupe, dossier_flow, eligibility, gate, inbox, knowledge, relay
 from handlers.context import Flow, Router
 
 PRIVATE = filters.ChatType.PRIVATE
 
 
-def handler_table() -> list[tuple[int, BaseHandler[Update, object, None]]]:
+def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[Update, object, None]]]:
     """(group, handler) pairs, registered in this order."""
+    first = [(dedupe.GROUP, TypeHandler(Update, dedupe.skip_duplicate))] if deduplicate else []
     return [
+        # Webhook mode with several instances: an update some instance already took stops here.
+        *first,
         # The door: drop what the bot does not handle, flood control, who is talking.
         (-3, TypeHandler(Update, gate.screen_update)),
         (-2, TypeHandler(Update, gate.flood_guard)),
@@ -88,9 +91,9 @@ ROUTER = Router(
 )
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application, *, deduplicate: bool = False) -> None:  # type: ignore[type-arg]
     """Add every handler of the table and the error handler; publish the router."""
     app.bot_data["router"] = ROUTER
-    for group, handler in handler_table():
+    for group, handler in handler_table(deduplicate=deduplicate):
         app.add_handler(handler, group=group)
     app.add_error_handler(basic.on_error)
