@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from common.clock import Clock
 from storage.db import Database
 from storage.models import Role, User
@@ -44,7 +46,17 @@ class Users:
         return self.role_for(user_id) in (Role.STAFF, Role.ADMIN)
 
     async def seen(self, user_id: int, full_name: str, username: str | None, language: str | None) -> Seen:
-        """Create the user on first contact, else refresh name, username, role and last_seen."""
+        """Create the user on first contact, else refresh name, username, role and last_seen.
+
+        Two first updates of one new user handled at once (two instances, or two processes) race
+        to create the row: the loser's insert fails on the primary key, and it simply reads the
+        row the winner wrote."""
+        try:
+            return await self._seen(user_id, full_name, username, language)
+        except IntegrityError:
+            return await self._seen(user_id, full_name, username, language)
+
+    async def _seen(self, user_id: int, full_name: str, username: str | None, language: str | None) -> Seen:
         now = self.clock.now()
         async with self.db.session() as s:
             user = await s.get(User, user_id)
