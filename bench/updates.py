@@ -26,7 +26,6 @@ from common.config import Settings
 from fakebot.core import FakeTelegram
 from fakebot.driver import FakeUser, Harness
 from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
-from fakebot.session import start_session
 
 QUESTION = "cho em hỏi sản phẩm ocop là gì ạ"
 
@@ -50,6 +49,8 @@ async def _bare_harness() -> Harness:
 
 
 async def _bot_harness(db_url: str) -> Harness:
+    from fakebot.session import start_session  # here, so the bare child's memory stays bare
+
     settings = Settings(_env_file=None, telegram_bot_token="1:bench", database_url=db_url)  # type: ignore[call-arg]
     harness, _ctx = await start_session(settings)
     return harness
