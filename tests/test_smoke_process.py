@@ -16,6 +16,18 @@ from fakebot.server import FakeServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python bot.py ARGS` to completion (at most a minute), output captured as text."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,14 +94,7 @@ def test_bot_process_long_polls_answers_and_stops_on_sigterm(tmp_path: Path) -> 
 
 def test_missing_token_exits_with_one_clear_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(env=env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "@BotFather" in lines[0] and "console" in lines[0]
@@ -98,14 +103,7 @@ def test_missing_token_exits_with_one_clear_line(tmp_path: Path) -> None:
 def test_bad_configuration_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))}
     env.update(STAFF_IDS="12,abc", TELEGRAM_BOT_TOKEN="1:x")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "Bad configuration: STAFF_IDS: 'abc' is not a Telegram user id (a whole number)"

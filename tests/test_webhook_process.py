@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fakebot.server import FakeServer
+from tests.test_smoke_process import run_bot
 from tests.test_webhook_dedupe import text_update
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,14 +126,7 @@ def test_webhook_process_checks_the_secret_answers_once_and_stops_on_sigterm(tmp
 
 def test_webhook_without_a_secret_refuses_to_start_with_one_line(tmp_path: Path) -> None:
     env = clean_env(TELEGRAM_BOT_TOKEN="1:x", WEBHOOK_URL="https://ocop.example.vn/telegram")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "webhook"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot("webhook", env=env, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("WEBHOOK_SECRET is not set"), lines
@@ -140,14 +134,7 @@ def test_webhook_without_a_secret_refuses_to_start_with_one_line(tmp_path: Path)
 
 def test_webhook_secret_outside_telegrams_alphabet_is_one_line(tmp_path: Path) -> None:
     env = clean_env(TELEGRAM_BOT_TOKEN="1:x", WEBHOOK_SECRET="has spaces!")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), "webhook"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot("webhook", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "Bad configuration: WEBHOOK_SECRET: must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
