@@ -337,6 +337,30 @@ class KnowledgeService:
                     question.status = None
         return view
 
+    async def pass_to_staff(
+        self, user_id: int, chat_id: int, text: str, *, question_id: int | None = None
+    ) -> int:
+        """A question passed to staff ("Hỏi cán bộ", /lienhe) also waits in the staff inbox (/cauhoi),
+        whether or not a staff chat received it: the user's stored question `question_id` is opened
+        again, or a new one is stored. Returns the id of the question in the inbox."""
+        async with self.db.session() as s:
+            question = await s.get(Question, question_id) if question_id is not None else None
+            if question is None or question.user_id != user_id:
+                question = Question(
+                    user_id=user_id,
+                    chat_id=chat_id,
+                    text=text.strip()[:MAX_QUESTION_CHARS],
+                    outcome=Outcome.PASSED,
+                    created_at=self.clock.now(),
+                )
+                s.add(question)
+                await s.flush()
+            if question.status != QuestionStatus.OPEN:
+                question.status = QuestionStatus.OPEN
+                question.cluster_id = None
+                await place(s, question)
+            return question.id
+
     async def record_feedback(self, question_id: int, user_id: int, value: str) -> bool:
         """Store 👍/👎 (one per user and question; the last tap wins). A 👎 puts the question in the
         staff inbox. Returns False when nothing changed (same tap again) or the question is unknown."""
