@@ -8,8 +8,9 @@ baseline (default settings, and a folded token_set variant) and a BM25 baseline,
 cut-off (best mean of accuracy and abstention over a grid); then p50/p99 latency per question at the real
 size and at 10× (synthetic perturbed copies of the entries), with the time to build (train) the 10×
 matcher, the memory it adds and the run's peak RSS.
-When bench/data/kb_heldout.yaml exists (questions written blind, never used for tuning), the matcher's
-aggregate figures on it are printed too ("held-out", and "heldout" in --json): no per-question results.
+For each held-out set that exists (bench/data/kb_heldout.yaml and kb_heldout_2026.yaml: questions written
+blind, never used for tuning), the matcher's aggregate figures and per-kind figures are printed too
+("held-out", and "heldout" by file name in --json): no per-question results.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from knowledge.retrieval import Matcher
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "kb_eval.yaml"
 # Written blind by someone who never saw the sample questions: never tuned on, only its aggregate figures
 # are printed (no per-question failures), so it stays an honest estimate of unseen questions.
-HELDOUT_FILE = Path(__file__).resolve().parent / "data" / "kb_heldout.yaml"
+HELDOUT_FILES = [
+    Path(__file__).resolve().parent / "data" / "kb_heldout.yaml",
+    Path(__file__).resolve().parent / "data" / "kb_heldout_2026.yaml",  # from the fact sheet alone (2026)
+]
 
 
 def load_eval(path: Path = EVAL_FILE) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -230,7 +234,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true", help="print all figures as one JSON line at the end")
     parser.add_argument("--failures", action="store_true", help="list the questions the matcher gets wrong")
     parser.add_argument("--eval", type=Path, default=EVAL_FILE)
-    parser.add_argument("--heldout", type=Path, default=HELDOUT_FILE, help="held-out set (aggregates only)")
+    parser.add_argument(
+        "--heldout", type=Path, action="append", default=None, help="held-out set (repeatable)"
+    )
     args = parser.parse_args(argv)
 
     kb = load_knowledge_base()
@@ -245,16 +251,19 @@ def main(argv: list[str]) -> int:
     lexical_matcher = Matcher(kb, classifier=False)
     lexical = evaluate_matcher(lexical_matcher, in_scope, out_scope)
     lexical.pop("failures")
-    heldout: dict[str, Any] | None = None
-    heldout_lexical: dict[str, Any] | None = None
-    if args.heldout.exists():
-        held_in, held_out = load_eval(args.heldout)
-        heldout = evaluate_matcher(matcher, held_in, held_out)
-        heldout_lexical = evaluate_matcher(lexical_matcher, held_in, held_out)
+    heldout: dict[str, dict[str, Any]] = {}
+    heldout_lexical: dict[str, dict[str, Any]] = {}
+    missing_heldout = [path.name for path in args.heldout or HELDOUT_FILES if not path.exists()]
+    for path in args.heldout or HELDOUT_FILES:
+        if not path.exists():
+            continue
+        held_in, held_out = load_eval(path)
         # Aggregates only: no failures, no counts, no out-of-scope topic names (the set is not for tuning).
-        for figures in (heldout, heldout_lexical):
+        for target, which in ((heldout, matcher), (heldout_lexical, lexical_matcher)):
+            figures = evaluate_matcher(which, held_in, held_out)
             figures.pop("failures")
             figures.pop("per_kind_out_of_scope")
+            target[path.name] = figures
     fuzz_base = rapidfuzz_baseline(kb, in_scope, out_scope)
     fuzz_folded = rapidfuzz_baseline(kb, in_scope, out_scope, folded=True)
     bm25_base = bm25_baseline(kb, in_scope, out_scope)
@@ -319,24 +328,23 @@ def main(argv: list[str]) -> int:
     print(
         "per kind, out of scope: " + ", ".join(f"{k} {v}%" for k, v in ours["per_kind_out_of_scope"].items())
     )
-    if heldout is not None:
+    for name, held in heldout.items():
+        lex = heldout_lexical[name]
         print(
-            f"{'held-out (' + args.heldout.name + ')':38} "
-            f"{heldout['top1_in_scope']:>14}% {heldout['incl_suggestions']:>11}% "
-            f"{heldout['abstention_out_of_scope']:>10}% {heldout['top1_without_cutoff']:>15}%"
-        )
-        assert heldout_lexical is not None
-        print(
-            f"{'  lexical half alone (ablation)':38} {heldout_lexical['top1_in_scope']:>14}% "
-            f"{heldout_lexical['incl_suggestions']:>11}% {heldout_lexical['abstention_out_of_scope']:>10}% "
-            f"{heldout_lexical['top1_without_cutoff']:>15}%"
+            f"{'held-out (' + name + ')':38} "
+            f"{held['top1_in_scope']:>14}% {held['incl_suggestions']:>11}% "
+            f"{held['abstention_out_of_scope']:>10}% {held['top1_without_cutoff']:>15}%"
         )
         print(
-            "held-out per kind, in scope: "
-            + ", ".join(f"{k} {v}%" for k, v in heldout["per_kind_in_scope"].items())
+            f"{'  lexical half alone (ablation)':38} {lex['top1_in_scope']:>14}% "
+            f"{lex['incl_suggestions']:>11}% {lex['abstention_out_of_scope']:>10}% "
+            f"{lex['top1_without_cutoff']:>15}%"
         )
-    else:
-        print(f"held-out: {args.heldout.name} not found (figures for the tuning set only)")
+        print(
+            "  per kind, in scope: " + ", ".join(f"{k} {v}%" for k, v in held["per_kind_in_scope"].items())
+        )
+    for name in missing_heldout:
+        print(f"held-out: {name} not found")
     print(
         f"latency per question: 1× p50 {lat_1x['p50_ms']} ms, p99 {lat_1x['p99_ms']} ms; "
         f"10× ({len(big.entry_ids)} entries) p50 {lat_10x['p50_ms']} ms, p99 {lat_10x['p99_ms']} ms "

@@ -11,6 +11,7 @@ from common.reply import Button, Reply
 from handlers import basic
 from handlers.context import AppContext, Context
 from handlers.send import answer, replace
+from knowledge.communes import CommuneMatch
 from knowledge.kb import ERROR
 from knowledge.models import Outcome
 from knowledge.service import AskResult, EntryView
@@ -23,7 +24,9 @@ def _fits(data: str) -> bool:
     return 1 <= len(data.encode()) <= MAX_DATA
 
 
-def entry_reply(ctx: AppContext, entry: EntryView, question_id: int) -> Reply:
+def entry_reply(
+    ctx: AppContext, entry: EntryView, question_id: int, place: CommuneMatch | None = None
+) -> Reply:
     r = ctx.renderer
     rows = [
         [
@@ -36,7 +39,7 @@ def entry_reply(ctx: AppContext, entry: EntryView, question_id: int) -> Reply:
         data = f"kb:e:{question_id}:{entry_id}"
         if _fits(data):
             rows.append([Button(r.label("kb.related", title=_short(title)), data)])
-    return Reply(r.render("kb/answer", entry=entry), rows)
+    return Reply(r.render("kb/answer", entry=entry, place=place), rows)
 
 
 def _short(title: str, limit: int = 48) -> str:
@@ -46,7 +49,7 @@ def _short(title: str, limit: int = 48) -> str:
 def result_reply(ctx: AppContext, result: AskResult) -> Reply:
     r = ctx.renderer
     if result.entry is not None:
-        return entry_reply(ctx, result.entry, result.question_id)
+        return entry_reply(ctx, result.entry, result.question_id, result.place)
     qid = result.question_id
     if result.outcome == Outcome.SMALL_TALK:
         return Reply(r.render("kb/small_talk"))

@@ -51,7 +51,8 @@ async def on_question_for_staff(update: Update, context: Context, user: User) ->
     ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text)
+    question_id = await ctx.knowledge.pass_to_staff(user.id, msg.chat_id, msg.text)
+    thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text, question_id=question_id)
     await ctx.users.set_flow(user.id, None)
     delivered = await post_to_staff(ctx, context, thread, user, msg.text, follow_up=False)
     await tell_asker(update, context, msg.text, delivered)
@@ -67,7 +68,8 @@ async def on_follow_up(update: Update, context: Context, user: User) -> None:
     thread = await ctx.relay.thread(thread_id)
     await ctx.users.set_flow(user.id, None)
     if thread is None or thread.user_id != user.id or thread.status != THREAD_OPEN:
-        thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text)
+        question_id = await ctx.knowledge.pass_to_staff(user.id, msg.chat_id, msg.text)
+        thread = await ctx.relay.open_thread(user.id, msg.chat_id, msg.text, question_id=question_id)
     delivered = await post_to_staff(ctx, context, thread, user, msg.text, follow_up=True)
     await tell_asker(update, context, msg.text, delivered)
 
@@ -80,7 +82,8 @@ async def tell_asker(update: Update, context: Context, question: str, delivered:
         await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=quoted)))
         return
     entry = await ctx.knowledge.contacts_view()
-    html = ctx.renderer.render("kb/not_sent_to_staff", question=quoted, entry=entry)
+    staffed = bool(ctx.settings.staff_set) or ctx.settings.staff_chat_id is not None
+    html = ctx.renderer.render("kb/not_sent_to_staff", question=quoted, entry=entry, staffed=staffed)
     await answer(update, context, Reply(html))
 
 
@@ -147,15 +150,11 @@ async def on_thread_button(update: Update, context: Context) -> None:
         await query.answer()
         db_user = await ctx.users.get(user_id)
         assert db_user is not None
-        thread = await threads.open_thread(
-            user_id, query.message.chat.id if query.message else user_id, question, question_id=ref
-        )
-        await post_to_staff(ctx, context, thread, db_user, question, follow_up=False)
-        await answer(
-            update,
-            context,
-            Reply(ctx.renderer.render("kb/sent_to_staff", question=clip(question, QUOTE_LIMIT))),
-        )
+        chat_id = query.message.chat.id if query.message else user_id
+        await ctx.knowledge.pass_to_staff(user_id, chat_id, question, question_id=ref)
+        thread = await threads.open_thread(user_id, chat_id, question, question_id=ref)
+        delivered = await post_to_staff(ctx, context, thread, db_user, question, follow_up=False)
+        await tell_asker(update, context, question, delivered)
         return
     thread = await threads.thread(ref)
     if thread is None:

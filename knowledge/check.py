@@ -15,6 +15,8 @@ from knowledge.retrieval import Matcher
 
 # A sample question answered by another entry with this confidence is an error.
 COLLISION_CONFIDENCE = 0.7
+# The share of sample questions that may be closer to another entry before the entries need sharpening.
+MAX_COLLISION_SHARE = 0.05
 
 
 def problems(kb: KnowledgeBase, *, with_collisions: bool = True) -> list[Problem]:
@@ -59,7 +61,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="print warnings too, not only errors")
     args = parser.parse_args(list(argv))
     kb = load_knowledge_base(args.data_dir)
-    found = problems(kb, with_collisions=not args.no_collisions)
+    colliding = collisions(kb) if not args.no_collisions and kb.entries else []
+    found = problems(kb, with_collisions=False) + colliding
     for problem in found:
         if args.verbose or problem.level == ERROR:
             print(problem)
@@ -68,6 +71,11 @@ def main(argv: Sequence[str]) -> int:
     samples = sum(len(e.questions) for e in kb.entries.values())
     hint = " (-v lists the warnings)" if warnings and not args.verbose else ""
     declined = sum(len(t.questions) for t in kb.out_of_scope.values())
+    if not args.no_collisions and samples:
+        print(
+            f"colliding sample questions (closer to another entry): {len(colliding)} of {samples} "
+            f"({100.0 * len(colliding) / samples:.1f}%; target under {MAX_COLLISION_SHARE:.0%})"
+        )
     print(
         f"{len(kb.entries)} entries, {samples} sample questions, {len(kb.sources)} sources, "
         f"{len(kb.out_of_scope)} out-of-scope topics ({declined} questions): "

@@ -200,6 +200,21 @@ class CommuneDirectory:
                 return self._pick(candidate, found_kind, 90.0)
         return None
 
+    def mentioned(self, text: str) -> CommuneMatch | None:
+        """The unit a longer message names ("tôi ở Tốt Động cũ", "xã Văn Võ cũ"), an old unit rather
+        than a current one when it names both; None when it names none. Words like "huyện Chương Mỹ
+        cũ" do not count as naming phường Chương Mỹ."""
+        padded = " " + " ".join(_NOISE_RE.sub(" ", fold_text(text)).split()) + " "
+        found: list[CommuneMatch] = []
+        for candidate in self._names:  # longest names first; a shorter name inside a longer one is skipped
+            if f" {candidate} " in padded:
+                kinds = (label for word, label in _KIND_WORDS.items() if f" {word} {candidate} " in padded)
+                kind = next(kinds, None)
+                found.append(self._pick(candidate, kind, 90.0))
+                padded = padded.replace(f" {candidate} ", " ")
+        found.sort(key=lambda m: m.is_current)
+        return found[0] if found else None
+
 
 def _with_score(match: CommuneMatch, score: float) -> CommuneMatch:
     if match.score == score:

@@ -18,6 +18,7 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
     OUT_OF_SCOPE = "out_of_scope"  # recognised as another subject: told where to ask, not in the inbox
     SMALL_TALK = "small_talk"  # nothing but a greeting or thanks: invited to ask, not in the inbox
+    PASSED = "passed"  # written to staff directly ("Gửi câu hỏi cho cán bộ"): always in the inbox
 
 
 class QuestionStatus(StrEnum):

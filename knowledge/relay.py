@@ -5,6 +5,8 @@ reaches the staff member who took the thread.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +15,8 @@ from sqlalchemy import select
 from common.clock import Clock
 from knowledge.models import StaffThread, StaffThreadMessage
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 THREAD_OPEN = "open"
 THREAD_CLOSED = "closed"
@@ -48,6 +52,18 @@ def _thread_view(t: StaffThread) -> ThreadView:
         status=t.status,
         created_at=t.created_at,
     )
+
+
+def warn_if_unstaffed(staff_ids: Collection[int], staff_chat_id: int | None) -> bool:
+    """Log a warning at start when no staff is configured: questions passed to staff then wait in the
+    inbox (/cauhoi) with nobody to read them, and the askers are told so. True when it warned."""
+    if staff_ids or staff_chat_id is not None:
+        return False
+    log.warning(
+        "No staff configured (STAFF_IDS, STAFF_CHAT_ID): questions passed to staff are only kept in "
+        "the inbox, and the askers are given the commune contacts instead"
+    )
+    return True
 
 
 class Relay:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
 from knowledge.clusters import place
+from knowledge.communes import CommuneDirectory, CommuneMatch
 from knowledge.decision import UNNAMED_TOPIC, Decision
 from knowledge.index import IndexRejected, KnowledgeIndex, build_index, load_checked
 from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts
@@ -82,6 +83,7 @@ class AskResult:
     entry: EntryView | None
     suggestions: list[Suggestion] = field(default_factory=list)
     out_of_scope: OutOfScopeTopic | None = None
+    place: CommuneMatch | None = None  # the old commune the question names, for an answer about where
 
     @property
     def answered(self) -> bool:
@@ -128,6 +130,10 @@ async def publish_change(session: AsyncSession, now: datetime) -> None:
     )
 
 
+# Answers about where to go (tags of the entries): an old commune the question names gets its new unit.
+PLACE_TAGS = frozenset({"sap-nhap", "noi-nop"})
+
+
 class KnowledgeService:
     """Answers questions; one per process. The index is the only state in memory, and it follows the
     knowledge version in the database."""
@@ -145,6 +151,7 @@ class KnowledgeService:
         self.data_dir = data_dir
         self.contacts_file = contacts_file
         self._index: KnowledgeIndex | None = None
+        self._communes: CommuneDirectory | None = None
         self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------- the index
@@ -299,7 +306,15 @@ class KnowledgeService:
         entry = index.kb.get(match.entry_id) if outcome == Outcome.ANSWERED and match.entry_id else None
         suggestions = suggestions_of(index, offered)
         view = self._view(index, entry) if entry is not None else None
-        return AskResult(question_id, outcome, match.confidence, view, suggestions, topic)
+        named = self._place(text) if entry is not None and PLACE_TAGS & set(entry.tags) else None
+        return AskResult(question_id, outcome, match.confidence, view, suggestions, topic, named)
+
+    def _place(self, text: str) -> CommuneMatch | None:
+        """The old commune a question about where to go names (a current unit needs no note)."""
+        if self._communes is None:
+            self._communes = CommuneDirectory.load()
+        named = self._communes.mentioned(text)
+        return named if named is not None and not named.is_current else None
 
     async def question_text(self, question_id: int, user_id: int) -> str | None:
         """The text of a question the user asked (None when it is not theirs or does not exist)."""
@@ -336,6 +351,30 @@ class KnowledgeService:
                 if question.status == QuestionStatus.OPEN and question.outcome != Outcome.ANSWERED:
                     question.status = None
         return view
+
+    async def pass_to_staff(
+        self, user_id: int, chat_id: int, text: str, *, question_id: int | None = None
+    ) -> int:
+        """A question passed to staff ("Hỏi cán bộ", /lienhe) also waits in the staff inbox (/cauhoi),
+        whether or not a staff chat received it: the user's stored question `question_id` is opened
+        again, or a new one is stored. Returns the id of the question in the inbox."""
+        async with self.db.session() as s:
+            question = await s.get(Question, question_id) if question_id is not None else None
+            if question is None or question.user_id != user_id:
+                question = Question(
+                    user_id=user_id,
+                    chat_id=chat_id,
+                    text=text.strip()[:MAX_QUESTION_CHARS],
+                    outcome=Outcome.PASSED,
+                    created_at=self.clock.now(),
+                )
+                s.add(question)
+                await s.flush()
+            if question.status != QuestionStatus.OPEN:
+                question.status = QuestionStatus.OPEN
+                question.cluster_id = None
+                await place(s, question)
+            return question.id
 
     async def record_feedback(self, question_id: int, user_id: int, value: str) -> bool:
         """Store 👍/👎 (one per user and question; the last tap wins). A 👎 puts the question in the

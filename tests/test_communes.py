@@ -48,16 +48,27 @@ def test_old_town_and_current_commune_with_the_same_name(directory: CommuneDirec
 def test_current_unit_is_recognised(directory: CommuneDirectory) -> None:
     ward = directory.resolve("phường Chương Mỹ")
     assert ward is not None and ward.is_current and ward.new_unit_label == "phường Chương Mỹ"
-    assert ward.provisional  # the ward's composition is only from Wikipedia
+    assert not ward.provisional  # confirmed (2026-11-30): 38.90 km², Biên Giang and part of Đồng Mai
     assert directory.resolve("xa tran phu").is_current  # type: ignore[union-attr]
 
 
 def test_split_and_unknown_units(directory: CommuneDirectory) -> None:
     split = directory.resolve("Tân Tiến")
-    assert split is not None and split.partial and "Trần Phú" in split.also and split.provisional
-    unknown = directory.resolve("xã Tốt Động")
+    assert split is not None and split.partial and split.new_unit == "Xuân Mai" and "Trần Phú" in split.also
+    lam_dien = directory.resolve("xã Lam Điền")
+    assert lam_dien is not None and lam_dien.new_unit == "Quảng Bị" and lam_dien.also == ("Bình Minh",)
+    assert lam_dien.note
+
+
+def test_an_unknown_new_unit_stays_unknown(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "current_units:\n  - {name: 'Mới', kind: 'xã', sources: [S1]}\n"
+        "old_units:\n  - {name: 'Lạ', kind: 'xã', new_unit: null, note: 'Chưa rõ.', sources: [S1]}\n",
+        "utf-8",
+    )
+    unknown = CommuneDirectory.load(path).resolve("xã Lạ")
     assert unknown is not None and unknown.new_unit is None and unknown.new_unit_label is None
-    assert unknown.note
 
 
 def test_outside_parts_and_no_match(directory: CommuneDirectory) -> None:

@@ -181,3 +181,26 @@ def test_out_of_scope_file_is_checked(tmp_path: Path) -> None:
     assert kb.out_of_scope["thoi-tiet"].where == "Bản tin"
     (tmp_path / "out_of_scope.yaml").write_text("topics: {}\n", "utf-8")
     assert "must be a mapping with a 'topics' list" in "\n".join(messages(KnowledgeBase.load(tmp_path)))
+
+
+def test_kb_check_prints_the_share_of_colliding_samples(tmp_path: Path, capsys) -> None:
+    data = write(
+        tmp_path,
+        {
+            "a.yaml": [
+                entry(
+                    "thoi-han",
+                    ["chứng nhận ocop có hiệu lực bao lâu", "giấy chứng nhận ocop hết hạn khi nào"],
+                ),
+                entry("noi-nop", ["nộp hồ sơ ocop ở đâu", "hồ sơ đăng ký ocop gửi cho ai"]),
+                entry("ho-tro", ["ocop được hỗ trợ gì", "giấy chứng nhận ocop có hiệu lực bao lâu"]),
+            ]
+        },
+    )
+    kb_check_main(["--data-dir", str(data)])
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("colliding sample questions"))
+    assert " of 6 (" in line and "%" in line and "target under 5%" in line
+    assert not line.split(": ")[1].startswith("0 of")
+    kb_check_main(["--data-dir", str(data), "--no-collisions"])
+    assert "colliding sample questions" not in capsys.readouterr().out

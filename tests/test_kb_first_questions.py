@@ -1,0 +1,60 @@
+"""The questions a new user asks first are answered by the entries that answer them, in every register,
+and near misses (other procedures) are declined."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.decision import Decision
+from knowledge.index import KnowledgeIndex
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        ("lam ho so o dau", "nop-ho-so-o-dau"),
+        ("dang ky ocop the nao", "ho-so-gom-nhung-gi"),
+        ("e mun dki ocop thi lm ntn a", "ho-so-gom-nhung-gi"),
+        ("Muốn đăng ký OCOP thì làm thế nào ạ?", "ho-so-gom-nhung-gi"),
+        ("sp cua toi la gao nep cai hoa vang, co dk ocop dc ko", "san-pham-nao-duoc-tham-gia"),
+        ("hộ kinh doanh có đăng ký có tham gia được không", "ai-duoc-tham-gia"),
+        ("can chuan bi nhung gi de lam ocop", "ho-so-gom-nhung-gi"),
+        ("khi nao thi nop ho so ocop", "khi-nao-nop-ho-so"),
+    ],
+)
+def test_first_questions_are_answered(real_index: KnowledgeIndex, question: str, entry: str) -> None:
+    match = real_index.matcher.match(question)
+    assert match.decision is Decision.ANSWER and match.entry_id == entry, (match.entry_id, match.confidence)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "cấp giấy an toàn thực phẩm cho nhà hàng",
+        "thành lập hợp tác xã cần gì",
+        "lệ phí đăng ký hộ kinh doanh bao nhiêu",
+        "vay ngân hàng làm trang trại",
+        "chứng nhận vietgap làm thế nào",
+    ],
+)
+def test_near_misses_are_declined(real_index: KnowledgeIndex, question: str) -> None:
+    match = real_index.matcher.match(question)
+    assert match.decision is not Decision.ANSWER and match.out_of_scope is not None, match.entry_id
+
+
+def test_answers_carry_no_research_notes_and_promise_no_reminders(real_index: KnowledgeIndex) -> None:
+    kb = real_index.kb
+    banned = ("github", "độ tin cậy", "mâu thuẫn", "nhắc việc trong bot", "bật nhắc việc", "[s")
+    for entry in kb.entries.values():
+        shown = " ".join([entry.title, entry.answer, entry.rule]).lower()
+        shown += " ".join((s.publisher or s.title).lower() for s in kb.sources_of(entry))
+        for word in banned:
+            assert word not in shown, (entry.id, word)
+
+
+def test_current_rule_is_named_where_the_criteria_apply(real_index: KnowledgeIndex) -> None:
+    kb = real_index.kb
+    for entry_id in ("quy-dinh-nao-dang-ap-dung", "ho-so-gom-nhung-gi", "khi-nao-nop-ho-so", "qd-26-2026"):
+        assert "26/2026" in kb.entries[entry_id].rule, entry_id
+    for entry_id in ("qd-148-2023", "qd-1489-2025"):
+        assert "trước đây" in kb.entries[entry_id].rule, entry_id

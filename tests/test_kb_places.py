@@ -1,0 +1,45 @@
+"""A producer who names an old commune in a question about where to go is told the new unit by name;
+a split commune gets both units and how to tell."""
+
+from __future__ import annotations
+
+from fakebot.driver import Harness
+from knowledge.communes import CommuneDirectory
+
+
+def test_old_communes_that_were_unknown_are_placed() -> None:
+    directory = CommuneDirectory.load()
+    expected = {
+        "Hòa Chính": "xã Hòa Phú",
+        "Phú Nam An": "xã Hòa Phú",
+        "Hồng Phong": "xã Hòa Phú",
+        "Đồng Phú": "xã Hòa Phú",
+        "Tốt Động": "xã Quảng Bị",
+        "Hợp Đồng": "xã Quảng Bị",
+        "Hoàng Diệu": "xã Quảng Bị",
+        "Lam Điền": "xã Quảng Bị",
+        "Tân Tiến": "xã Xuân Mai",
+    }
+    for old, new in expected.items():
+        match = directory.resolve(f"xã {old}")
+        assert match is not None and match.new_unit_label == new, old
+    assert directory.resolve("xã Lam Điền").also == ("Bình Minh",)
+    assert directory.resolve("xã Tân Tiến").also == ("Trần Phú",)
+    assert not directory.resolve("phường Chương Mỹ").provisional
+
+
+def test_a_long_message_names_the_old_commune_not_the_old_district() -> None:
+    directory = CommuneDirectory.load()
+    named = directory.mentioned("Nhà tôi ở xã Văn Võ cũ, huyện Chương Mỹ cũ, làm chè búp lâu năm.")
+    assert named is not None and named.old_name == "Văn Võ" and named.new_unit == "Hòa Phú"
+    assert directory.mentioned("tôi muốn hỏi về OCOP") is None
+
+
+async def test_where_to_submit_from_an_old_commune_names_the_new_one(bot: Harness) -> None:
+    lan = bot.user(501, "Lan")
+    reply = (await lan.send("tôi ở Tốt Động thì nộp hồ sơ ở đâu"))[-1]
+    assert "Xã Tốt Động cũ nay thuộc xã Quảng Bị" in reply.text, reply.text
+    split = (await lan.send("nhà tôi ở Lam Điền cũ thì nộp hồ sơ ocop ở đâu"))[-1]
+    assert "xã Quảng Bị" in split.text and "xã Bình Minh" in split.text and "thôn" in split.text
+    other = (await lan.send("OCOP là gì"))[-1]
+    assert "📍" not in other.text
