@@ -19,7 +19,7 @@ from dossier.service import DossierService
 from knowledge.communes import CommuneDirectory
 from knowledge.eligibility import EligibilityCheck
 from knowledge.inbox import Inbox
-from knowledge.relay import Relay
+from knowledge.relay import Relay, warn_if_unstaffed
 from knowledge.service import KnowledgeService
 from storage.db import Database
 from storage.processed import ProcessedUpdates
@@ -47,6 +47,7 @@ class AppContext:
         """What must happen before the first update: migrate, then build the knowledge index."""
         await self.db.upgrade()
         await self.knowledge.start()
+        warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:
         await self.db.dispose()

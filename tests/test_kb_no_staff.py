@@ -72,3 +72,15 @@ async def test_without_staff_the_asker_is_told_nobody_will_answer_and_given_the_
 
 def ctx_db(bot: Harness) -> Database:
     return bot.app.bot_data["ctx"].db
+
+
+async def test_the_bot_warns_at_start_when_no_staff_is_configured(
+    settings: Settings, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    unstaffed = settings.model_copy(update={"staff_ids": [], "admin_ids": [], "staff_chat_id": None})
+    harness, _ctx = await start_session(unstaffed, db=database)
+    try:
+        assert any("No staff configured" in r.getMessage() for r in caplog.records)
+    finally:
+        harness.app.bot_data["ctx"].db = database
+        await harness.app.shutdown()
