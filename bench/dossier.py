@@ -49,14 +49,21 @@ def _first_choice(u: FakeUser) -> Awaitable[object]:
 
 
 SCRIPT: list[Step] = [
-    _send("/hoso"), _press("Sản phẩm mới"), _press("Hợp tác xã"), _send("HTX Mây tre đan Phú Vinh"),
+    _send("/hoso"), _press("Phân hạng lần đầu"), _press("Hợp tác xã"), _send("HTX Mây tre đan Phú Vinh"),
     _send("Nguyễn Văn Tĩnh"), _press("⏭ Bỏ qua"), _send("0912 345 678"), _press("⏭ Bỏ qua"),
-    _send("0101234567"), _send("Thôn Phú Vinh"), _send("xa Dong Son"), _press("xã Phú Nghĩa"),
+    _press("⏭ Bỏ qua"), _send("0101234567"), _send("01G8001234"), _send("15/03/2018"),
+    _send("Thôn Phú Vinh"), _send("xa Dong Son"), _press("xã Phú Nghĩa"), _press("⏭ Bỏ qua"),
+    _send("2012"), _send("300 chiếc/tháng"),
     _send("Giỏ mây đan tay"), _press("Hàng thủ công mỹ nghệ"), _first_choice,
     _send("Giỏ đan từ mây tự nhiên, làm thủ công."), _send("Mây, tre của thôn Phú Vinh"),
     _press("Tại địa phương (trong xã)"), _send("1.500 chiếc"), _send("Túi giấy, nhãn dán có mã QR"),
-    _press("Không"), _press("Không"), _press("Chưa đăng ký"), _press("Không"), _press("Chợ, cửa hàng"),
-    _press("✅ Xong"), _press("⏭ Bỏ qua"), lambda u: u.send_photo(), _press("✅ Xong"),
+    _press("Trong xã"), _press("✅ Xong"),
+    _press("Toàn bộ"), _send("12 người"), _send("10 người"), _press("Truyền thống địa phương"),
+    _send("Nghề đan mây truyền thống của thôn."),
+    _press("Chưa đăng ký"), _press("Không"), _press("Không"), _press("Không"), _press("Có"),
+    _press("Chợ, cửa hàng"), _press("✅ Xong"), _press("⏭ Bỏ qua"),
+    _press("Mang bản giấy đến xã"), _press("Mang bản giấy đến xã"),
+    lambda u: u.send_photo(), _press("✅ Xong"),
     lambda u: u.send_photo(), lambda u: u.send_document(PDF, "dkkd.pdf", "application/pdf"),
 ]  # fmt: skip
 

@@ -84,6 +84,27 @@ def parse_date(text: str) -> date | None:
         return None
 
 
+_RELATIVE_RE = re.compile(r"^today-(\d{1,3})m$")
+
+
+def date_bound(value: date | str, today: date) -> date:
+    """The date a date rule names: a fixed date, 'today', or 'today-36m' (36 months before today)."""
+    if isinstance(value, date):
+        return value
+    match = _RELATIVE_RE.match(value)
+    if value == "today" or not match:
+        return today
+    months = today.year * 12 + today.month - 1 - int(match.group(1))
+    year, month = divmod(months, 12)
+    month += 1
+    for day in (today.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    return date(year, month, 28)
+
+
 _NUMBER_RE = re.compile(r"(?<![\d.,])(\d[\d.,]*)")
 
 

@@ -133,8 +133,9 @@ def test_date_rules_today_and_minimum() -> None:
     assert validate_typed(form, step, "02/03/2026", TODAY) == Valid("2026-03-02")
     future = validate_typed(form, step, "03/03/2026", TODAY)
     assert isinstance(future, Invalid) and "tương lai" in future.message
-    early = validate_typed(form, step, "31/12/2017", TODAY)
-    assert isinstance(early, Invalid) and "2018" in early.message
+    early = validate_typed(form, step, "01/03/2023", TODAY)  # the certificate expired (36 months)
+    assert isinstance(early, Invalid) and "36 tháng" in early.message and "02/03/2023" in early.message
+    assert validate_typed(form, step, "02/03/2023", TODAY) == Valid("2023-03-02")
     impossible = validate_typed(form, step, "31/02/2024", TODAY)
     assert impossible == Invalid(form.messages["date_invalid"])
 

@@ -16,6 +16,7 @@ from dossier.validators import (
     Invalid,
     Valid,
     clean_text,
+    date_bound,
     parse_date,
     parse_phone,
     parse_quantity,
@@ -97,7 +98,7 @@ class TaxCodeKind(TypedKind):
 
 
 class DateKind(TypedKind):
-    """Stored as 'YYYY-MM-DD'; bounds 'today' or a fixed date."""
+    """Stored as 'YYYY-MM-DD'; bounds 'today', 'today-36m' or a fixed date."""
 
     type = "date"
     rules = frozenset({"min_date", "max_date"})
@@ -111,7 +112,7 @@ class DateKind(TypedKind):
             rule = step.rule(kind)
             if rule is None:
                 continue
-            bound = today if rule.value == "today" else rule.value
+            bound = date_bound(rule.value, today)
             if (kind == "max_date" and value > bound) or (kind == "min_date" and value < bound):
                 return Invalid(rule_message(rule, date=bound.strftime("%d/%m/%Y")))
         return Valid(value.isoformat())
