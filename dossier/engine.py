@@ -457,6 +457,14 @@ class DossierEngine:
             if step.required and not has_answer(state.answers.get(step.id))
         ]
 
+    def suggested_files(self, state: DossierState) -> list[MissingItem]:
+        """Optional attachments that apply and are not sent yet (evidence that earns points)."""
+        return [
+            MissingItem(step.id, step.index, step.label, self.form.section_of(step).title, True)
+            for step in self.relevant_steps(state.answers)
+            if not step.required and kind_of(step).is_file and not has_answer(state.answers.get(step.id))
+        ]
+
     def can_submit(self, state: DossierState) -> bool:
         return not self.missing(state)
 

@@ -146,7 +146,8 @@ def build_form(data: object) -> Form:
         sections.append(Section(section_id, str(raw_section.get("title") or ""), tuple(steps)))
     if problems:
         raise FormError(problems)
-    return Form(str(data.get("title") or ""), tuple(sections), messages, display)
+    units = {str(k).lower(): str(v) for k, v in (data.get("units") or {}).items()}
+    return Form(str(data.get("title") or ""), tuple(sections), messages, display, units)
 
 
 def _step(

@@ -109,6 +109,7 @@ class Form:
     sections: tuple[Section, ...]
     messages: Mapping[str, str]
     display: Mapping[str, str]
+    units: Mapping[str, str] = field(default_factory=dict)  # unit typed without diacritics → printed
 
     @property
     def steps(self) -> tuple[Step, ...]:

@@ -181,3 +181,13 @@ def test_phone_buttons_are_short() -> None:
         for choice in step.choices:
             for option in (choice, *choice.sub):
                 assert len(option.button_label) <= 31, (step.id, option.button_label)
+
+
+def test_the_checklist_names_each_evidence_upload_still_worth_sending(engine: DossierEngine) -> None:
+    answers = {"kind": "new", "product_group": FOOD, "trademark": "registered", "awards": "yes"}
+    state = DossierState(answers=answers, current=None, review_mode=True)
+    suggested = [m.step_id for m in engine.suggested_files(state)]
+    assert "trademark_doc" in suggested and "awards_doc" in suggested
+    assert "gap_doc" not in suggested  # not relevant: no VietGAP/organic certificate declared
+    state.answers["trademark_doc"] = {"attachment_id": 1, "kind": "document", "name": "vb.pdf"}
+    assert "trademark_doc" not in [m.step_id for m in engine.suggested_files(state)]

@@ -17,6 +17,7 @@ from dossier.validators import (
     Valid,
     clean_text,
     date_bound,
+    normalise_unit,
     parse_date,
     parse_phone,
     parse_quantity,
@@ -105,7 +106,7 @@ class DateKind(TypedKind):
     messages = ("date_invalid",)
 
     def parse(self, ctx: StepContext, step: Step, text: str, today: date) -> Valid | Invalid:
-        value = parse_date(text)
+        value = parse_date(text, today)
         if value is None:
             return Invalid(ctx.form.message("date_invalid", step))
         for kind in ("min_date", "max_date"):
@@ -147,7 +148,7 @@ class NumberKind(TypedKind):
         if len(unit) > 40:
             return Invalid(ctx.form.message("unit_missing", step))
         number: float | int = int(value) if value.is_integer() else value
-        return Valid({"value": number, "unit": unit})
+        return Valid({"value": number, "unit": normalise_unit(unit, ctx.form.units)})
 
     def display(self, ctx: StepContext, step: Step, value: Any) -> str:
         return f"{format_number(value['value'])} {value.get('unit') or ''}".strip()
