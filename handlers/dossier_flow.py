@@ -230,9 +230,7 @@ def _uid(update: Update) -> int:
 
 
 async def act_choose(update: Update, context: Context, press: Press) -> None:
-    prompt = await context.app_ctx.dossier.choose(
-        _uid(update), press.dossier_id, press.step_no, press.value
-    )
+    prompt = await context.app_ctx.dossier.choose(_uid(update), press.dossier_id, press.step_no, press.value)
     await _show(update, context, prompt)
 
 
@@ -395,7 +393,14 @@ async def on_media(update: Update, context: Context, user: User) -> None:
     upload = None
     if msg.photo:
         largest = msg.photo[-1]
-        upload = Upload(largest.file_id, largest.file_unique_id, None, "image/jpeg", largest.file_size)
+        upload = Upload(
+            largest.file_id,
+            largest.file_unique_id,
+            None,
+            "image/jpeg",
+            largest.file_size,
+            compressed_photo=True,
+        )
     elif msg.document:
         doc = msg.document
         upload = Upload(doc.file_id, doc.file_unique_id, doc.file_name, doc.mime_type, doc.file_size)

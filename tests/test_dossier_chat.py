@@ -333,3 +333,22 @@ async def test_delete_a_draft_with_confirmation(bot: Harness) -> None:
     await u.send("/menu")
     await u.press("📂 Hồ sơ của tôi")
     assert "chưa có hồ sơ" in u.last.text
+
+
+async def test_files_that_are_not_what_they_claim_are_refused_and_the_step_waits(bot: Harness) -> None:
+    u = bot.user(331, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await producer_steps(u)
+    await product_steps(u)
+    await u.press("Gửi tệp qua bot")  # the self-assessment (Mẫu 02) as a file
+    asked = u.last.text
+    fake_pdf = await u.send_document(b"PK\x03\x04 a Word file renamed", "tu-danh-gia.pdf", "application/pdf")
+    assert "⚠️" in fake_pdf[-1].text and "không phải tệp PDF" in fake_pdf[-1].text
+    empty = await u.send_document(b"", "tu-danh-gia.pdf", "application/pdf", size=0)
+    assert "⚠️" in empty[-1].text and "0 byte" in empty[-1].text
+    broken = await u.send_document(b"\xff\xd8\xff\xe0 not really a jpeg", "anh.jpg", "image/jpeg")
+    assert "⚠️" in broken[-1].text and "Không mở được ảnh" in broken[-1].text
+    assert "Mẫu 02" in u.last.text and "Mẫu 02" in asked  # still the same step
+    await u.send_document(PDF, "tu-danh-gia.pdf", "application/pdf")
+    assert "Phương án" in u.last.text  # a real PDF moves on
