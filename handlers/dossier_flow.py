@@ -115,15 +115,21 @@ def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
 
 # ---- entry points -------------------------------------------------------------------------------
 async def start(update: Update, context: Context) -> None:
-    """/hoso, "Đăng ký hồ sơ", /start hoso: a new dossier, or a choice among the drafts."""
+    """/hoso, "Đăng ký hồ sơ": a new dossier, or a choice among the drafts. /start hoso (a link
+    someone followed) opens the same menu but never creates a draft by itself."""
     ctx = context.app_ctx
     assert update.effective_user is not None
     user_id = update.effective_user.id
     drafts = [d for d in await ctx.dossier.list_dossiers(user_id) if d.editable]
+    r = ctx.renderer
+    if not drafts and _is_link(update):
+        await answer(
+            update, context, Reply(r.render("dossier/intro"), [[Button(r.label("dossier.new"), "dos:n")]])
+        )
+        return
     if not drafts:
         await new_dossier(update, context)
         return
-    r = ctx.renderer
     rows = [
         [
             Button(r.label("dossier.open", name=_name(ctx, d, 30)), f"dos:o:{d.id}"),
@@ -133,6 +139,12 @@ async def start(update: Update, context: Context) -> None:
     ]
     rows.append([Button(r.label("dossier.new"), "dos:n")])
     await answer(update, context, Reply(r.render("dossier/choose_draft", drafts=drafts), rows))
+
+
+def _is_link(update: Update) -> bool:
+    """Whether the update is a /start deep link (not /hoso or the menu button)."""
+    text = update.effective_message.text if update.effective_message else None
+    return bool(text) and text.split(maxsplit=1)[0].split("@")[0] == "/start"
 
 
 async def mine(update: Update, context: Context) -> None:

@@ -37,6 +37,13 @@ async def long_product_steps(u: FakeUser) -> None:
 async def test_menu_and_deep_link_start_or_list_dossiers(bot: Harness) -> None:
     u = bot.user(401, "Hoa")
     await u.send("/start hoso")
+    assert "Đăng ký sản phẩm OCOP" in u.last.text and u.last.labels == ["➕ Hồ sơ mới"]
+    await u.send("/start hoso")  # following the link again creates nothing either
+    await u.send("/menu")
+    await u.press("📂 Hồ sơ của tôi")
+    assert "Hồ sơ chưa đặt tên" not in u.last.text
+    await u.send("/start hoso")
+    await u.press("➕ Hồ sơ mới")
     assert "Phân hạng lần đầu" in u.last.labels  # a new dossier's first question
     await u.press("Phân hạng lần đầu")
     await u.press("💾 Lưu và thoát")
