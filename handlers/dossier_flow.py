@@ -82,15 +82,29 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
     return Reply(html, rows)
 
 
-def edit_menu(ctx: AppContext, p: DossierPrompt) -> Reply:
+def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None) -> Reply:
+    """«Sửa một mục» in a phone's screenful: first the sections, then the items of the one chosen."""
     r = ctx.renderer
+    d = p.dossier_id
+    if section_no is None or not 0 <= section_no < len(p.review):
+        rows = [
+            [Button(r.label("dossier.edit_section", title=s.title, n=len(s.items)), f"dos:es:{d}:{i}")]
+            for i, s in enumerate(p.review)
+        ]
+        rows.append([Button(r.label("dossier.review"), f"dos:r:{d}")])
+        return Reply(r.render("dossier/edit_menu", section=None), rows)
+    section = p.review[section_no]
     rows = [
-        [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{p.dossier_id}:{item.step_no}")]
-        for section in p.review
+        [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{d}:{item.step_no}")]
         for item in section.items
     ]
-    rows.append([Button(r.label("dossier.review"), f"dos:r:{p.dossier_id}")])
-    return Reply(r.render("dossier/edit_menu"), rows)
+    rows.append(
+        [
+            Button(r.label("dossier.edit_sections"), f"dos:e:{d}"),
+            Button(r.label("dossier.review"), f"dos:r:{d}"),
+        ]
+    )
+    return Reply(r.render("dossier/edit_menu", section=section.title), rows)
 
 
 def confirm_reply(ctx: AppContext, name: str, yes: str, no: str, **context: object) -> Reply:
@@ -275,12 +289,22 @@ async def act_save_exit(update: Update, context: Context, press: Press) -> None:
 
 
 async def act_edit_menu(update: Update, context: Context, press: Press) -> None:
+    """«Sửa một mục»: the sections of the form."""
+    await _edit_menu(update, context, press.dossier_id, None)
+
+
+async def act_edit_section(update: Update, context: Context, press: Press) -> None:
+    """A section chosen in «Sửa một mục»: its items (step_no carries the section's position)."""
+    await _edit_menu(update, context, press.dossier_id, press.step_no)
+
+
+async def _edit_menu(update: Update, context: Context, dossier_id: int, section_no: int | None) -> None:
     ctx = context.app_ctx
-    prompt = await ctx.dossier.review(_uid(update), press.dossier_id)
+    prompt = await ctx.dossier.review(_uid(update), dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
-    await answer(update, context, edit_menu(ctx, prompt))
+    await answer(update, context, edit_menu(ctx, prompt, section_no))
 
 
 async def act_jump(update: Update, context: Context, press: Press) -> None:
@@ -359,6 +383,7 @@ ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "o": (_dossier_only, act_open),
     "x": (_dossier_only, act_save_exit),
     "e": (_dossier_only, act_edit_menu),
+    "es": (_with_step, act_edit_section),
     "j": (_with_step, act_jump),
     "sub": (_dossier_only, act_submit_ask),
     "ok": (_dossier_only, act_submit),

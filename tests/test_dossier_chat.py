@@ -258,6 +258,10 @@ async def test_edit_from_the_review_returns_to_the_review(bot: Harness) -> None:
     u = bot.user(306, "Tĩnh")
     await fill_complete(u)
     await u.press("✏️ Sửa một mục")
+    sections = u.last.labels
+    assert len(sections) <= 8 and sections[1] == "Chủ thể sản xuất (15 mục)"  # a phone's screenful
+    await u.press(sections[1])
+    assert len(u.last.labels) <= 17 and "◀️ Các phần khác" in u.last.labels
     phone_label = next(label for label in u.last.labels if "điện thoại" in label.lower())
     await u.press(phone_label)
     await u.send("0987654321")
