@@ -25,6 +25,7 @@ from common.config import Settings
 from dossier.engine import DossierEngine, DossierState, Outcome
 from dossier.errors import DossierError, DossierIncomplete, DossierLocked, DossierNotFound
 from dossier.form import default_form
+from dossier.intent import looks_like_question
 from dossier.models import Attachment, Dossier, DossierStatus, DossierStatusHistory
 from dossier.references import next_reference
 from dossier.schema import Form
@@ -184,6 +185,17 @@ class DossierService:
         async with self.db.session() as s:
             dossier = await self._read(s, owner_id, dossier_id)
         return prompt_of(self.engine, dossier, self._state(dossier))
+
+    async def looks_like_question(self, owner_id: int, dossier_id: int, text: str) -> bool:
+        """Whether this text, typed at the current step, looks like a question rather than its answer
+        (only free-text steps; the database is read only when the words already look like one)."""
+        if not looks_like_question(text, "text"):
+            return False
+        async with self.db.session() as s:
+            dossier = await self._read(s, owner_id, dossier_id)
+        state = self._state(dossier)
+        step = self.engine.current_step(state)
+        return is_editable(dossier.status) and step is not None and looks_like_question(text, step.type)
 
     async def review(self, owner_id: int, dossier_id: int) -> DossierPrompt:
         """The review screen (answers by section, missing items) without moving the current step."""

@@ -24,7 +24,7 @@ from dossier.service import (
     DossierSummary,
     Upload,
 )
-from handlers import basic
+from handlers import basic, knowledge
 from handlers.context import AppContext, Context
 from handlers.send import answer, drop_buttons, plain_text
 from storage.models import User
@@ -373,6 +373,36 @@ async def act_delete(update: Update, context: Context, press: Press) -> None:
     await answer(update, context, Reply(ctx.renderer.render("dossier/deleted")))
 
 
+def _typed(context: Context, dossier_id: int) -> str | None:
+    """The text kept while the producer says whether it was an answer or a question."""
+    db_user = context.db_user
+    data = (db_user.flow_data or {}) if db_user is not None and db_user.flow == FLOW else {}
+    typed = data.get("typed") if data.get("dossier") == dossier_id else None
+    return typed if isinstance(typed, str) else None
+
+
+async def act_typed_answer(update: Update, context: Context, press: Press) -> None:
+    """«Đây là câu trả lời»: the kept text answers the current step after all."""
+    svc = context.app_ctx.dossier
+    typed = _typed(context, press.dossier_id)
+    if typed is None:
+        prompt = await svc.current(_uid(update), press.dossier_id)
+    else:
+        prompt = await svc.answer(_uid(update), press.dossier_id, typed)
+    await _show(update, context, prompt)
+
+
+async def act_typed_question(update: Update, context: Context, press: Press) -> None:
+    """«Đây là câu hỏi»: answer it from the knowledge base; the step waits and is asked again."""
+    ctx = context.app_ctx
+    typed = _typed(context, press.dossier_id)
+    if typed is not None and update.effective_chat is not None:
+        result = await ctx.knowledge.ask(_uid(update), update.effective_chat.id, typed)
+        await answer(update, context, knowledge.result_reply(ctx, result))
+    prompt = await ctx.dossier.current(_uid(update), press.dossier_id)
+    await _show(update, context, prompt)
+
+
 # action → (how its arguments are read, what it does)
 ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "a": (_with_value, act_choose),
@@ -385,6 +415,8 @@ ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "e": (_dossier_only, act_edit_menu),
     "es": (_with_step, act_edit_section),
     "j": (_with_step, act_jump),
+    "ta": (_dossier_only, act_typed_answer),
+    "tq": (_dossier_only, act_typed_question),
     "sub": (_dossier_only, act_submit_ask),
     "ok": (_dossier_only, act_submit),
     "pdf": (_dossier_only, act_pdf),
@@ -409,6 +441,15 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         await start(update, context)
         return
     try:
+        if await ctx.dossier.looks_like_question(user.id, dossier_id, msg.text):
+            await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
+            r = ctx.renderer
+            rows = [
+                [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
+                [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
+            ]
+            await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
+            return
         prompt = await ctx.dossier.answer(user.id, dossier_id, msg.text)
     except (DossierNotFound, DossierLocked):
         await ctx.users.set_flow(user.id, None)

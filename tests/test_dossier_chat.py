@@ -356,3 +356,24 @@ async def test_files_that_are_not_what_they_claim_are_refused_and_the_step_waits
     assert "Mẫu 02" in u.last.text and "Mẫu 02" in asked  # still the same step
     await u.send_document(PDF, "tu-danh-gia.pdf", "application/pdf")
     assert "Phương án" in u.last.text  # a real PDF moves on
+
+
+async def test_a_question_typed_at_an_answer_step_is_asked_about_not_saved(bot: Harness) -> None:
+    u = bot.user(332, "Hà")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await u.press("Hợp tác xã")
+    await u.send("hồ sơ ocop gồm những gì?")
+    assert "giống một câu hỏi" in u.last.text
+    assert u.last.labels == ["✍️ Đây là câu trả lời", "❓ Đây là câu hỏi"]
+    await u.press("❓ Đây là câu hỏi")
+    assert "Tên đầy đủ của chủ thể" in u.last.text  # the step waits, asked again after the answer
+    assert any("giống một câu hỏi" not in m.text and m.text for m in u.messages[-3:-1])
+    await u.send("HTX Mây tre đan Phú Vinh")  # a plain answer is saved at once
+    assert "người đại diện" in u.last.text
+    await u.press("◀️ Quay lại")
+    await u.send("Mây tre đan ra sao?")
+    await u.press("✍️ Đây là câu trả lời")  # it was the name after all
+    assert "người đại diện" in u.last.text
+    await u.press("📋 Xem lại hồ sơ")
+    assert "Mây tre đan ra sao?" in u.last.text and "ocop gồm" not in u.last.text
