@@ -253,11 +253,13 @@ async def test_downloads_a_local_copy_when_configured(
         row.answers = {"kind": "new"}
     p = await svc.attach(OWNER, p.dossier_id, pdf_upload(5))
     assert p.ok and saved and saved[0][0] == "file-5"
+    assert len(saved) == 1  # fetched once: to check its bytes, then moved into place
+    assert not saved[0][1].exists()  # nothing left in the incoming folder
     files = await svc.attachments(OWNER, p.dossier_id)
-    assert files[0].local_path == str(saved[0][1])
-    assert saved[0][1].read_bytes() == b"%PDF-1.4"
+    kept = Path(str(files[0].local_path))
+    assert kept.parent.name == str(p.dossier_id) and kept.read_bytes() == b"%PDF-1.4"
     await svc.delete_draft(OWNER, p.dossier_id)
-    assert not saved[0][1].exists()
+    assert not kept.exists()
 
 
 async def test_photos_clear_deletes_rows(service: DossierService, database: Database) -> None:
