@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from knowledge.normalize import fold_text
 
-FREE_TEXT_TYPES = frozenset({"text", "long_text"})
+FREE_TEXT_TYPES = frozenset({"text", "name", "long_text"})
 # Folded (no diacritics, lower case) words that open or close a Vietnamese question.
 QUESTION_OPENINGS = ("tai sao", "vi sao", "lam sao", "lam the nao", "cho hoi", "xin hoi", "hoi ", "co phai")
 QUESTION_ENDINGS = (" gi", " nao", " dau", " bao nhieu", " khong", " chua", " sao", " bao gio", " ai")

@@ -377,3 +377,22 @@ async def test_a_question_typed_at_an_answer_step_is_asked_about_not_saved(bot: 
     assert "người đại diện" in u.last.text
     await u.press("📋 Xem lại hồ sơ")
     assert "Mây tre đan ra sao?" in u.last.text and "ocop gồm" not in u.last.text
+
+
+async def test_a_name_typed_in_small_letters_is_offered_with_capitals(bot: Harness) -> None:
+    u = bot.user(333, "An")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await u.press("Hợp tác xã")
+    await u.send("HTX Rau sạch Thủy Xuân Tiên")
+    await u.send("nguyen van an")
+    assert "«Nguyen Van An»" in u.last.text and "có dấu" in u.last.text
+    assert u.last.labels[:2] == ["✅ Nguyen Van An", "↪️ Giữ như đã gõ"]
+    await u.send("nguyễn văn an")  # typed again with accents: offered again, with them
+    await u.press("✅ Nguyễn Văn An")
+    assert "Chức vụ" in u.last.text
+    await u.press("◀️ Quay lại")
+    await u.send("lê thị bình")
+    await u.press("↪️ Giữ như đã gõ")
+    await u.press("📋 Xem lại hồ sơ")
+    assert "lê thị bình" in u.last.text

@@ -257,9 +257,9 @@ async def test_downloads_a_local_copy_when_configured(
     assert not saved[0][1].exists()  # nothing left in the incoming folder
     files = await svc.attachments(OWNER, p.dossier_id)
     kept = Path(str(files[0].local_path))
-    assert kept.parent.name == str(p.dossier_id) and kept.read_bytes() == b"%PDF-1.4"
+    assert kept.parent.name == str(p.dossier_id) and kept.read_bytes() == b"%PDF-1.4"  # noqa: ASYNC240
     await svc.delete_draft(OWNER, p.dossier_id)
-    assert not kept.exists()
+    assert not kept.exists()  # noqa: ASYNC240
 
 
 async def test_photos_clear_deletes_rows(service: DossierService, database: Database) -> None:
