@@ -277,7 +277,13 @@ class DossierEngine:
         return OK
 
     def repair(self, state: DossierState) -> None:
-        """Make a stored state fit the form again (a step removed from or hidden by the form)."""
+        """Make a stored state fit the form again (a step removed from or hidden by the form, an answer
+        of an older form that names no choice now: it is dropped, so the step is asked again)."""
+        for step_id, value in list(state.answers.items()):
+            if self.form.has_step(step_id) and has_answer(value):
+                step = self.form.step(step_id)
+                if not kind_of(step).readable(step, value):
+                    del state.answers[step_id]
         if state.current is not None and (
             not self.form.has_step(state.current) or not self.is_relevant(state.current, state.answers)
         ):
@@ -449,6 +455,14 @@ class DossierEngine:
             )
             for step in self.relevant_steps(state.answers)
             if step.required and not has_answer(state.answers.get(step.id))
+        ]
+
+    def suggested_files(self, state: DossierState) -> list[MissingItem]:
+        """Optional attachments that apply and are not sent yet (evidence that earns points)."""
+        return [
+            MissingItem(step.id, step.index, step.label, self.form.section_of(step).title, True)
+            for step in self.relevant_steps(state.answers)
+            if not step.required and kind_of(step).is_file and not has_answer(state.answers.get(step.id))
         ]
 
     def can_submit(self, state: DossierState) -> bool:

@@ -46,6 +46,7 @@ STEP_KEYS = frozenset(
 )
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DATE_RULE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+RELATIVE_DATE_RE = re.compile(r"^today-(\d{1,3})m$")
 
 
 class FormError(Exception):
@@ -57,11 +58,12 @@ class FormError(Exception):
 
 
 def parse_rule_date(value: object) -> date | str | None:
-    """A date rule value: 'today' or dd/mm/yyyy (also a YAML date). None when unreadable."""
+    """A date rule value: 'today', 'today-36m' (months before today) or dd/mm/yyyy (also a YAML date).
+    None when unreadable."""
     if isinstance(value, date):
         return value
-    if value == "today":
-        return "today"
+    if value == "today" or (isinstance(value, str) and RELATIVE_DATE_RE.match(value)):
+        return str(value)
     match = DATE_RULE_RE.match(str(value))
     if not match:
         return None
@@ -144,7 +146,8 @@ def build_form(data: object) -> Form:
         sections.append(Section(section_id, str(raw_section.get("title") or ""), tuple(steps)))
     if problems:
         raise FormError(problems)
-    return Form(str(data.get("title") or ""), tuple(sections), messages, display)
+    units = {str(k).lower(): str(v) for k, v in (data.get("units") or {}).items()}
+    return Form(str(data.get("title") or ""), tuple(sections), messages, display, units)
 
 
 def _step(
@@ -244,7 +247,21 @@ def _choices(raw: object, name: str, problems: list[str], *, allow_sub: bool) ->
         if not isinstance(aliases, list):
             problems.append(f"{name}: 'aliases' of choice '{choice_id}' must be a list")
             aliases = []
-        out.append(Choice(choice_id, str(item["label"]).strip(), sub, tuple(str(a) for a in aliases)))
+        number = item.get("number")
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < 1):
+            problems.append(f"{name}: 'number' of choice '{choice_id}' must be a positive whole number")
+            number = None
+        button = str(item["button"]).strip() if item.get("button") else None
+        out.append(
+            Choice(
+                choice_id,
+                str(item["label"]).strip(),
+                sub,
+                tuple(str(a) for a in aliases),
+                number,
+                button,
+            )
+        )
     return tuple(out)
 
 
@@ -290,7 +307,7 @@ def _rules(raw: object, step_kind: StepKind, name: str, problems: list[str]) -> 
         elif kind in ("min_date", "max_date"):
             parsed = parse_rule_date(value)
             if parsed is None:
-                problems.append(f"{name}: rule '{kind}' needs 'today' or a date dd/mm/yyyy")
+                problems.append(f"{name}: rule '{kind}' needs 'today', 'today-Nm' or a date dd/mm/yyyy")
                 continue
             value = parsed
         out.append(Rule(kind, value, message))
@@ -350,7 +367,7 @@ def _condition(raw: object, name: str, earlier: dict[str, Step], problems: list[
         value = _condition_value(value)
         values = (value,)
     if target.choices and values:
-        known = {c.id for c in target.choices}
+        known = {c.id for c in target.choices} | {s.id for c in target.choices for s in c.sub}
         for v in values:
             if v not in known:
                 problems.append(f"{name}: condition value '{v}' is not a choice of step {target_id}")

@@ -1,8 +1,9 @@
 """Renders the filled registration form ("Phiếu đăng ký sản phẩm tham gia Chương trình OCOP") as PDF.
 
-Jinja2 (autoescaped, templates/dossier/form_pdf.html) produces simple HTML that fpdf2's `write_html`
-lays out with the shipped DejaVu Sans font, so Vietnamese diacritics render. Characters the font lacks
-(emoji and the like) are removed from the answers first.
+Jinja2 (autoescaped, templates/dossier/form_pdf.html) produces simple HTML (a label / value table per
+section) that fpdf2's HTML layer lays out with the shipped DejaVu Sans font. Lines get the height
+Vietnamese needs (stacked tone marks such as "Ữ", "ặ" rise above the Latin ascent), so no line's marks
+touch the line above. Characters the font lacks (emoji and the like) are removed from the answers first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.fonts import FontFace
+from fpdf.html import HTML2FPDF
 from markupsafe import Markup, escape
 
 from common.render import Renderer
@@ -28,8 +30,11 @@ FONT_FAMILY = "DejaVu"
 REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
 BOLD_FONT = FONTS_DIR / "DejaVuSans-Bold.ttf"
 TEMPLATE = "dossier/form_pdf"
-# An answer longer than this is printed as its own paragraph under the label.
-INLINE_LIMIT = 80
+# Line height as a multiple of the font size: enough for a stacked tone mark over a capital.
+LINE_HEIGHT = 1.6
+# An answer longer than this (or on several lines) is printed under its section's table: a table row
+# must fit on one page.
+INLINE_LIMIT = 240
 
 
 @lru_cache(maxsize=1)
@@ -83,22 +88,36 @@ def build_context(
     """The template's data: sections of (label, value, long) and the attachments, all printable."""
     local = now.astimezone(ZoneInfo(timezone))
     sections = []
+    paper = []
+    answers = engine.effective_answers(state.answers)
     for section in engine.review(state):
         items = []
         for item in section.items:
             if item.is_file:
                 continue
+            if item.step_id.endswith("_mode") and answers.get(item.step_id) == "paper":
+                paper.append(item.label)
             value = printable(item.value) if item.value is not None else None
-            items.append(
-                {
-                    "label": item.label,
-                    "value": value,
-                    "long": bool(value) and (len(value) > INLINE_LIMIT or "\n" in value),
-                }
-            )
+            long = bool(value) and (len(value) > INLINE_LIMIT or "\n" in value)
+            items.append({"label": item.label, "value": value, "long": long})
         if items:
             sections.append({"title": section.title, "rows": items})
-    answers = engine.effective_answers(state.answers)
+    counts: dict[str, int] = {}
+    for label, _name, _kind in files:
+        counts[label] = counts.get(label, 0) + 1
+    seen: dict[str, int] = {}
+    named_files = []
+    for label, name, kind in files:
+        seen[label] = seen.get(label, 0) + 1
+        named_files.append(
+            {
+                "label": printable(label),
+                "name": printable(name or ""),
+                "kind": kind,
+                "number": seen[label],
+                "count": counts[label],
+            }
+        )
     return {
         "title": engine.form.title,
         "reference": reference,
@@ -109,7 +128,8 @@ def build_context(
         "printed_at": local.strftime("%d/%m/%Y %H:%M"),
         "commune": printable(engine.locality(state.answers)),
         "sections": sections,
-        "files": [{"label": printable(label), "name": printable(name or "")} for label, name, _kind in files],
+        "files": named_files,
+        "paper": paper,
         "representative": printable(str(answers.get("representative") or "")),
         "representative_title": printable(str(answers.get("representative_title") or "")),
         "producer_name": printable(str(answers.get("producer_name") or "")),
@@ -134,17 +154,31 @@ def html_to_pdf(html: str, title: str = "") -> bytes:
     pdf.set_creator("Trợ lý OCOP")
     pdf.add_page()
     pdf.set_font(FONT_FAMILY, size=11)
-    pdf.write_html(
-        html,
+    layout = _FormHTML(
+        pdf,
         font_family=FONT_FAMILY,
         tag_styles={
-            "h1": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=14),
-            "h2": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=12),
+            "h1": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=12),
+            "h2": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=11.5),
             "h3": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=11),
         },
         warn_on_tags_not_matching=False,
     )
+    layout.feed(html)
     return bytes(pdf.output())
+
+
+class _FormHTML(HTML2FPDF):
+    """fpdf2's HTML layer with table rows as tall as Vietnamese needs and no heading row (every row
+    of a label / value table is data, printed in the regular face)."""
+
+    TABLE_LINE_HEIGHT = LINE_HEIGHT
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        super().handle_starttag(tag, attrs)
+        if tag == "table" and self.table is not None:
+            self.table._first_row_as_headings = False
+            self.table._num_heading_rows = 0
 
 
 class _FormPDF(FPDF):

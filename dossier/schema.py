@@ -24,6 +24,14 @@ class Choice:
     label: str
     sub: tuple[Choice, ...] = ()
     aliases: tuple[str, ...] = ()
+    number: int | None = None  # an official number (the 26 product sets of QĐ 26/2026)
+    button: str | None = None  # a shorter label for a phone button (the full label is in the question)
+
+    @property
+    def button_label(self) -> str:
+        """What the button says: the short label when there is one, numbered when the choice has a number."""
+        text = self.button or self.label
+        return f"{self.number}. {text}" if self.number is not None else text
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Form:
     sections: tuple[Section, ...]
     messages: Mapping[str, str]
     display: Mapping[str, str]
+    units: Mapping[str, str] = field(default_factory=dict)  # unit typed without diacritics → printed
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -164,7 +173,7 @@ def answer_keys(raw: object) -> set[str]:
         return {str(v) for v in raw if not isinstance(v, dict)}
     if isinstance(raw, dict):
         keys = set()
-        for field_name in ("group", "unit", "value"):
+        for field_name in ("group", "sub", "unit", "value"):
             if raw.get(field_name) is not None:
                 keys.add(str(raw[field_name]))
         return keys

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
+import uuid
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -23,11 +25,21 @@ from common.config import Settings
 from dossier.engine import DossierEngine, DossierState, Outcome
 from dossier.errors import DossierError, DossierIncomplete, DossierLocked, DossierNotFound
 from dossier.form import default_form
+from dossier.intent import looks_like_question
 from dossier.models import Attachment, Dossier, DossierStatus, DossierStatusHistory
 from dossier.references import next_reference
 from dossier.schema import Form
 from dossier.steps.base import CommuneResolver, FileRef
-from dossier.uploads import FileDownloader, Upload, download, file_kind, local_path, remove_file
+from dossier.uploads import (
+    FileDownloader,
+    Upload,
+    content_error,
+    download,
+    file_kind,
+    local_path,
+    move_into,
+    remove_file,
+)
 from dossier.views import (
     AttachmentInfo,
     DossierPrompt,
@@ -174,6 +186,17 @@ class DossierService:
             dossier = await self._read(s, owner_id, dossier_id)
         return prompt_of(self.engine, dossier, self._state(dossier))
 
+    async def looks_like_question(self, owner_id: int, dossier_id: int, text: str) -> bool:
+        """Whether this text, typed at the current step, looks like a question rather than its answer
+        (only free-text steps; the database is read only when the words already look like one)."""
+        if not looks_like_question(text, "text"):
+            return False
+        async with self.db.session() as s:
+            dossier = await self._read(s, owner_id, dossier_id)
+        state = self._state(dossier)
+        step = self.engine.current_step(state)
+        return is_editable(dossier.status) and step is not None and looks_like_question(text, step.type)
+
     async def review(self, owner_id: int, dossier_id: int) -> DossierPrompt:
         """The review screen (answers by section, missing items) without moving the current step."""
         async with self.db.session() as s:
@@ -288,6 +311,9 @@ class DossierService:
     async def attach(self, owner_id: int, dossier_id: int, upload: Upload) -> DossierPrompt:
         """A photo or file for the current step: PDF/JPG/PNG only, at most settings.max_upload_mb."""
         kind, error = file_kind(self.form, upload, self.settings.max_upload_mb)
+        checked: Path | None = None
+        if error is None:
+            checked, error = await self._fetch_and_check(upload)
         saved: Attachment | None = None
         async with self.db.session() as s:
             dossier = await self._lock(s, owner_id, dossier_id)
@@ -320,8 +346,25 @@ class DossierService:
                     await self._delete_unreferenced(s, dossier, state)  # drops the replaced files
         prompt = prompt_of(self.engine, dossier, state, error)
         if saved is not None and error is None:
-            await self._download(dossier.id, saved)
+            await self._download(dossier.id, saved, checked)
+        elif checked is not None:
+            remove_file(str(checked))
         return prompt
+
+    async def _fetch_and_check(self, upload: Upload) -> tuple[Path | None, str | None]:
+        """A file sent as a file (not a photo Telegram re-encoded) is fetched first and its bytes
+        checked: (where it was saved, None) or (None, the message). Without a downloader, or when the
+        download fails, nothing can be checked and the file is taken as Telegram accepted it."""
+        if upload.compressed_photo or not (self.settings.download_files and self.downloader):
+            return None, None
+        path = Path(self.settings.storage_dir) / "incoming" / uuid.uuid4().hex
+        if not await download(self.downloader, upload.file_id, path):
+            return None, None
+        error = content_error(self.form, path, upload.mime, upload.file_name)
+        if error is not None:
+            remove_file(str(path))
+            return None, error
+        return path, None
 
     async def _delete_unreferenced(self, s: AsyncSession, dossier: Dossier, state: DossierState) -> None:
         """Drop attachment rows the answers no longer refer to (a replaced photo, a cleared list)."""
@@ -332,12 +375,16 @@ class DossierService:
                 remove_file(row.local_path)
                 await s.delete(row)
 
-    async def _download(self, dossier_id: int, attachment: Attachment) -> None:
-        """Keep a local copy when configured (after the answer is committed; failures only logged)."""
+    async def _download(self, dossier_id: int, attachment: Attachment, checked: Path | None = None) -> None:
+        """Keep a local copy when configured (after the answer is committed; failures only logged).
+        `checked`: the copy already fetched to check its bytes, moved into place."""
         if not (self.settings.download_files and self.downloader):
             return
         path = local_path(self.settings.storage_dir, dossier_id, attachment.id, attachment.mime)
-        if not await download(self.downloader, attachment.file_id, path):
+        if checked is not None:
+            if not move_into(checked, path):
+                return
+        elif not await download(self.downloader, attachment.file_id, path):
             return
         async with self.db.session() as s:
             await s.execute(

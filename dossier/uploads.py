@@ -33,6 +33,7 @@ class Upload:
     file_name: str | None = None
     mime: str | None = None  # a compressed Telegram photo: pass "image/jpeg"
     size: int | None = None
+    compressed_photo: bool = False  # Telegram re-encoded it as a photo: its bytes need no check
 
 
 def file_kind(form: Form, upload: Upload, max_upload_mb: float) -> tuple[str | None, str | None]:
@@ -43,9 +44,41 @@ def file_kind(form: Form, upload: Upload, max_upload_mb: float) -> tuple[str | N
     kind = ALLOWED_MIME.get(mime)
     if kind is None:
         return None, form.message("file_type")
+    if upload.size == 0:
+        return None, form.message("file_empty")
     if upload.size is not None and upload.size > max_upload_mb * 1024 * 1024:
         return None, form.message("file_too_large", max=_format_mb(max_upload_mb))
     return kind, None
+
+
+PDF_MAGIC = b"%PDF-"
+HEADER_BYTES = 1024  # a PDF's "%PDF-" may follow a little junk, within the first kilobyte
+
+
+def content_error(form: Form, path: Path, mime: str | None, file_name: str | None) -> str | None:
+    """None when the downloaded file is what it claims: a PDF starts with %PDF-, an image opens with
+    Pillow; an empty file is refused. Otherwise the message to show."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(HEADER_BYTES)
+    except OSError:
+        return None  # not readable here: the file was accepted by Telegram, do not block the producer
+    if size == 0:
+        return form.message("file_empty")
+    claimed = (mime or "").lower()
+    if claimed not in ALLOWED_MIME and file_name:
+        claimed = EXTENSION_MIME.get(Path(file_name).suffix.lower(), claimed)
+    if claimed == "application/pdf":
+        return None if PDF_MAGIC in head else form.message("file_not_pdf")
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            image.verify()
+    except Exception:
+        return form.message("image_unreadable")
+    return None
 
 
 def local_path(storage_dir: str, dossier_id: int, attachment_id: int, mime: str | None) -> Path:
@@ -61,6 +94,18 @@ async def download(downloader: FileDownloader, file_id: str, path: Path) -> bool
         await downloader(file_id, path)
     except Exception:
         log.exception("could not download %s to %s", file_id, path)
+        return False
+    return True
+
+
+def move_into(source: Path, target: Path) -> bool:
+    """Move a checked download to where the attachment's copy is kept; on failure drop it."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
+    except OSError:
+        log.warning("could not move %s to %s", source, target)
+        remove_file(str(source))
         return False
     return True
 

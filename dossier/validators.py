@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -69,19 +70,46 @@ def parse_tax_code(text: str) -> str | None:
     return None
 
 
-_DATE_RE = re.compile(r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{4})$")
+_DATE_RE = re.compile(r"^(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{4}|\d{2})$")
 
 
-def parse_date(text: str) -> date | None:
-    """dd/mm/yyyy, d/m/yyyy, dd-mm-yyyy or dd.mm.yyyy; None for a malformed or impossible date."""
+def parse_date(text: str, today: date | None = None) -> date | None:
+    """dd/mm/yyyy, d/m/yyyy, dd-mm-yyyy, dd.mm.yyyy, or with a two-digit year (15.3.23); None for a
+    malformed or impossible date. A two-digit year is this century's unless that lies after `today`'s
+    year (then the last century's: 15.3.98 is 1998)."""
     match = _DATE_RE.match(text.strip())
     if not match:
         return None
     day, month, year = (int(g) for g in match.groups())
+    if len(match.group(3)) == 2:
+        year += 2000
+        if today is not None and year > today.year:
+            year -= 100
     try:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+_RELATIVE_RE = re.compile(r"^today-(\d{1,3})m$")
+
+
+def date_bound(value: date | str, today: date) -> date:
+    """The date a date rule names: a fixed date, 'today', or 'today-36m' (36 months before today)."""
+    if isinstance(value, date):
+        return value
+    match = _RELATIVE_RE.match(value)
+    if value == "today" or not match:
+        return today
+    months = today.year * 12 + today.month - 1 - int(match.group(1))
+    year, month = divmod(months, 12)
+    month += 1
+    for day in (today.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    return date(year, month, 28)
 
 
 _NUMBER_RE = re.compile(r"(?<![\d.,])(\d[\d.,]*)")
@@ -140,6 +168,20 @@ def parse_quantity(text: str) -> tuple[float, str] | None:
         return None
     unit = " ".join(text[match.end() :].split()).strip(" .,;:")
     return value, unit
+
+
+def normalise_unit(unit: str, spellings: Mapping[str, str]) -> str:
+    """A unit as it should be printed: each word typed without diacritics that the form's `units`
+    list knows gets them back ('tan' → 'tấn', 'kg/ngay' → 'kg/ngày'); words typed with diacritics, and
+    unknown words, stay as typed."""
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if not word.isascii():
+            return word
+        return spellings.get(word.lower(), word)
+
+    return re.sub(r"[^\W\d_]+", fix, unit)
 
 
 def clean_text(text: str) -> str:

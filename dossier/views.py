@@ -55,6 +55,7 @@ class DossierPrompt:
     missing: tuple[MissingItem, ...]
     can_submit: bool
     product_name: str | None
+    suggested: tuple[MissingItem, ...] = ()  # optional attachments still worth sending (review only)
 
     @property
     def ok(self) -> bool:
@@ -183,6 +184,7 @@ def review_prompt(
         missing=missing,
         can_submit=kind == "review" and not missing,
         product_name=dossier.product_name,
+        suggested=tuple(engine.suggested_files(state)) if kind == "review" else (),
     )
 
 

@@ -1,10 +1,13 @@
 """`python bot.py console`: chat with the full bot in a terminal. Buttons are numbered; type the number
-to press one; `/file PATH` sends a photo (jpg/png) or a document (pdf…)."""
+to press one; `/file PATH` sends a photo (jpg/png) or a document (pdf…). Every file the bot sends is
+saved under <storage_dir>/console/ and its path printed, so the PDF can be opened; a message the bot
+sends to another user (a staff answer to a producer, say) is shown as going to them, not as received."""
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
+import re
 from pathlib import Path
 
 from common.config import Settings
@@ -16,10 +19,11 @@ BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
 class Console:
-    def __init__(self, harness: Harness, user: FakeUser, color: bool) -> None:
+    def __init__(self, harness: Harness, user: FakeUser, color: bool, files_dir: Path | None = None) -> None:
         self.h = harness
         self.user = user
         self.color = color
+        self.files_dir = files_dir or Path("console-files")
         self.buttons: list[tuple[str, SentMessage]] = []
         self.shown: dict[tuple[int, int], str] = {}  # what each message last looked like here
 
@@ -31,7 +35,12 @@ class Console:
         harness.tolerate_errors = True  # a console user sees the apology, like on Telegram
         import sys
 
-        console = cls(harness, harness.user(user_id, name), color=sys.stdout.isatty())
+        console = cls(
+            harness,
+            harness.user(user_id, name),
+            color=sys.stdout.isatty(),
+            files_dir=Path(settings.storage_dir) / "console",
+        )
         console.say(f"Trợ lý OCOP — console. Database: {settings.database_url}")
         console.say(
             "Gõ tin nhắn như trong Telegram. Số = bấm nút. /file ĐƯỜNG_DẪN gửi ảnh/tệp. Ctrl-D để thoát."
@@ -59,11 +68,19 @@ class Console:
                 continue  # only its buttons were removed: nothing new to read
             self.shown[key] = m.text
             print()
+            elsewhere = m.chat_id != self.user.id
             head = "🤖 (sửa)" if m.edits else "🤖"
+            if elsewhere:
+                head = f"📤 bot gửi tới người dùng {m.chat_id} (không phải tới anh/chị)"
             print(f"{BOLD}{head}{RESET}" if self.color else head)
             if m.document:
-                print(f"[tệp: {m.document['file_name']}, {len(m.document['content'])} byte]")
+                saved = await self.save_file(m.document)
+                print(
+                    f"[tệp: {m.document['file_name']}, {len(m.document['content'])} byte — đã lưu: {saved}]"
+                )
             print(m.text)
+            if elsewhere:
+                continue  # its buttons are the other user's to press
             for row in m.buttons:
                 for b in row:
                     self.buttons.append((b["text"], m))
@@ -88,6 +105,21 @@ class Console:
                 await self.show(await self.send_file(Path(line[6:].strip())))
             else:
                 await self.show(await self.user.send(line))
+
+    async def save_file(self, document: dict[str, object]) -> Path:
+        """Write a file the bot sent into the console folder (never overwriting an earlier one)."""
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", str(document.get("file_name") or "tep")) or "tep"
+        content = document.get("content")
+        data = content if isinstance(content, bytes) else b""
+        target = self.files_dir / name
+        stem, suffix = target.stem, target.suffix
+        n = 1
+        while await asyncio.to_thread(target.exists):
+            n += 1
+            target = self.files_dir / f"{stem}-{n}{suffix}"
+        await asyncio.to_thread(self.files_dir.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(target.write_bytes, data)
+        return target.resolve()
 
     async def send_file(self, path: Path) -> list[SentMessage]:
         try:

@@ -24,7 +24,7 @@ from dossier.service import (
     DossierSummary,
     Upload,
 )
-from handlers import basic
+from handlers import basic, knowledge
 from handlers.context import AppContext, Context
 from handlers.send import answer, drop_buttons, plain_text
 from storage.models import User
@@ -82,15 +82,29 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
     return Reply(html, rows)
 
 
-def edit_menu(ctx: AppContext, p: DossierPrompt) -> Reply:
+def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None) -> Reply:
+    """«Sửa một mục» in a phone's screenful: first the sections, then the items of the one chosen."""
     r = ctx.renderer
+    d = p.dossier_id
+    if section_no is None or not 0 <= section_no < len(p.review):
+        rows = [
+            [Button(r.label("dossier.edit_section", title=s.title, n=len(s.items)), f"dos:es:{d}:{i}")]
+            for i, s in enumerate(p.review)
+        ]
+        rows.append([Button(r.label("dossier.review"), f"dos:r:{d}")])
+        return Reply(r.render("dossier/edit_menu", section=None), rows)
+    section = p.review[section_no]
     rows = [
-        [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{p.dossier_id}:{item.step_no}")]
-        for section in p.review
+        [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{d}:{item.step_no}")]
         for item in section.items
     ]
-    rows.append([Button(r.label("dossier.review"), f"dos:r:{p.dossier_id}")])
-    return Reply(r.render("dossier/edit_menu"), rows)
+    rows.append(
+        [
+            Button(r.label("dossier.edit_sections"), f"dos:e:{d}"),
+            Button(r.label("dossier.review"), f"dos:r:{d}"),
+        ]
+    )
+    return Reply(r.render("dossier/edit_menu", section=section.title), rows)
 
 
 def confirm_reply(ctx: AppContext, name: str, yes: str, no: str, **context: object) -> Reply:
@@ -115,15 +129,21 @@ def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
 
 # ---- entry points -------------------------------------------------------------------------------
 async def start(update: Update, context: Context) -> None:
-    """/hoso, "Đăng ký hồ sơ", /start hoso: a new dossier, or a choice among the drafts."""
+    """/hoso, "Đăng ký hồ sơ": a new dossier, or a choice among the drafts. /start hoso (a link
+    someone followed) opens the same menu but never creates a draft by itself."""
     ctx = context.app_ctx
     assert update.effective_user is not None
     user_id = update.effective_user.id
     drafts = [d for d in await ctx.dossier.list_dossiers(user_id) if d.editable]
+    r = ctx.renderer
+    if not drafts and _is_link(update):
+        await answer(
+            update, context, Reply(r.render("dossier/intro"), [[Button(r.label("dossier.new"), "dos:n")]])
+        )
+        return
     if not drafts:
         await new_dossier(update, context)
         return
-    r = ctx.renderer
     rows = [
         [
             Button(r.label("dossier.open", name=_name(ctx, d, 30)), f"dos:o:{d.id}"),
@@ -133,6 +153,12 @@ async def start(update: Update, context: Context) -> None:
     ]
     rows.append([Button(r.label("dossier.new"), "dos:n")])
     await answer(update, context, Reply(r.render("dossier/choose_draft", drafts=drafts), rows))
+
+
+def _is_link(update: Update) -> bool:
+    """Whether the update is a /start deep link (not /hoso or the menu button)."""
+    text = update.effective_message.text if update.effective_message else None
+    return bool(text) and text.split(maxsplit=1)[0].split("@")[0] == "/start"
 
 
 async def mine(update: Update, context: Context) -> None:
@@ -230,9 +256,7 @@ def _uid(update: Update) -> int:
 
 
 async def act_choose(update: Update, context: Context, press: Press) -> None:
-    prompt = await context.app_ctx.dossier.choose(
-        _uid(update), press.dossier_id, press.step_no, press.value
-    )
+    prompt = await context.app_ctx.dossier.choose(_uid(update), press.dossier_id, press.step_no, press.value)
     await _show(update, context, prompt)
 
 
@@ -265,12 +289,22 @@ async def act_save_exit(update: Update, context: Context, press: Press) -> None:
 
 
 async def act_edit_menu(update: Update, context: Context, press: Press) -> None:
+    """«Sửa một mục»: the sections of the form."""
+    await _edit_menu(update, context, press.dossier_id, None)
+
+
+async def act_edit_section(update: Update, context: Context, press: Press) -> None:
+    """A section chosen in «Sửa một mục»: its items (step_no carries the section's position)."""
+    await _edit_menu(update, context, press.dossier_id, press.step_no)
+
+
+async def _edit_menu(update: Update, context: Context, dossier_id: int, section_no: int | None) -> None:
     ctx = context.app_ctx
-    prompt = await ctx.dossier.review(_uid(update), press.dossier_id)
+    prompt = await ctx.dossier.review(_uid(update), dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
-    await answer(update, context, edit_menu(ctx, prompt))
+    await answer(update, context, edit_menu(ctx, prompt, section_no))
 
 
 async def act_jump(update: Update, context: Context, press: Press) -> None:
@@ -339,6 +373,36 @@ async def act_delete(update: Update, context: Context, press: Press) -> None:
     await answer(update, context, Reply(ctx.renderer.render("dossier/deleted")))
 
 
+def _typed(context: Context, dossier_id: int) -> str | None:
+    """The text kept while the producer says whether it was an answer or a question."""
+    db_user = context.db_user
+    data = (db_user.flow_data or {}) if db_user is not None and db_user.flow == FLOW else {}
+    typed = data.get("typed") if data.get("dossier") == dossier_id else None
+    return typed if isinstance(typed, str) else None
+
+
+async def act_typed_answer(update: Update, context: Context, press: Press) -> None:
+    """«Đây là câu trả lời»: the kept text answers the current step after all."""
+    svc = context.app_ctx.dossier
+    typed = _typed(context, press.dossier_id)
+    if typed is None:
+        prompt = await svc.current(_uid(update), press.dossier_id)
+    else:
+        prompt = await svc.answer(_uid(update), press.dossier_id, typed)
+    await _show(update, context, prompt)
+
+
+async def act_typed_question(update: Update, context: Context, press: Press) -> None:
+    """«Đây là câu hỏi»: answer it from the knowledge base; the step waits and is asked again."""
+    ctx = context.app_ctx
+    typed = _typed(context, press.dossier_id)
+    if typed is not None and update.effective_chat is not None:
+        result = await ctx.knowledge.ask(_uid(update), update.effective_chat.id, typed)
+        await answer(update, context, knowledge.result_reply(ctx, result))
+    prompt = await ctx.dossier.current(_uid(update), press.dossier_id)
+    await _show(update, context, prompt)
+
+
 # action → (how its arguments are read, what it does)
 ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "a": (_with_value, act_choose),
@@ -349,7 +413,10 @@ ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "o": (_dossier_only, act_open),
     "x": (_dossier_only, act_save_exit),
     "e": (_dossier_only, act_edit_menu),
+    "es": (_with_step, act_edit_section),
     "j": (_with_step, act_jump),
+    "ta": (_dossier_only, act_typed_answer),
+    "tq": (_dossier_only, act_typed_question),
     "sub": (_dossier_only, act_submit_ask),
     "ok": (_dossier_only, act_submit),
     "pdf": (_dossier_only, act_pdf),
@@ -374,6 +441,15 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         await start(update, context)
         return
     try:
+        if await ctx.dossier.looks_like_question(user.id, dossier_id, msg.text):
+            await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
+            r = ctx.renderer
+            rows = [
+                [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
+                [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
+            ]
+            await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
+            return
         prompt = await ctx.dossier.answer(user.id, dossier_id, msg.text)
     except (DossierNotFound, DossierLocked):
         await ctx.users.set_flow(user.id, None)
@@ -395,7 +471,14 @@ async def on_media(update: Update, context: Context, user: User) -> None:
     upload = None
     if msg.photo:
         largest = msg.photo[-1]
-        upload = Upload(largest.file_id, largest.file_unique_id, None, "image/jpeg", largest.file_size)
+        upload = Upload(
+            largest.file_id,
+            largest.file_unique_id,
+            None,
+            "image/jpeg",
+            largest.file_size,
+            compressed_photo=True,
+        )
     elif msg.document:
         doc = msg.document
         upload = Upload(doc.file_id, doc.file_unique_id, doc.file_name, doc.mime_type, doc.file_size)

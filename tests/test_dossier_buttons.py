@@ -54,7 +54,7 @@ async def press_forged(bot: Harness, u: FakeUser, data: str) -> str:
 
 async def started_dossier(u: FakeUser) -> int:
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await u.press("Hợp tác xã")
     return dossier_id(u.last)
 

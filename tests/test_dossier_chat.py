@@ -29,12 +29,32 @@ async def producer_steps(u: FakeUser, name: str = "HTX Mây tre đan Phú Vinh")
     await u.send("Nguyễn Văn Tĩnh")
     await u.press("⏭ Bỏ qua")
     await u.send("0912 345 678")
-    await u.press("⏭ Bỏ qua")
+    await u.press("⏭ Bỏ qua")  # email
+    await u.press("⏭ Bỏ qua")  # website
     await u.send("0101234567")
+    await u.send("01G8001234")  # business registration number
+    await u.send("15/03/2018")  # and its date
     await u.send("Thôn Phú Vinh")
     await u.send("xa Dong Son")
     assert "Đông Sơn (cũ) nay thuộc xã Phú Nghĩa" in u.last.text
     await u.press("xã Phú Nghĩa")
+    await producer_scale(u)
+
+
+async def producer_scale(u: FakeUser) -> None:
+    """From the production site (skipped) to the capacity."""
+    await u.press("⏭ Bỏ qua")  # production site
+    await u.send("2012")  # year production started
+    await u.send("300 chiếc/tháng")  # capacity
+
+
+async def local_steps(u: FakeUser) -> None:
+    """What the commune assesses: raw-material share, labour, idea, local identity."""
+    await u.press("Toàn bộ")
+    await u.send("12 người")
+    await u.send("10 người")
+    await u.press("Truyền thống địa phương")
+    await u.send("Nghề đan mây truyền thống của thôn Phú Vinh.")
 
 
 async def product_steps(
@@ -55,10 +75,14 @@ async def product_steps(
     await u.press("Tại địa phương (trong xã)")
     await u.send("1.500 chiếc")
     await u.send(packaging)
-    await u.press("Không")  # quality announcement
-    await u.press("Không")  # test results
+    await u.press("Trong xã")  # markets
+    await u.press("✅ Xong")
+    await local_steps(u)
     await u.press("Chưa đăng ký")
     await u.press("Không")  # traceability
+    await u.press("Không")  # raw-material contract
+    await u.press("Không")  # awards
+    await u.press("Có")  # five samples ready
     await u.press("Chợ, cửa hàng")
     await u.press("✅ Xong")
     if story is None:
@@ -68,6 +92,8 @@ async def product_steps(
 
 
 async def attachments(u: FakeUser) -> None:
+    await u.press("Mang bản giấy đến xã")  # self-assessment (Mẫu 02)
+    await u.press("Mang bản giấy đến xã")  # business plan
     await u.send_photo()
     await u.send_photo()
     await u.press("✅ Xong")
@@ -77,7 +103,7 @@ async def attachments(u: FakeUser) -> None:
 
 async def fill_complete(u: FakeUser, **kwargs: str) -> int:
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     d = dossier_id(u.last)
     await producer_steps(u, **{k: v for k, v in kwargs.items() if k == "name"})
     await product_steps(u, **{k: v for k, v in kwargs.items() if k == "product"})
@@ -121,7 +147,7 @@ async def test_full_dossier_from_hoso_to_submit_with_photos_and_pdf(bot: Harness
 async def test_invalid_inputs_are_refused_with_an_example(bot: Harness) -> None:
     u = bot.user(302, "Lan")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await u.press("Hộ kinh doanh")
     await u.send("Hộ kinh doanh Lan")
     await u.send("Trần Thị Lan")
@@ -130,15 +156,27 @@ async def test_invalid_inputs_are_refused_with_an_example(bot: Harness) -> None:
     assert "⚠️" in bad_phone.text and "0912345678" in bad_phone.text
     await u.send("+84 912 345 678")
     await u.press("⏭ Bỏ qua")
+    bad_site = (await u.send("trang của tôi"))[-1]
+    assert "⚠️" in bad_site.text and "facebook.com" in bad_site.text
+    await u.send("facebook.com/matonglan")
     bad_tax = (await u.send("MST-abc"))[-1]
     assert "⚠️" in bad_tax.text
     await u.send("0101234567-001")
+    await u.send("01G8001234")
+    future = (await u.send("15/03/2099"))[-1]
+    assert "⚠️" in future.text and "tương lai" in future.text
+    await u.send("15/03/2018")
     await u.send("Xóm Chợ")
     sticker = await u.send_sticker()
     assert any("chưa nhận" in m.text for m in sticker)
     await u.send("Phụng Châu")
     assert "phường Chương Mỹ" in u.last.text
     await u.press("phường Chương Mỹ")
+    await u.press("⏭ Bỏ qua")  # production site
+    bad_year = (await u.send("năm ngoái"))[-1]
+    assert "⚠️" in bad_year.text and "2015" in bad_year.text
+    await u.send("2019")
+    await u.send("40 thùng/ngày")
     too_long = (await u.send("x" * 1500))[-1]
     assert "⚠️" in too_long.text
     await u.send("Mật ong hoa nhãn")
@@ -158,9 +196,11 @@ async def test_invalid_inputs_are_refused_with_an_example(bot: Harness) -> None:
 async def test_wrong_file_type_and_oversize_files_are_refused(bot: Harness) -> None:
     u = bot.user(303, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await producer_steps(u)
     await product_steps(u)
+    await u.press("Mang bản giấy đến xã")
+    await u.press("Mang bản giấy đến xã")
     word = await u.send_document(b"PK\x03\x04", "don.docx", "application/vnd.openxmlformats-officedocument")
     assert "⚠️" in word[-1].text
     huge = await u.send_photo(size=50 * 1024 * 1024)
@@ -172,7 +212,7 @@ async def test_wrong_file_type_and_oversize_files_are_refused(bot: Harness) -> N
 async def test_back_skip_and_conditions(bot: Harness) -> None:
     u = bot.user(304, "Hùng")
     await u.send("/hoso")
-    await u.press("Đánh giá lại sản phẩm đã có sao")
+    await u.press("Phân hạng lại")
     assert "giấy chứng nhận" in u.last.text.lower()
     assert "⏭ Bỏ qua" not in u.last.labels  # a required step cannot be skipped
     d = dossier_id(u.last)
@@ -186,14 +226,14 @@ async def test_back_skip_and_conditions(bot: Harness) -> None:
     assert "mấy sao" in u.last.text
     await u.press("◀️ Quay lại")
     await u.press("◀️ Quay lại")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     assert "loại hình" in u.last.text  # the certificate steps are gone for a new product
 
 
 async def test_leave_and_resume_after_a_restart(bot: Harness, make_bot: BotFactory) -> None:
     u = bot.user(305, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await u.press("Hợp tác xã")
     await u.send("HTX Nông nghiệp Đông Sơn")
     await u.press("💾 Lưu và thoát")
@@ -218,6 +258,10 @@ async def test_edit_from_the_review_returns_to_the_review(bot: Harness) -> None:
     u = bot.user(306, "Tĩnh")
     await fill_complete(u)
     await u.press("✏️ Sửa một mục")
+    sections = u.last.labels
+    assert len(sections) <= 8 and sections[1] == "Chủ thể sản xuất (15 mục)"  # a phone's screenful
+    await u.press(sections[1])
+    assert len(u.last.labels) <= 17 and "◀️ Các phần khác" in u.last.labels
     phone_label = next(label for label in u.last.labels if "điện thoại" in label.lower())
     await u.press(phone_label)
     await u.send("0987654321")
@@ -227,12 +271,12 @@ async def test_edit_from_the_review_returns_to_the_review(bot: Harness) -> None:
 async def test_two_dossiers_and_nobody_else_can_touch_them(bot: Harness) -> None:
     u = bot.user(307, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     first = dossier_id(u.last)
     await u.press("💾 Lưu và thoát")
     await u.send("/hoso")
     await u.press("➕ Hồ sơ mới")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     second = dossier_id(u.last)
     assert first != second
     await u.send("/menu")
@@ -263,7 +307,7 @@ async def test_two_dossiers_and_nobody_else_can_touch_them(bot: Harness) -> None
 async def test_html_emoji_and_long_answers_are_stored_and_shown_escaped(bot: Harness) -> None:
     u = bot.user(309, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await producer_steps(u, name="<b>HTX</b> & Mây 🌾 <script>")
     await u.send("Giỏ <i>mây</i> 🧺")
     await u.press("Hàng thủ công mỹ nghệ")
@@ -282,7 +326,7 @@ async def test_html_emoji_and_long_answers_are_stored_and_shown_escaped(bot: Har
 async def test_delete_a_draft_with_confirmation(bot: Harness) -> None:
     u = bot.user(310, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await u.press("💾 Lưu và thoát")
     await u.send("/hoso")
     delete_label = next(label for label in u.last.labels if label.startswith("🗑"))
@@ -293,3 +337,62 @@ async def test_delete_a_draft_with_confirmation(bot: Harness) -> None:
     await u.send("/menu")
     await u.press("📂 Hồ sơ của tôi")
     assert "chưa có hồ sơ" in u.last.text
+
+
+async def test_files_that_are_not_what_they_claim_are_refused_and_the_step_waits(bot: Harness) -> None:
+    u = bot.user(331, "Tĩnh")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await producer_steps(u)
+    await product_steps(u)
+    await u.press("Gửi tệp qua bot")  # the self-assessment (Mẫu 02) as a file
+    asked = u.last.text
+    fake_pdf = await u.send_document(b"PK\x03\x04 a Word file renamed", "tu-danh-gia.pdf", "application/pdf")
+    assert "⚠️" in fake_pdf[-1].text and "không phải tệp PDF" in fake_pdf[-1].text
+    empty = await u.send_document(b"", "tu-danh-gia.pdf", "application/pdf", size=0)
+    assert "⚠️" in empty[-1].text and "0 byte" in empty[-1].text
+    broken = await u.send_document(b"\xff\xd8\xff\xe0 not really a jpeg", "anh.jpg", "image/jpeg")
+    assert "⚠️" in broken[-1].text and "Không mở được ảnh" in broken[-1].text
+    assert "Mẫu 02" in u.last.text and "Mẫu 02" in asked  # still the same step
+    await u.send_document(PDF, "tu-danh-gia.pdf", "application/pdf")
+    assert "Phương án" in u.last.text  # a real PDF moves on
+
+
+async def test_a_question_typed_at_an_answer_step_is_asked_about_not_saved(bot: Harness) -> None:
+    u = bot.user(332, "Hà")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await u.press("Hợp tác xã")
+    await u.send("hồ sơ ocop gồm những gì?")
+    assert "giống một câu hỏi" in u.last.text
+    assert u.last.labels == ["✍️ Đây là câu trả lời", "❓ Đây là câu hỏi"]
+    await u.press("❓ Đây là câu hỏi")
+    assert "Tên đầy đủ của chủ thể" in u.last.text  # the step waits, asked again after the answer
+    assert any("giống một câu hỏi" not in m.text and m.text for m in u.messages[-3:-1])
+    await u.send("HTX Mây tre đan Phú Vinh")  # a plain answer is saved at once
+    assert "người đại diện" in u.last.text
+    await u.press("◀️ Quay lại")
+    await u.send("Mây tre đan ra sao?")
+    await u.press("✍️ Đây là câu trả lời")  # it was the name after all
+    assert "người đại diện" in u.last.text
+    await u.press("📋 Xem lại hồ sơ")
+    assert "Mây tre đan ra sao?" in u.last.text and "ocop gồm" not in u.last.text
+
+
+async def test_a_name_typed_in_small_letters_is_offered_with_capitals(bot: Harness) -> None:
+    u = bot.user(333, "An")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await u.press("Hợp tác xã")
+    await u.send("HTX Rau sạch Thủy Xuân Tiên")
+    await u.send("nguyen van an")
+    assert "«Nguyen Van An»" in u.last.text and "có dấu" in u.last.text
+    assert u.last.labels[:2] == ["✅ Nguyen Van An", "↪️ Giữ như đã gõ"]
+    await u.send("nguyễn văn an")  # typed again with accents: offered again, with them
+    await u.press("✅ Nguyễn Văn An")
+    assert "Chức vụ" in u.last.text
+    await u.press("◀️ Quay lại")
+    await u.send("lê thị bình")
+    await u.press("↪️ Giữ như đã gõ")
+    await u.press("📋 Xem lại hồ sơ")
+    assert "lê thị bình" in u.last.text

@@ -37,8 +37,15 @@ async def long_product_steps(u: FakeUser) -> None:
 async def test_menu_and_deep_link_start_or_list_dossiers(bot: Harness) -> None:
     u = bot.user(401, "Hoa")
     await u.send("/start hoso")
-    assert "Sản phẩm mới" in u.last.labels  # a new dossier's first question
-    await u.press("Sản phẩm mới")
+    assert "Đăng ký sản phẩm OCOP" in u.last.text and u.last.labels == ["➕ Hồ sơ mới"]
+    await u.send("/start hoso")  # following the link again creates nothing either
+    await u.send("/menu")
+    await u.press("📂 Hồ sơ của tôi")
+    assert "Hồ sơ chưa đặt tên" not in u.last.text
+    await u.send("/start hoso")
+    await u.press("➕ Hồ sơ mới")
+    assert "Phân hạng lần đầu" in u.last.labels  # a new dossier's first question
+    await u.press("Phân hạng lần đầu")
     await u.press("💾 Lưu và thoát")
     await u.send("/menu")
     await u.press("📝 Đăng ký hồ sơ")
@@ -50,7 +57,7 @@ async def test_menu_and_deep_link_start_or_list_dossiers(bot: Harness) -> None:
 async def test_huy_leaves_the_flow_and_keeps_the_answers(bot: Harness) -> None:
     u = bot.user(402, "Hoa")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await u.press("Hợp tác xã")
     await u.send("HTX Rau sạch Thủy Xuân Tiên")
     await u.send("/huy")
@@ -67,7 +74,7 @@ async def test_huy_leaves_the_flow_and_keeps_the_answers(bot: Harness) -> None:
 async def test_full_dossier_of_long_answers_fits_and_prints(bot: Harness, settings: object) -> None:
     u = bot.user(403, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     d = dossier_id(u.last)
     await producer_steps(u)
     await long_product_steps(u)
@@ -91,7 +98,7 @@ async def test_full_dossier_of_long_answers_fits_and_prints(bot: Harness, settin
 async def test_forged_buttons_of_the_owner_change_nothing(bot: Harness) -> None:
     u = bot.user(404, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     d = dossier_id(u.last)
     first_question = u.last
     await u.press("Hợp tác xã")
@@ -108,14 +115,14 @@ async def test_forged_buttons_of_the_owner_change_nothing(bot: Harness) -> None:
         assert replies, data
     await u.press("📋 Xem lại hồ sơ")
     review = u.last.text
-    assert "Sản phẩm mới" in review and "Đánh giá lại" not in review
+    assert "Phân hạng lần đầu" in review and "Đánh giá lại" not in review
     assert "HTX Mây tre đan Phú Vinh" in review
 
 
 async def test_a_submitted_dossier_cannot_be_changed(bot: Harness, make_bot: BotFactory) -> None:
     u = bot.user(405, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     d = dossier_id(u.last)
     first_question = u.last
     await producer_steps(u)
@@ -164,17 +171,23 @@ EMOJI = "🌾🧺"  # each one character but two UTF-16 code units, which is wha
 async def emoji_dossier(u: FakeUser) -> None:
     """A full dossier whose free-text answers are emoji up to each step's length limit."""
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await u.press("Hợp tác xã")
     await u.send(EMOJI * 100)
     await u.send(EMOJI * 50)
     await u.press("⏭ Bỏ qua")
     await u.send("0912 345 678")
     await u.press("⏭ Bỏ qua")
+    await u.press("⏭ Bỏ qua")
     await u.send("0101234567")
+    await u.send(EMOJI * 25)
+    await u.send("15/03/2018")
     await u.send(EMOJI * 150)
     await u.send("xa Dong Son")
     await u.press("xã Phú Nghĩa")
+    await u.send(EMOJI * 150)  # production site
+    await u.send("2012")
+    await u.send("300 chiếc/tháng")
     emoji = EMOJI * 1500
     await product_steps(u, EMOJI * 100, description=emoji, materials=emoji, packaging=emoji, story=emoji)
     await attachments(u)
@@ -189,7 +202,7 @@ async def test_a_review_full_of_emoji_fits_one_message(bot: Harness) -> None:
 async def test_editing_a_long_emoji_answer_fits_one_message(bot: Harness) -> None:
     u = bot.user(408, "Tĩnh")
     await u.send("/hoso")
-    await u.press("Sản phẩm mới")
+    await u.press("Phân hạng lần đầu")
     await producer_steps(u)
     await u.send("Giỏ mây đan tay")
     await u.press("Hàng thủ công mỹ nghệ")

@@ -95,6 +95,13 @@ def fill_new_food_product(engine: DossierEngine, state: DossierState) -> None:
         "raw_materials": "Ngô, thóc của xã",
         "yearly_output": "1.500 kg",
         "packaging": "Hộp giấy 10 quả",
+        "business_reg_number": "01G8001234",
+        "business_reg_date": "15/03/2018",
+        "start_year": "2015",
+        "capacity": "500 kg/ngày",
+        "workers": "12 người",
+        "local_workers": "10 người",
+        "local_identity": "Giống gà ta của xã, nuôi theo cách truyền thống",
     }
     chosen = {
         "kind": "0",
@@ -105,6 +112,14 @@ def fill_new_food_product(engine: DossierEngine, state: DossierState) -> None:
         "test_results": "1",
         "trademark": "2",
         "traceability": "1",
+        "raw_local_share": "0",
+        "idea_origin": "0",
+        "gap_organic": "1",
+        "raw_contract": "1",
+        "awards": "1",
+        "samples": "0",
+        "self_assessment_mode": "1",
+        "business_plan_mode": "1",
     }
     n = 100
     while state.current is not None:
@@ -117,6 +132,9 @@ def fill_new_food_product(engine: DossierEngine, state: DossierState) -> None:
         elif step.id == "product_group":
             ok(engine.choose(state, step.id, "0"))
             ok(engine.choose(state, step.id, "7"))
+        elif step.type == "multi":
+            ok(engine.choose(state, step.id, "0"))
+            ok(engine.done(state, step.id))
         elif step.type in ("photo", "photos"):
             n += 1
             _, dropped = engine.attach(state, photo(n))
@@ -136,7 +154,7 @@ def test_starts_at_the_first_step_with_progress(engine: DossierEngine) -> None:
     prompt = engine.prompt(state)
     assert state.current == "kind"
     assert (prompt.kind, prompt.position, prompt.expects) == ("question", 1, "choice")
-    assert [c.label for c in prompt.choices] == ["Sản phẩm mới", "Đánh giá lại sản phẩm đã có sao"]
+    assert [c.label for c in prompt.choices] == ["Phân hạng lần đầu", "Nâng hạng", "Phân hạng lại"]
     assert not prompt.can_back and not prompt.can_skip
 
 
@@ -162,7 +180,7 @@ def test_reevaluation_adds_certificate_steps(engine: DossierEngine) -> None:
 
 def test_new_product_skips_certificate_steps(engine: DossierEngine) -> None:
     state = engine.start()
-    ok(engine.answer(state, None, "Sản phẩm mới", TODAY))
+    ok(engine.answer(state, None, "Phân hạng lần đầu", TODAY))
     assert state.current == "producer_type"
 
 
@@ -265,17 +283,25 @@ def test_group_is_two_levels(engine: DossierEngine) -> None:
     ok(engine.choose(state, "product_group", "1"))  # Đồ uống
     prompt = engine.prompt(state)
     assert prompt.kind == "subgroup" and prompt.detail["group"] == "Đồ uống"
-    assert [c.label for c in prompt.choices] == ["Đồ uống có cồn", "Đồ uống không cồn", "[up]"]
+    assert [c.label for c in prompt.choices] == [
+        "14. Rượu trắng",
+        "15. Đồ uống có cồn khác",
+        "16. Nước khoáng, nước đóng chai",
+        "17. Đồ uống không cồn khác",
+        "[up]",
+    ]
+    assert [s["number"] for s in prompt.detail["sets"]] == [14, 15, 16, 17]
     ok(engine.choose(state, "product_group", UP))
     assert engine.prompt(state).kind == "question"
     ok(engine.choose(state, "product_group", "0"))
     ok(engine.back(state))  # back leaves the sub-level first
     assert state.current == "product_group" and state.pending is None
     ok(engine.choose(state, "product_group", "0"))
-    ok(engine.choose(state, "product_group", "9"))  # Chè
-    assert state.answers["product_group"] == {"group": "food", "sub": "tea"}
+    ok(engine.choose(state, "product_group", "10"))  # set 11: Chè tươi, chè chế biến
+    assert state.answers["product_group"] == {"group": "food", "sub": "tea_leaf"}
     assert (
-        engine.display(engine.form.step("product_group"), state.answers["product_group"]) == "Thực phẩm › Chè"
+        engine.display(engine.form.step("product_group"), state.answers["product_group"])
+        == "Bộ số 11: Chè tươi, chè chế biến (ngành Thực phẩm)"
     )
     assert state.current == "description"
 
@@ -284,8 +310,12 @@ def test_group_without_subgroups_and_typed_subgroup(engine: DossierEngine) -> No
     state = DossierState(answers={"kind": "new"}, current="product_group")
     ok(engine.choose(state, "product_group", "5"))
     assert state.answers["product_group"] == {"group": "tourism", "sub": None}
+    assert engine.display(engine.form.step("product_group"), state.answers["product_group"]) == (
+        "Bộ số 26: Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch "
+        "(ngành Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch)"
+    )
     state = DossierState(answers={"kind": "new"}, current="product_group")
-    ok(engine.answer(state, None, "Mỹ phẩm từ dược liệu", TODAY))
+    ok(engine.answer(state, None, "my pham tu duoc lieu", TODAY))  # the button's words, no accents
     assert state.answers["product_group"] == {"group": "herbal", "sub": "cosmetic"}
 
 
@@ -300,7 +330,7 @@ def test_commune_current_name_is_taken_directly(engine: DossierEngine) -> None:
     ]
     ok(engine.answer(state, None, "Phú Nghĩa", TODAY))
     assert state.answers["commune"]["unit"] == "Phú Nghĩa"
-    assert state.current == "product_name"
+    assert state.current == "production_site"
 
 
 def test_commune_button(engine: DossierEngine) -> None:
@@ -413,6 +443,7 @@ def test_full_flow_reaches_review_and_can_submit(engine: DossierEngine) -> None:
         "Loại đăng ký",
         "Chủ thể sản xuất",
         "Sản phẩm",
+        "Nội dung xã đánh giá",
         "Chất lượng và pháp lý",
         "Tài liệu đính kèm",
     ]
@@ -420,7 +451,9 @@ def test_full_flow_reaches_review_and_can_submit(engine: DossierEngine) -> None:
     assert "cert_number" not in items
     assert items["phone"].value == "0912345678"
     assert items["yearly_output"].value == "1.500 kg"
-    assert items["product_group"].value == "Thực phẩm › Chế biến từ thịt, trứng, sữa, thủy sản, mật ong"
+    assert items["product_group"].value == (
+        "Bộ số 8: Chế biến từ thịt, thủy sản, trứng, sữa, mật ong (ngành Thực phẩm)"
+    )
     assert items["story"].value is None and items["story"].skipped and not items["story"].missing
 
 
@@ -451,7 +484,7 @@ def test_changing_kind_in_review_asks_the_new_steps_then_returns(engine: Dossier
     ]
     ok(engine.answer(state, None, "99/QĐ-UBND", TODAY))
     ok(engine.choose(state, "cert_stars", "0"))
-    ok(engine.answer(state, None, "01/02/2023", TODAY))
+    ok(engine.answer(state, None, "01/04/2023", TODAY))
     # The next new, unanswered step; steps answered before are not asked again.
     assert state.current == "certificate_doc"
     engine.attach(state, pdf(999))

@@ -37,7 +37,7 @@ def _step(data: dict[str, Any], step_id: str) -> dict[str, Any]:
 def test_shipped_form_loads_with_every_promised_part() -> None:
     form = load_form()
     ids = [s.id for s in form.steps]
-    assert len(ids) == len(set(ids)) == 35
+    assert len(ids) == len(set(ids)) == 63
     for needed in (
         "kind",
         "cert_number",
@@ -73,6 +73,11 @@ def test_shipped_form_loads_with_every_promised_part() -> None:
         "Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch",
     ]
     assert all(c.sub for c in group.choices[:5]) and not group.choices[5].sub
+    # the 26 product sets of QĐ 26/2026, numbered in order, each with its official name
+    sets = [s for c in group.choices for s in (c.sub or (c,))]
+    assert [s.number for s in sets] == list(range(1, 27))
+    assert sets[8].label == "Tương, nước mắm, gia vị dạng lỏng khác" and sets[25].number == 26
+    assert all(len(s.button_label) <= 31 for s in sets), [s.button_label for s in sets]
     assert form.step("cert_number").relevant is not None
     assert form.step("cert_number").relevant.steps() == {"kind"}
 
@@ -148,7 +153,7 @@ def test_several_problems_are_reported_together(raw: dict[str, Any]) -> None:
 def test_form_check_command(tmp_path: Path, raw: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert form_check_main(["check"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Form OK: 5 sections, 35 steps")
+    assert out.startswith("Form OK: 6 sections, 63 steps")
     bad = copy.deepcopy(raw)
     _step(bad, "phone")["type"] = "telephone"
     path = tmp_path / "form.yaml"

@@ -75,27 +75,30 @@ def test_pdf_has_the_answers_with_diacritics() -> None:
     for expected in (
         "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
         "Độc lập - Tự do - Hạnh phúc",
-        "PHIẾU ĐĂNG KÝ SẢN PHẨM THAM GIA CHƯƠNG TRÌNH OCOP",
+        "THÔNG TIN ĐĂNG KÝ SẢN PHẨM THAM GIA CHƯƠNG TRÌNH OCOP",
+        "Mẫu 01",
         "OCOP-2026-0042",
         "Hợp tác xã Nông nghiệp Phú Nghĩa",
         "Nguyễn Thị Hồng Nhung",
         "xã Phú Nghĩa (trước đây là xã Đông Sơn)",
-        "Hàng thủ công mỹ nghệ › Đồ gia dụng, trang trí",
+        "Bộ số 21: Thủ công mỹ nghệ gia dụng, trang trí",
         "2,5 tấn",
         "15/03/2023",
         "Đã có văn bằng bảo hộ",
-        "Giấy đăng ký kinh doanh: dkkd.pdf",
+        "dkkd.pdf",
         "ngày 03 tháng 03 năm 2026",  # the date in Asia/Ho_Chi_Minh, not UTC
         "NGƯỜI ĐẠI DIỆN",
     ):
         assert expected in text, expected
     assert "Kính gửi: Ủy ban nhân dân xã Phú Nghĩa" in text
+    flat = " ".join(text.split())
+    assert "Đây không phải bản in của mẫu chính thức" in flat  # it says honestly what it is
 
 
 def test_irrelevant_answers_are_left_out() -> None:
     text = text_of(render(DossierState(answers=answers(kind="new", food_safety="yes"))))
     assert "1234/QĐ-UBND" not in text  # certificate number belongs to a re-evaluation only
-    assert "Giấy chứng nhận an toàn thực phẩm" not in text  # handicrafts: no food-safety question
+    assert "An toàn thực phẩm" not in text  # handicrafts: no food-safety question
 
 
 def test_emoji_and_html_do_not_break_the_pdf() -> None:

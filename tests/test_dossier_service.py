@@ -41,16 +41,31 @@ TYPED = {
     "raw_materials": "Ngô, thóc của xã",
     "yearly_output": "1.500 kg",
     "packaging": "Hộp giấy 10 quả",
+    "business_reg_number": "01G8001234",
+    "business_reg_date": "15/03/2018",
+    "start_year": "2015",
+    "capacity": "500 kg/ngày",
+    "workers": "12 người",
+    "local_workers": "10 người",
+    "local_identity": "Giống gà ta của xã, nuôi theo cách truyền thống",
 }
 CHOSEN = {
     "kind": "0",
     "producer_type": "0",
     "raw_origin": "0",
-    "food_safety": "1",
+    "food_safety": "2",
     "quality_announcement": "1",
     "test_results": "1",
     "trademark": "2",
     "traceability": "1",
+    "raw_local_share": "0",
+    "idea_origin": "0",
+    "gap_organic": "1",
+    "raw_contract": "1",
+    "awards": "1",
+    "samples": "0",
+    "self_assessment_mode": "1",
+    "business_plan_mode": "1",
 }
 
 
@@ -87,7 +102,7 @@ async def service(database: Database, clock: FakeClock, service_settings: Settin
 async def fill(service: DossierService, owner: int, prompt: DossierPrompt) -> DossierPrompt:
     """Answer every step of a new food product through the service, as the handler would."""
     n = 0
-    for _ in range(80):
+    for _ in range(150):
         if prompt.kind != "question" and prompt.kind != "subgroup":
             return prompt
         assert prompt.ok, prompt.error
@@ -100,6 +115,9 @@ async def fill(service: DossierService, owner: int, prompt: DossierPrompt) -> Do
         elif step == "product_group":
             prompt = await service.choose(owner, did, prompt.step_no, "0")
             prompt = await service.choose(owner, did, prompt.step_no, "6")
+        elif step == "markets":
+            prompt = await service.choose(owner, did, prompt.step_no, "0")
+            prompt = await service.done(owner, did)
         elif prompt.expects in ("photo", "document"):
             n += 1
             prompt = await service.attach(owner, did, jpeg(n) if prompt.expects == "photo" else pdf_upload(n))
@@ -120,7 +138,7 @@ async def test_create_and_resume_from_the_database(
         1,
         f"1/{first.total}",
     )
-    assert [b.label for b in first.buttons] == ["Sản phẩm mới", "Đánh giá lại sản phẩm đã có sao"]
+    assert [b.label for b in first.buttons] == ["Phân hạng lần đầu", "Nâng hạng", "Phân hạng lại"]
     p = await service.choose(OWNER, first.dossier_id, first.step_no or 0, "1")
     assert p.step_id == "cert_number"
     p = await service.answer(OWNER, first.dossier_id, "1234/QĐ-UBND")
@@ -136,7 +154,7 @@ async def test_create_and_resume_from_the_database(
 
 async def test_bad_answer_returns_message_and_keeps_step(service: DossierService) -> None:
     p = await service.create(OWNER)
-    p = await service.answer(OWNER, p.dossier_id, "Sản phẩm mới")
+    p = await service.answer(OWNER, p.dossier_id, "Phân hạng lần đầu")
     p = await service.choose(OWNER, p.dossier_id, p.step_no or 0, "0")
     p = await service.answer(OWNER, p.dossier_id, "HTX Phú Nghĩa")
     p = await service.answer(OWNER, p.dossier_id, "Nguyễn Văn An")
@@ -235,11 +253,13 @@ async def test_downloads_a_local_copy_when_configured(
         row.answers = {"kind": "new"}
     p = await svc.attach(OWNER, p.dossier_id, pdf_upload(5))
     assert p.ok and saved and saved[0][0] == "file-5"
+    assert len(saved) == 1  # fetched once: to check its bytes, then moved into place
+    assert not saved[0][1].exists()  # nothing left in the incoming folder
     files = await svc.attachments(OWNER, p.dossier_id)
-    assert files[0].local_path == str(saved[0][1])
-    assert saved[0][1].read_bytes() == b"%PDF-1.4"
+    kept = Path(str(files[0].local_path))
+    assert kept.parent.name == str(p.dossier_id) and kept.read_bytes() == b"%PDF-1.4"  # noqa: ASYNC240
     await svc.delete_draft(OWNER, p.dossier_id)
-    assert not saved[0][1].exists()
+    assert not kept.exists()  # noqa: ASYNC240
 
 
 async def test_photos_clear_deletes_rows(service: DossierService, database: Database) -> None:
@@ -260,7 +280,7 @@ async def test_photos_clear_deletes_rows(service: DossierService, database: Data
 
 async def test_delete_only_own_drafts(service: DossierService, database: Database) -> None:
     p = await service.create(OWNER)
-    await service.answer(OWNER, p.dossier_id, "Sản phẩm mới")
+    await service.answer(OWNER, p.dossier_id, "Phân hạng lần đầu")
     await service.delete_draft(OWNER, p.dossier_id)
     with pytest.raises(DossierNotFound):
         await service.current(OWNER, p.dossier_id)
@@ -373,7 +393,7 @@ async def test_chat_templates_render_prompts_escaped(service: DossierService) ->
     await service.choose(OWNER, did, 4, "0")
     p = await service.answer(OWNER, did, "HTX <b>Phú</b> & Nghĩa 🌾")
     html = renderer.render("dossier/question", p=p)
-    assert "Bước 4/" in html and "Họ và tên người đại diện" in html
+    assert "mục 4 / khoảng " in html and "Họ và tên người đại diện" in html
     bad = await service.answer(OWNER, did, "A")
     assert "⚠️" in renderer.render("dossier/question", p=bad)
     review = renderer.render("dossier/review", p=await service.review(OWNER, did))
@@ -414,7 +434,7 @@ async def test_render_pdf_through_the_service(service: DossierService) -> None:
     data = await service.render_pdf(OWNER, p.dossier_id)
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
     assert "OCOP-2026-0001" in text and "Trứng gà sạch Cường Hương" in text
-    assert "Giấy đăng ký kinh doanh: giay-" in text
+    assert "Giấy đăng ký kinh doanh" in text and "giay-" in text  # each attachment named in its table row
     summary = await service.get(OWNER, p.dossier_id)
     assert service.pdf_file_name(summary) == "phieu-dang-ky-OCOP-2026-0001.pdf"
 

@@ -75,14 +75,38 @@ def test_bad_tax_codes(typed: str) -> None:
         ("15-03-2024", date(2024, 3, 15)),
         ("15.03.2024", date(2024, 3, 15)),
         ("29/02/2024", date(2024, 2, 29)),
+        ("15.3.23", date(2023, 3, 15)),
+        ("15-3-2023", date(2023, 3, 15)),
+        ("15/03/24", date(2024, 3, 15)),
+        ("1.1.98", date(1998, 1, 1)),  # a two-digit year after this one is the last century's
     ],
 )
 def test_dates(typed: str, expected: date) -> None:
-    assert parse_date(typed) == expected
+    assert parse_date(typed, date(2026, 11, 30)) == expected
 
 
 @pytest.mark.parametrize(
-    "typed", ["31/02/2024", "29/02/2023", "32/01/2024", "15/13/2024", "2024-03-15", "15/03/24"]
+    ("typed", "stored", "printed"),
+    [
+        ("khoang 20 tan", {"value": 20, "unit": "tấn"}, "20 tấn"),
+        ("5000 chiec", {"value": 5000, "unit": "chiếc"}, "5.000 chiếc"),
+        ("500 kg/ngay", {"value": 500, "unit": "kg/ngày"}, "500 kg/ngày"),
+        ("3.000 chai", {"value": 3000, "unit": "chai"}, "3.000 chai"),
+        ("2 tan", {"value": 2, "unit": "tấn"}, "2 tấn"),
+        ("12 Người", {"value": 12, "unit": "Người"}, "12 Người"),  # typed with diacritics: kept
+    ],
+)
+def test_quantities_are_stored_as_printed(typed: str, stored: dict[str, object], printed: str) -> None:
+    from dossier.engine import DossierEngine
+
+    form = default_form()
+    step = form.step("yearly_output")
+    assert validate_typed(form, step, typed, TODAY) == Valid(stored)
+    assert DossierEngine(form).display(step, stored) == printed
+
+
+@pytest.mark.parametrize(
+    "typed", ["31/02/2024", "29/02/2023", "32/01/2024", "15/13/2024", "2024-03-15", "15/3/2024x", "15/03/224"]
 )
 def test_impossible_or_malformed_dates(typed: str) -> None:
     assert parse_date(typed) is None
@@ -133,8 +157,9 @@ def test_date_rules_today_and_minimum() -> None:
     assert validate_typed(form, step, "02/03/2026", TODAY) == Valid("2026-03-02")
     future = validate_typed(form, step, "03/03/2026", TODAY)
     assert isinstance(future, Invalid) and "tương lai" in future.message
-    early = validate_typed(form, step, "31/12/2017", TODAY)
-    assert isinstance(early, Invalid) and "2018" in early.message
+    early = validate_typed(form, step, "01/03/2023", TODAY)  # the certificate expired (36 months)
+    assert isinstance(early, Invalid) and "36 tháng" in early.message and "02/03/2023" in early.message
+    assert validate_typed(form, step, "02/03/2023", TODAY) == Valid("2023-03-02")
     impossible = validate_typed(form, step, "31/02/2024", TODAY)
     assert impossible == Invalid(form.messages["date_invalid"])
 

@@ -277,6 +277,10 @@ class StepKind(ABC):
     def attachment_ids(self, value: Any) -> set[int]:
         return set()
 
+    def readable(self, step: Step, value: Any) -> bool:
+        """Whether a stored answer still means something in this form (an older form's value may not)."""
+        return True
+
     def locality(self, value: Any) -> str | None:
         return None
 
@@ -285,12 +289,13 @@ class StepKind(ABC):
 
 
 def match_choice(choices: Sequence[Choice], text: str) -> Choice | None:
-    """The choice typed by label, id or alias (diacritics optional), or by its number (1-based)."""
+    """The choice typed by label, button label, id or alias (diacritics optional), or by its number
+    (1-based)."""
     typed = fold_text(text)
     if not typed:
         return None
     for choice in choices:
-        names = [choice.label, choice.id, *choice.aliases]
+        names = [choice.label, choice.id, *choice.aliases, *([choice.button] if choice.button else [])]
         if any(fold_text(n) == typed for n in names):
             return choice
     if typed.isdigit() and 1 <= int(typed) <= len(choices):

@@ -50,13 +50,16 @@ class ChoiceKind(StepKind):
 
     def question(self, ctx: StepContext, cur: Current, keep: tuple[PromptChoice, ...]) -> Question:
         choices = tuple(
-            PromptChoice(c.label, str(i), c.id == cur.answer) for i, c in enumerate(cur.step.choices)
+            PromptChoice(c.button_label, str(i), c.id == cur.answer) for i, c in enumerate(cur.step.choices)
         )
         return Question(choices + keep, "choice")
 
     def display(self, ctx: StepContext, step: Step, value: Any) -> str:
         choice = step.choice(str(value))
         return choice.label if choice else str(value)
+
+    def readable(self, step: Step, value: Any) -> bool:
+        return isinstance(value, str) and step.choice(value) is not None
 
 
 class YesNoKind(ChoiceKind):
@@ -133,7 +136,7 @@ class MultiKind(StepKind):
         selected = set(self.selection(cur))
         choices = tuple(
             PromptChoice(
-                ctx.label("selected", label=c.label) if c.id in selected else c.label,
+                ctx.label("selected", label=c.button_label) if c.id in selected else c.button_label,
                 str(i),
                 c.id in selected,
             )
@@ -143,6 +146,9 @@ class MultiKind(StepKind):
 
     def display(self, ctx: StepContext, step: Step, value: Any) -> str:
         return ", ".join(_label_of(step.choice(v), v) for v in value)
+
+    def readable(self, step: Step, value: Any) -> bool:
+        return isinstance(value, list) and all(step.choice(str(v)) is not None for v in value)
 
 
 @dataclass(frozen=True)
@@ -211,16 +217,20 @@ class GroupKind(StepKind):
         group = self.pending_group(cur)
         if group is not None:
             choices = tuple(
-                PromptChoice(c.label, str(i), c.id == current.get("sub")) for i, c in enumerate(group.sub)
+                PromptChoice(c.button_label, str(i), c.id == current.get("sub"))
+                for i, c in enumerate(group.sub)
             )
             return Question(
                 (*choices, PromptChoice(ctx.label(UP), UP)),
                 "choice",
                 "subgroup",
-                detail={"group": group.label},
+                detail={
+                    "group": group.label,
+                    "sets": [{"number": c.number, "label": c.label} for c in group.sub],
+                },
             )
         choices = tuple(
-            PromptChoice(c.label, str(i), c.id == current.get("group"))
+            PromptChoice(c.button_label, str(i), c.id == current.get("group"))
             for i, c in enumerate(cur.step.choices)
         )
         return Question(choices + keep, "choice")
@@ -229,8 +239,24 @@ class GroupKind(StepKind):
         group = step.choice(str(value.get("group")))
         if group is None:
             return str(value.get("group"))
-        sub = next((s for s in group.sub if s.id == value.get("sub")), None)
-        return fill(ctx.form.display["group"], group=group.label, sub=sub.label) if sub else group.label
+        chosen = self.chosen(group, value) or group
+        return fill(
+            ctx.form.display["group"], group=group.label, number=chosen.number or "", set=chosen.label
+        )
+
+    @staticmethod
+    def chosen(group: Choice, value: dict[str, Any]) -> Choice | None:
+        """The chosen set: the sub-choice, or the group itself when it has none."""
+        if not group.sub:
+            return group if value.get("sub") is None else None
+        return next((s for s in group.sub if s.id == value.get("sub")), None)
+
+    def readable(self, step: Step, value: Any) -> bool:
+        """False for a value of an older form that names no set now (it is asked again)."""
+        if not isinstance(value, dict):
+            return False
+        group = step.choice(str(value.get("group")))
+        return group is not None and self.chosen(group, value) is not None
 
 
 def _label_of(choice: Choice | None, fallback: str) -> str:

@@ -30,7 +30,7 @@ from dossier.steps.base import (
 )
 from knowledge.normalize import fold_text
 
-FILE_MESSAGES = ("file_type", "file_too_large")
+FILE_MESSAGES = ("file_type", "file_too_large", "file_empty", "file_not_pdf", "image_unreadable")
 
 
 class FileKind(StepKind):

@@ -16,6 +16,8 @@ from dossier.validators import (
     Invalid,
     Valid,
     clean_text,
+    date_bound,
+    normalise_unit,
     parse_date,
     parse_phone,
     parse_quantity,
@@ -97,21 +99,21 @@ class TaxCodeKind(TypedKind):
 
 
 class DateKind(TypedKind):
-    """Stored as 'YYYY-MM-DD'; bounds 'today' or a fixed date."""
+    """Stored as 'YYYY-MM-DD'; bounds 'today', 'today-36m' or a fixed date."""
 
     type = "date"
     rules = frozenset({"min_date", "max_date"})
     messages = ("date_invalid",)
 
     def parse(self, ctx: StepContext, step: Step, text: str, today: date) -> Valid | Invalid:
-        value = parse_date(text)
+        value = parse_date(text, today)
         if value is None:
             return Invalid(ctx.form.message("date_invalid", step))
         for kind in ("min_date", "max_date"):
             rule = step.rule(kind)
             if rule is None:
                 continue
-            bound = today if rule.value == "today" else rule.value
+            bound = date_bound(rule.value, today)
             if (kind == "max_date" and value > bound) or (kind == "min_date" and value < bound):
                 return Invalid(rule_message(rule, date=bound.strftime("%d/%m/%Y")))
         return Valid(value.isoformat())
@@ -146,7 +148,7 @@ class NumberKind(TypedKind):
         if len(unit) > 40:
             return Invalid(ctx.form.message("unit_missing", step))
         number: float | int = int(value) if value.is_integer() else value
-        return Valid({"value": number, "unit": unit})
+        return Valid({"value": number, "unit": normalise_unit(unit, ctx.form.units)})
 
     def display(self, ctx: StepContext, step: Step, value: Any) -> str:
         return f"{format_number(value['value'])} {value.get('unit') or ''}".strip()
