@@ -10,8 +10,8 @@ after slot n overall, and at least `per_chat` after the previous slot of the sam
 are read with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so a row another transaction holds is never
 waited for nor taken twice. A lease that expires (the worker died) makes the row claimable again.
 
-Every outcome is recorded in its own transaction right after Telegram answers, and only by the
-worker still holding the lease (`WHERE claimed_by = me`).
+Outcomes are recorded right after Telegram answers, only by the worker still holding the lease
+(`WHERE claimed_by = me`); answers that arrive while a commit runs share the next one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,21 +90,42 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class Record:
+    """What Telegram's answer means for one claimed row: sent (with its message id), pending again
+    `at` (retry; `counts` as an attempt unless it was a 429), failed or blocked (with the error)."""
+
+    claimed: Claimed
+    state: OutboxState
+    at: datetime
+    message_id: int | None = None
+    error: str = ""
+    counts: bool = True
+
+
+@dataclass(frozen=True)
 class Pacing:
     """How fast the outbox may send: `rate` messages a second overall (0: unlimited) and one message
     per `per_chat` seconds to a chat. Slots are handed out at most `lookahead` seconds ahead, a
-    claim takes `share` seconds' worth of them (so several workers interleave)."""
+    claim takes `share` seconds' worth of them (so several workers interleave).
+
+    A message leaves within `tolerance` of its slot or not at all (the worker gives it back and a
+    later claim re-slots it); within a process, sends are also spaced on their actual times."""
 
     rate: float = 25.0
     per_chat: float = 1.0
     lookahead: float = 1.0
     share: float = 0.25
+    tolerance: float = 0.5
     lease: float = 60.0
     batch: int = 200  # rows per claim when the rate is unlimited
 
     @property
     def interval(self) -> timedelta:
         return timedelta(seconds=1.0 / self.rate) if self.rate > 0 else timedelta(0)
+
+    @property
+    def chat_gap(self) -> timedelta:
+        return timedelta(seconds=self.per_chat) if self.per_chat > 0 else timedelta(0)
 
     @property
     def claim_limit(self) -> int:
@@ -125,7 +146,7 @@ class OutboxStore:
         within the lookahead)."""
         horizon = now + timedelta(seconds=pacing.lookahead)
         lease = timedelta(seconds=pacing.lease)
-        per_chat = timedelta(seconds=pacing.per_chat)
+        per_chat = pacing.chat_gap
         async with self.db.session() as s:
             q = select(OutboxPacing).where(OutboxPacing.id == PACING_ROW)
             row = (await s.execute(q.with_for_update() if self._lock else q)).scalar_one()
@@ -182,52 +203,57 @@ class OutboxStore:
                 row.next_slot = cursor
         return taken
 
-    async def _finish(self, session: AsyncSession, claimed: Claimed, worker_id: str, **values: Any) -> bool:
-        stmt = (
-            update(OutboxMessage)
-            .where(OutboxMessage.id == claimed.id, OutboxMessage.claimed_by == worker_id)
-            .values(claimed_by=None, lease_until=None, **values)
-        )
-        result = await session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0))
-
-    async def record_sent(
-        self, claimed: Claimed, worker_id: str, message_id: int | None, now: datetime
-    ) -> bool:
+    async def record(self, worker_id: str, records: Sequence[Record]) -> int:
+        """Write the outcomes of rows this worker holds, in one transaction (group commit: the
+        answers that arrived while the previous commit ran). Returns how many rows were still held."""
+        if not records:
+            return 0
+        done = 0
         async with self.db.session() as s:
-            return await self._finish(
-                s, claimed, worker_id, state=OutboxState.SENT.value, telegram_message_id=message_id,
-                sent_at=now, attempts=claimed.attempts + 1,
-            )
-
-    async def record_retry(
-        self, claimed: Claimed, worker_id: str, error: str, at: datetime, *, counts: bool = True
-    ) -> bool:
-        """Back to pending, due again `at` (a transient failure counts as an attempt; a 429 not)."""
-        async with self.db.session() as s:
-            return await self._finish(
-                s, claimed, worker_id, next_attempt_at=at, last_error=error[:MAX_ERROR],
-                attempts=claimed.attempts + (1 if counts else 0),
-            )
-
-    async def record_failed(self, claimed: Claimed, worker_id: str, error: str) -> bool:
-        async with self.db.session() as s:
-            return await self._finish(
-                s, claimed, worker_id, state=OutboxState.FAILED.value, last_error=error[:MAX_ERROR],
-                attempts=claimed.attempts + 1,
-            )
-
-    async def record_blocked(self, claimed: Claimed, worker_id: str, error: str) -> bool:
-        """The recipient cannot be reached: the row is blocked and the user marked unreachable
-        (`users.blocked`; their next /start clears it)."""
-        async with self.db.session() as s:
-            done = await self._finish(
-                s, claimed, worker_id, state=OutboxState.BLOCKED.value, last_error=error[:MAX_ERROR],
-                attempts=claimed.attempts + 1,
-            )
-            if done:
-                await s.execute(update(User).where(User.id == claimed.chat_id).values(blocked=True))
-            return done
+            sent = [r for r in records if r.state == OutboxState.SENT]
+            if sent:
+                ids = [r.claimed.id for r in sent]
+                stmt = (
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker_id)
+                    .values(
+                        state=OutboxState.SENT.value,
+                        claimed_by=None,
+                        lease_until=None,
+                        attempts=OutboxMessage.attempts + 1,
+                        sent_at=sent[-1].at,
+                        telegram_message_id=case(
+                            {r.claimed.id: r.message_id for r in sent}, value=OutboxMessage.id
+                        ),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                done += int(getattr(await s.execute(stmt), "rowcount", 0) or 0)
+            for r in records:
+                if r.state == OutboxState.SENT:
+                    continue
+                values: dict[str, Any] = {
+                    "claimed_by": None,
+                    "lease_until": None,
+                    "last_error": r.error[:MAX_ERROR],
+                    "attempts": OutboxMessage.attempts + (1 if r.counts else 0),
+                }
+                if r.state == OutboxState.PENDING:
+                    values["next_attempt_at"] = r.at
+                else:
+                    values["state"] = r.state.value
+                stmt = (
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == r.claimed.id, OutboxMessage.claimed_by == worker_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                held = int(getattr(await s.execute(stmt), "rowcount", 0) or 0)
+                done += held
+                if held and r.state == OutboxState.BLOCKED:
+                    # The user is unreachable (users.blocked); their next /start clears it.
+                    await s.execute(update(User).where(User.id == r.claimed.chat_id).values(blocked=True))
+        return done
 
     async def release(self, claimed: Sequence[Claimed], worker_id: str) -> None:
         """Give back rows this worker will not send now (stopping, or paused by a 429)."""

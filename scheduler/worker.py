@@ -2,7 +2,11 @@
 Telegram answered.
 
 - Pacing: slots come from the database (`OutboxStore.claim`), so `rate` a second overall and one
-  message per `per_chat` seconds to a chat hold across every process sharing the database.
+  message per `per_chat` seconds to a chat hold across every process sharing the database. Within
+  a process the spacing is also enforced on the actual send times (a late wake pushes the next
+  sends back instead of bunching them); a row woken more than `Pacing.tolerance` after its slot is
+  given back and re-slotted, so across processes a stalled one can exceed the rate only by what
+  fits in that tolerance.
 - 429: the row waits `retry_after` (not counted as an attempt), the pause is written to the pacing
   row (no process takes a slot before it ends) and this worker gives back the rest of its batch.
   Another process may still send what it claimed before it saw the pause: at most `lookahead`
@@ -12,14 +16,15 @@ Telegram answered.
 - Blocked, chat not found, deactivated: the row is blocked and the user marked unreachable; no retry.
 - Any other refusal (400): failed at once.
 
-Crash safety. A row is marked sent in the transaction that records Telegram's message id, right
-after the answer. The one window in which a message can go out twice: the worker dies (or loses the
-database) after Telegram accepted the message and before that record commits; the lease then
-expires and another worker sends it again. The window is one round trip to the database: recording
-is not batched, nothing else happens between the answer and the record. (A timeout *after* Telegram
-performed the call looks like a transient failure and is retried: the same kind of duplicate,
-which Telegram, having no idempotency key, lets nobody avoid.) A worker never sends a row whose
-lease is within `safety` of running out, so no other worker can hold it at the same time.
+Crash safety. A row is marked sent in the transaction that records Telegram's message id, started
+as soon as the answer arrives (answers arriving while a commit runs share the next commit: group
+commit, no waiting added). The one window in which a message can go out twice: the worker dies (or
+loses the database) after Telegram accepted the message and before that commit; the lease then
+expires and another worker sends it again. The window is at most one commit long (two under load).
+(A timeout *after* Telegram performed the call looks like a transient failure and is retried: the
+same kind of duplicate, which Telegram, having no idempotency key, lets nobody avoid.) A worker
+never sends a row whose lease is within `safety` of running out, so no other worker can hold it
+at the same time.
 
 Time is injected: `clock` gives the time, `sleep` waits (tests move a virtual clock).
 """
@@ -33,15 +38,17 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from common.clock import Clock
-from scheduler.outbox import Claimed, OutboxStore, Pacing
+from scheduler.outbox import Claimed, OutboxStore, Pacing, Record
 from scheduler.port import Outcome, Sender, SendResult
+from storage.outbox_models import OutboxState
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+CHAT_MEMORY = 10_000  # chats whose last send this process remembers (for the per-chat spacing)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class OutboxWorker:
         retry: RetryPolicy | None = None,
         idle: float = 1.0,
         safety: float = 30.0,
-        max_in_flight: int = 16,
+        max_in_flight: int = 256,
         name: str | None = None,
     ) -> None:
         self.store = store
@@ -88,8 +95,13 @@ class OutboxWorker:
         self.name = name or worker_name()
         self.paused_until = clock.now()
         self.sent = 0
-        self._records: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self.late = 0  # rows given back unsent (late wake, pause, stop)
+        self._last_send: datetime | None = None
+        self._prefetch: asyncio.Task[list[Claimed]] | None = None
+        self._chat_last: dict[int, datetime] = {}
+        self._pending: list[Record] = []  # answers not yet recorded
+        self._recorder: asyncio.Task[None] | None = None
+        self._room = asyncio.Semaphore(max_in_flight)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._sleeping = False
@@ -112,6 +124,7 @@ class OutboxWorker:
             await task
         except asyncio.CancelledError:
             pass
+        await self._drop_prefetch()
         await self._flush()
 
     async def run(self) -> None:
@@ -144,35 +157,81 @@ class OutboxWorker:
         """Claim and send one batch; the seconds to wait before the next step (0: go on at once)."""
         now = self.clock.now()
         if self.paused_until > now:
+            await self._drop_prefetch()
             return (self.paused_until - now).total_seconds()
-        batch = await self.store.claim(self.name, now, self.pacing)
+        if self._prefetch is not None:
+            batch, self._prefetch = await self._prefetch, None
+        else:
+            batch = await self.store.claim(self.name, now, self.pacing)
         if not batch:
             return self.idle if self.pacing.rate <= 0 else min(self.idle, self.pacing.lookahead / 2)
-        for i, claimed in enumerate(batch):
-            if self._stopping:
-                await self.store.release(batch[i:], self.name)
-                break
-            now = self.clock.now()
-            if claimed.slot > now:
-                try:
-                    await self._sleep((claimed.slot - now).total_seconds())
-                except asyncio.CancelledError:
-                    await asyncio.shield(self.store.release(batch[i:], self.name))
-                    raise
+        late: list[Claimed] = []  # woke too long after their slot: given back, re-slotted
+        tolerance = timedelta(seconds=self.pacing.tolerance)
+        try:
+            for i, claimed in enumerate(batch):
+                if i == 0 and not self._stopping:
+                    # The next batch is claimed while this one goes out, so no slot waits for a claim.
+                    self._prefetch = asyncio.create_task(self.store.claim(self.name, now, self.pacing))
+                if self._stopping:
+                    late.extend(batch[i:])
+                    break
                 now = self.clock.now()
-            if self.paused_until > now or now + self.safety >= claimed.lease_until:
-                await self.store.release(batch[i:], self.name)
-                break
-            result = await self.sender.send(claimed.chat_id, claimed.text, claimed.buttons)
-            if result.outcome is Outcome.RETRY_AFTER:
-                await self._retry_after(claimed, result)
-                await self.store.release(batch[i + 1 :], self.name)
-                break
-            await self._slots.acquire()
-            task = asyncio.create_task(self._record(claimed, result))
-            self._records.add(task)
-            task.add_done_callback(self._records.discard)
+                at = self._earliest(claimed)
+                if at > now:
+                    try:
+                        await self._sleep((at - now).total_seconds())
+                    except asyncio.CancelledError:
+                        late.extend(batch[i:])
+                        raise
+                    now = self.clock.now()
+                if self.paused_until > now or now + self.safety >= claimed.lease_until:
+                    late.extend(batch[i:])
+                    break
+                if self.pacing.rate > 0 and now > claimed.slot + tolerance:
+                    late.append(claimed)  # its slot is long past: re-slotted by a later claim
+                    continue
+                self._last_send = now
+                self._chat_last[claimed.chat_id] = now
+                result = await self.sender.send(claimed.chat_id, claimed.text, claimed.buttons)
+                if result.outcome is Outcome.RETRY_AFTER:
+                    await self._retry_after(claimed, result)
+                    late.extend(batch[i + 1 :])
+                    break
+                await self._enqueue_record(claimed, result)
+        finally:
+            if late or self._stopping:
+                if late or self._prefetch is not None:
+                    await asyncio.shield(self._give_back(late))
         return 0.0
+
+    async def _give_back(self, late: list[Claimed]) -> None:
+        """Release rows this worker will not send now, with the batch claimed ahead."""
+        if self._prefetch is not None:
+            prefetch, self._prefetch = self._prefetch, None
+            try:
+                late = late + await prefetch
+            except Exception:
+                log.exception("outbox: the claim ahead failed")
+        self.late += len(late)
+        await self.store.release(late, self.name)
+
+    async def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            await self._give_back([])
+
+    def _earliest(self, claimed: Claimed) -> datetime:
+        """Its slot, and never sooner than 1/rate after this process's previous send nor `per_chat`
+        after its previous send to the chat (exact within a process however late it wakes)."""
+        at = claimed.slot
+        if self.pacing.rate > 0 and self._last_send is not None:
+            at = max(at, self._last_send + self.pacing.interval)
+        previous = self._chat_last.get(claimed.chat_id)
+        if previous is not None:
+            at = max(at, previous + self.pacing.chat_gap)
+        if len(self._chat_last) > CHAT_MEMORY:
+            horizon = self.clock.now() - self.pacing.chat_gap
+            self._chat_last = {c: t for c, t in self._chat_last.items() if t > horizon}
+        return at
 
     async def _retry_after(self, claimed: Claimed, result: SendResult) -> None:
         now = self.clock.now()
@@ -180,36 +239,47 @@ class OutboxWorker:
         self.paused_until = until
         log.warning("outbox: Telegram asks to wait %.0f s", result.retry_after)
         await self.store.pause(until)
-        await self.store.record_retry(claimed, self.name, result.error or "429", until, counts=False)
+        record = Record(claimed, OutboxState.PENDING, until, error=result.error or "429", counts=False)
+        await self.store.record(self.name, [record])
 
-    async def _record(self, claimed: Claimed, result: SendResult) -> None:
-        """Write Telegram's answer for one row, in its own transaction, at once."""
-        try:
-            now = self.clock.now()
-            if result.outcome is Outcome.SENT:
-                self.sent += 1
-                await self.store.record_sent(claimed, self.name, result.message_id, now)
-            elif result.outcome is Outcome.UNREACHABLE:
-                await self.store.record_blocked(claimed, self.name, result.error)
-            elif result.outcome is Outcome.REFUSED:
-                log.error("outbox: message %d refused: %s", claimed.id, result.error)
-                await self.store.record_failed(claimed, self.name, result.error)
-            else:
-                attempts = claimed.attempts + 1
-                if attempts >= self.retry.max_attempts:
-                    log.error("outbox: message %d failed %d times: %s", claimed.id, attempts, result.error)
-                    await self.store.record_failed(claimed, self.name, result.error)
-                else:
-                    at = now + timedelta(seconds=self.retry.delay(attempts))
-                    await self.store.record_retry(claimed, self.name, result.error, at)
-        except Exception:
-            log.exception("outbox: could not record the outcome of message %d", claimed.id)
-        finally:
-            self._slots.release()
+    def _decide(self, claimed: Claimed, result: SendResult) -> Record:
+        now = self.clock.now()
+        if result.outcome is Outcome.SENT:
+            self.sent += 1
+            return Record(claimed, OutboxState.SENT, now, message_id=result.message_id)
+        if result.outcome is Outcome.UNREACHABLE:
+            return Record(claimed, OutboxState.BLOCKED, now, error=result.error)
+        if result.outcome is Outcome.REFUSED:
+            log.error("outbox: message %d refused: %s", claimed.id, result.error)
+            return Record(claimed, OutboxState.FAILED, now, error=result.error)
+        attempts = claimed.attempts + 1
+        if attempts >= self.retry.max_attempts:
+            log.error("outbox: message %d failed %d times: %s", claimed.id, attempts, result.error)
+            return Record(claimed, OutboxState.FAILED, now, error=result.error)
+        at = now + timedelta(seconds=self.retry.delay(attempts))
+        return Record(claimed, OutboxState.PENDING, at, error=result.error)
+
+    async def _enqueue_record(self, claimed: Claimed, result: SendResult) -> None:
+        """Hand Telegram's answer to the recorder at once (it commits while the next message goes)."""
+        await self._room.acquire()
+        self._pending.append(self._decide(claimed, result))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_loop())
+
+    async def _record_loop(self) -> None:
+        while self._pending:
+            records, self._pending = self._pending, []
+            try:
+                await self.store.record(self.name, records)
+            except Exception:  # the leases run out and the rows are sent again: logged loudly
+                log.exception("outbox: could not record %d outcomes", len(records))
+            finally:
+                for _ in records:
+                    self._room.release()
 
     async def _flush(self) -> None:
-        while self._records:
-            await asyncio.gather(*list(self._records), return_exceptions=True)
+        while self._recorder is not None and not self._recorder.done():
+            await asyncio.shield(self._recorder)
 
     async def _sleep(self, seconds: float) -> None:
         self._sleeping = True
