@@ -113,8 +113,8 @@ class Pacing:
 
     rate: float = 25.0
     per_chat: float = 1.0
-    lookahead: float = 1.0
-    share: float = 0.25
+    lookahead: float = 1.5
+    share: float = 0.5
     tolerance: float = 0.5
     lease: float = 60.0
     batch: int = 200  # rows per claim when the rate is unlimited
