@@ -208,6 +208,22 @@ async def test_a_full_queue_runs_at_the_rate_not_faster_not_much_slower(world: W
     assert 199 / RATE - 0.01 <= elapsed <= 199 / RATE * 1.03
 
 
+async def test_late_wakes_never_bunch_sends(world: World) -> None:
+    """A loaded machine wakes sleepers late: the next sends are pushed back, not sent in a burst."""
+    items = [(2500 + i % 40, f"tin {i}") for i in range(120)]  # three per chat
+    await world.queue(items)
+    calls = itertools.count()
+
+    async def late_sleep(seconds: float) -> None:
+        await world.vt.sleep(seconds + (0.2 if next(calls) % 4 == 0 else 0.0))
+
+    worker = world.outbox.worker(world.sender, sleep=late_sleep)
+    await worker.run_until_drained()
+    assert world.sent_texts() == Counter(items)
+    assert busiest_second(world.fake.log) <= RATE
+    assert closest_pair_per_chat(world.fake.log) >= 1.0
+
+
 async def test_transient_errors_back_off_then_fail_with_the_error(world: World) -> None:
     await world.queue([(3001, "một")])
     world.fake.faults.fail_next("sendMessage", "502", times=4)  # every attempt
