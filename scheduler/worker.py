@@ -3,10 +3,10 @@ Telegram answered.
 
 - Pacing: slots come from the database (`OutboxStore.claim`), so `rate` a second overall and one
   message per `per_chat` seconds to a chat hold across every process sharing the database. Within
-  a process the spacing is also enforced on the actual send times (a late wake pushes the next
-  sends back instead of bunching them); a row woken more than `Pacing.tolerance` after its slot is
-  given back and re-slotted, so across processes a stalled one can exceed the rate only by what
-  fits in that tolerance.
+  a process the limits are also enforced on the actual send times (a sliding one-second window: a
+  late wake never bunches more than `rate` sends into a second, and a stall is caught up); a row
+  woken more than `Pacing.tolerance` after its slot is given back and re-slotted, so across
+  processes a stalled one can exceed the rate only by what fits in that tolerance.
 - 429: the row waits `retry_after` (not counted as an attempt), the pause is written to the pacing
   row (no process takes a slot before it ends) and this worker gives back the rest of its batch.
   Another process may still send what it claimed before it saw the pause: at most `lookahead`
@@ -36,6 +36,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ from storage.outbox_models import OutboxState
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+ONE_SECOND = timedelta(seconds=1)
 CHAT_MEMORY = 10_000  # chats whose last send this process remembers (for the per-chat spacing)
 
 
@@ -96,7 +98,9 @@ class OutboxWorker:
         self.paused_until = clock.now()
         self.sent = 0
         self.late = 0  # rows given back unsent (late wake, pause, stop)
-        self._last_send: datetime | None = None
+        # This process's last `rate` send times (the sliding one-second window); none when unpaced.
+        window = int(self.pacing.rate) if self.pacing.rate >= 1 else 0
+        self._recent: deque[datetime] = deque(maxlen=window)
         self._prefetch: asyncio.Task[list[Claimed]] | None = None
         self._chat_last: dict[int, datetime] = {}
         self._pending: list[Record] = []  # answers not yet recorded
@@ -190,7 +194,7 @@ class OutboxWorker:
                 if self.pacing.rate > 0 and now > claimed.slot + tolerance:
                     late.append(claimed)  # its slot is long past: re-slotted by a later claim
                     continue
-                self._last_send = now
+                self._recent.append(now)
                 self._chat_last[claimed.chat_id] = now
                 result = await self.sender.send(claimed.chat_id, claimed.text, claimed.buttons)
                 if result.outcome is Outcome.RETRY_AFTER:
@@ -220,11 +224,13 @@ class OutboxWorker:
             await self._give_back([])
 
     def _earliest(self, claimed: Claimed) -> datetime:
-        """Its slot, and never sooner than 1/rate after this process's previous send nor `per_chat`
-        after its previous send to the chat (exact within a process however late it wakes)."""
+        """Its slot, and never sooner than one second after this process's `rate`-th previous send
+        (a sliding window: at most `rate` sends in any second, exact however late the process wakes,
+        and a stall is caught up within the window), nor `per_chat` after its previous send to the
+        chat."""
         at = claimed.slot
-        if self.pacing.rate > 0 and self._last_send is not None:
-            at = max(at, self._last_send + self.pacing.interval)
+        if self._recent.maxlen and len(self._recent) == self._recent.maxlen:
+            at = max(at, self._recent[0] + ONE_SECOND)
         previous = self._chat_last.get(claimed.chat_id)
         if previous is not None:
             at = max(at, previous + self.pacing.chat_gap)
