@@ -49,7 +49,6 @@ from storage.outbox_models import OutboxState
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-ONE_SECOND = timedelta(seconds=1)
 CHAT_MEMORY = 10_000  # chats whose last send this process remembers (for the per-chat spacing)
 
 
@@ -230,7 +229,7 @@ class OutboxWorker:
         chat."""
         at = claimed.slot
         if self._recent.maxlen and len(self._recent) == self._recent.maxlen:
-            at = max(at, self._recent[0] + ONE_SECOND)
+            at = max(at, self._recent[0] + timedelta(seconds=self.pacing.window))
         previous = self._chat_last.get(claimed.chat_id)
         if previous is not None:
             at = max(at, previous + self.pacing.chat_gap)
