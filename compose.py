@@ -21,6 +21,9 @@ from knowledge.eligibility import EligibilityCheck
 from knowledge.inbox import Inbox
 from knowledge.relay import Relay, warn_if_unstaffed
 from knowledge.service import KnowledgeService
+from scheduler.outbox import Pacing
+from scheduler.service import Outbox
+from scheduler.worker import RetryPolicy
 from storage.db import Database
 from storage.processed import ProcessedUpdates
 from storage.users import Users
@@ -41,6 +44,7 @@ class AppContext:
     relay: Relay
     eligibility: EligibilityCheck
     dossier: DossierService
+    outbox: Outbox  # every message that is not a direct reply (scheduler/)
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
 
     async def start(self) -> None:
@@ -50,6 +54,7 @@ class AppContext:
         warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:
+        await self.outbox.stop()  # the worker finishes its message and records it first
         await self.db.dispose()
 
 
@@ -77,5 +82,16 @@ def compose(
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
         dossier=DossierService(db, clock, settings, communes=CommuneDirectory.load()),
+        outbox=Outbox(
+            db,
+            clock,
+            pacing=Pacing(rate=settings.outbox_rate, per_chat=settings.outbox_per_chat_seconds),
+            retry=RetryPolicy(
+                settings.outbox_max_attempts,
+                settings.outbox_retry_base_seconds,
+                settings.outbox_retry_max_seconds,
+            ),
+            run_worker=settings.outbox_worker,
+        ),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
     )

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     deduplicate_updates: bool | None = None
     # Pace sends with PTB's AIORateLimiter in webhook mode (off only against a fake or local Bot API).
     bot_api_pacing: bool = True
+    # The outbox (notices, alerts, broadcasts): messages a second overall (0: unpaced, only against a
+    # fake Bot API), seconds between two messages to one chat, and retries of 5xx/timeouts.
+    outbox_rate: float = Field(default=25.0, ge=0, le=1000)
+    outbox_per_chat_seconds: float = Field(default=1.0, ge=0)
+    outbox_max_attempts: int = Field(default=5, ge=1, le=100)
+    outbox_retry_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_retry_max_seconds: float = Field(default=300.0, gt=0)
+    # Run the outbox worker in this process (any number of processes may: they share the pacing).
+    outbox_worker: bool = True
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

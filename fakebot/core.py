@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
@@ -120,6 +121,7 @@ class SentMessage:
     edits: int = 0
     deleted: bool = False
     reply_to: int | None = None
+    at: float = 0.0  # when the fake accepted it (FakeTelegram.now: injectable, simulated in tests)
 
     @property
     def labels(self) -> list[str]:
@@ -153,8 +155,9 @@ class SimulatedTime:
 class FakeTelegram:
     """The state of one fake Bot API: the bot, chats, messages, files, commands and queued updates."""
 
-    def __init__(self, bot_username: str = "ocop_test_bot") -> None:
+    def __init__(self, bot_username: str = "ocop_test_bot", now: Callable[[], float] = time.time) -> None:
         self.bot_username = bot_username
+        self.now = now  # the time source of SentMessage.at (tests give a simulated clock)
         self.lock = threading.RLock()
         self.messages: dict[int, dict[int, SentMessage]] = {}
         self.next_message_id: dict[int, int] = {}
@@ -362,7 +365,7 @@ class FakeTelegram:
         return out
 
     def _new_bot_message(self, chat_id: int, **kwargs: Any) -> SentMessage:
-        m = SentMessage(chat_id, self.new_message_id(chat_id), from_bot=True, **kwargs)
+        m = SentMessage(chat_id, self.new_message_id(chat_id), from_bot=True, at=self.now(), **kwargs)
         self.messages.setdefault(chat_id, {})[m.message_id] = m
         self.log.append(m)
         return m

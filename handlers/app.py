@@ -14,6 +14,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     BaseUpdateProcessor,
+    CallbackContext,
     Defaults,
 )
 from telegram.request import BaseRequest, HTTPXRequest
@@ -21,10 +22,13 @@ from telegram.request import BaseRequest, HTTPXRequest
 from handlers import routes
 from handlers.commands import PRODUCER_COMMANDS, STAFF_COMMANDS
 from handlers.context import CONTEXT_TYPES, AppContext
+from handlers.outbox_sender import TelegramSender
 from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep, telegram_downloader
 from handlers.update_processor import PerUserUpdateProcessor
 
 log = logging.getLogger(__name__)
+
+OUTBOX_BOT = "outbox_bot"
 
 def build_application(
     ctx: AppContext,
@@ -60,6 +64,14 @@ def build_application(
     )
     app = builder.build()
     app.bot_data["ctx"] = ctx
+    # The outbox worker's own Bot: no inline retries or waits (the worker paces and retries itself).
+    app.bot_data[OUTBOX_BOT] = OcopBot(
+        settings.telegram_bot_token or "0:console",
+        base_url=base_url or settings.telegram_api_base_url,
+        base_file_url=base_file_url or settings.telegram_api_file_url,
+        request=request or HTTPXRequest(connection_pool_size=4),
+        defaults=Defaults(parse_mode=ParseMode.HTML, disable_notification=False),
+    )
     ctx.dossier.downloader = telegram_downloader(bot)  # the core's download port, through this Bot
     routes.register(app, deduplicate=ctx.processed is not None)
     return app
@@ -87,8 +99,20 @@ async def on_startup(app: Application) -> None:
             await app.bot.set_my_commands(staff, scope=BotCommandScopeChat(ctx.settings.staff_chat_id))
         except (BadRequest, Forbidden) as exc:
             log.warning("Could not set commands for the staff chat: %s", exc)
+    if app.job_queue is not None:  # runs once the Application starts (polling, webhook), not in tests
+        app.job_queue.run_once(start_outbox, when=0, name="outbox")
+
+
+async def start_outbox(context: CallbackContext) -> None:  # type: ignore[type-arg]
+    """Start this process's outbox worker on its own Bot (a JobQueue job, once the bot runs)."""
+    app = context.application
+    outbox_bot: OcopBot = app.bot_data[OUTBOX_BOT]
+    await outbox_bot.initialize()
+    ctx: AppContext = app.bot_data["ctx"]
+    ctx.outbox.start(TelegramSender(outbox_bot))
 
 
 async def on_shutdown(app: Application) -> None:
     ctx: AppContext = app.bot_data["ctx"]
-    await ctx.stop()
+    await ctx.stop()  # the outbox worker first, then the database
+    await app.bot_data[OUTBOX_BOT].shutdown()

@@ -3,3 +3,4 @@
 import dossier.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import storage.models  # noqa: F401
+from storage import outbox_models  # noqa: F401
