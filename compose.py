@@ -25,6 +25,7 @@ from scheduler.outbox import Pacing
 from scheduler.service import Outbox
 from scheduler.worker import RetryPolicy
 from storage.db import Database
+from storage.files import LocalFileStore
 from storage.processed import ProcessedUpdates
 from storage.users import Users
 
@@ -81,7 +82,9 @@ def compose(
         inbox=Inbox(db, clock, knowledge),
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
-        dossier=DossierService(db, clock, settings, communes=CommuneDirectory.load()),
+        dossier=DossierService(
+            db, clock, settings, communes=CommuneDirectory.load(), files=LocalFileStore(settings.storage_dir)
+        ),
         outbox=Outbox(
             db,
             clock,

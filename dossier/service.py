@@ -33,10 +33,10 @@ from dossier.steps.base import CommuneResolver, FileRef
 from dossier.uploads import (
     FileDownloader,
     Upload,
+    attachment_key,
     content_error,
     download,
     file_kind,
-    local_path,
     move_into,
     remove_file,
 )
@@ -51,6 +51,7 @@ from dossier.views import (
 )
 from dossier.workflow import Role, apply_transition, check_transition, is_deletable, is_editable
 from storage.db import Database
+from storage.files import FileStore, LocalFileStore
 
 # The refusals and the values handed back, importable from here as before.
 __all__ = [
@@ -79,8 +80,11 @@ class DossierService:
         form: Form | None = None,
         communes: CommuneResolver | None = None,
         downloader: FileDownloader | None = None,
+        files: FileStore | None = None,
     ) -> None:
         self.db = db
+        # Where copies of uploads are kept: STORAGE_DIR, which several instances may share.
+        self.files: FileStore = files or LocalFileStore(settings.storage_dir)
         self.clock = clock
         self.settings = settings
         self.form = form or default_form()
@@ -357,7 +361,7 @@ class DossierService:
         download fails, nothing can be checked and the file is taken as Telegram accepted it."""
         if upload.compressed_photo or not (self.settings.download_files and self.downloader):
             return None, None
-        path = Path(self.settings.storage_dir) / "incoming" / uuid.uuid4().hex
+        path = self.files.path(f"incoming/{uuid.uuid4().hex}")
         if not await download(self.downloader, upload.file_id, path):
             return None, None
         error = content_error(self.form, path, upload.mime, upload.file_name)
@@ -380,7 +384,7 @@ class DossierService:
         `checked`: the copy already fetched to check its bytes, moved into place."""
         if not (self.settings.download_files and self.downloader):
             return
-        path = local_path(self.settings.storage_dir, dossier_id, attachment.id, attachment.mime)
+        path = self.files.path(attachment_key(dossier_id, attachment.id, attachment.mime))
         if checked is not None:
             if not move_into(checked, path):
                 return

@@ -81,10 +81,10 @@ def content_error(form: Form, path: Path, mime: str | None, file_name: str | Non
     return None
 
 
-def local_path(storage_dir: str, dossier_id: int, attachment_id: int, mime: str | None) -> Path:
-    """Where the copy of an attachment is kept."""
+def attachment_key(dossier_id: int, attachment_id: int, mime: str | None) -> str:
+    """The file store's key of an attachment's copy (`dossiers/<dossier>/<attachment>.<ext>`)."""
     ext = {"application/pdf": ".pdf", "image/png": ".png"}.get((mime or "").lower(), ".jpg")
-    return Path(storage_dir) / "dossiers" / str(dossier_id) / f"{attachment_id}{ext}"
+    return f"dossiers/{dossier_id}/{attachment_id}{ext}"
 
 
 async def download(downloader: FileDownloader, file_id: str, path: Path) -> bool:
