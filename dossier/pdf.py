@@ -175,6 +175,10 @@ class _FormHTML(HTML2FPDF):
     TABLE_LINE_HEIGHT = LINE_HEIGHT
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr" and self.table is not None and not self.table.rows:
+            # A table takes its cells' font from the PDF's current font at its first row: after a
+            # bold section title that font is still bold, and every cell would be. Cells are regular.
+            self.pdf.set_font(FONT_FAMILY, "", self.pdf.font_size_pt)
         super().handle_starttag(tag, attrs)
         if tag == "table" and self.table is not None:
             self.table._first_row_as_headings = False

@@ -8,12 +8,14 @@ the old tight line height finds the overlap, so the test can fail.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from dossier import pdf as pdf_module
 from dossier.engine import DossierState
@@ -118,3 +120,25 @@ def test_no_two_text_lines_ink_overlaps(monkeypatch: pytest.MonkeyPatch) -> None
     one_line_max = FONT_PT * 1.75
     assert tallest_band(rendered(False, monkeypatch)) < one_line_max
     assert tallest_band(rendered(True, monkeypatch)) >= one_line_max  # the old tight layout fails
+
+
+def test_table_cells_are_regular_text_after_a_bold_section_title() -> None:
+    context = build_context(
+        engine(),
+        DossierState(answers=answers()),
+        reference="OCOP-2026-0042",
+        status="submitted",
+        files=[],
+        now=NOW,
+        timezone="Asia/Ho_Chi_Minh",
+    )
+    reader = PdfReader(io.BytesIO(html_to_pdf(render_html(context))))
+    fonts: dict[str, str] = {}
+
+    def visit(text: str, cm: object, tm: object, font: dict[str, object] | None, size: float) -> None:
+        if text.strip() and font is not None:
+            fonts.setdefault(text.strip(), str(font.get("/BaseFont", "")))
+
+    reader.pages[0].extract_text(visitor_text=visit)
+    assert "Bold" in fonts["2. CHỦ THỂ SẢN XUẤT"]  # the section title stays bold…
+    assert "Bold" not in fonts["Tên chủ thể"]  # …the cells after it do not
