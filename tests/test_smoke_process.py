@@ -28,7 +28,8 @@ def run_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     )
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> object:
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> object:
+    """The predicate's first truthy value, polled until `timeout` (generous: CI machines are busy)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

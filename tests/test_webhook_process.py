@@ -12,12 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fakebot.server import FakeServer
-from tests.test_smoke_process import run_bot
+from tests.test_smoke_process import run_bot, wait_for
 from tests.test_webhook_dedupe import text_update
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,16 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 60.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> int:
