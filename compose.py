@@ -27,6 +27,7 @@ from scheduler.worker import RetryPolicy
 from storage.db import Database
 from storage.files import LocalFileStore
 from storage.processed import ProcessedUpdates
+from storage.staff import StaffDirectory
 from storage.users import Users
 
 
@@ -39,6 +40,7 @@ class AppContext:
     clock: Clock
     renderer: Renderer
     users: Users
+    staff: StaffDirectory
     flood: FloodGuard
     knowledge: KnowledgeService
     inbox: Inbox
@@ -71,12 +73,14 @@ def compose(
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
     knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
+    staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
     return AppContext(
         settings=settings,
         db=db,
         clock=clock,
         renderer=Renderer(settings.timezone),
-        users=Users(db, clock, frozenset(settings.staff_ids), frozenset(settings.admin_ids)),
+        users=Users(db, clock, staff),
+        staff=staff,
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now),
         knowledge=knowledge,
         inbox=Inbox(db, clock, knowledge),

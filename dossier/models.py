@@ -34,6 +34,9 @@ class Dossier(Base):
     reference: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=DossierStatus.DRAFT, index=True)
     product_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Copied from the answers on every save (dossier/columns.py), for queues, scopes and audiences.
+    commune: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    product_set: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     current_step: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Engine sub-state not worth its own column: pending multi/group/commune choice, skipped steps.

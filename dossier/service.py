@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
 from common.config import Settings
+from dossier.columns import commune_of, product_set_of
 from dossier.engine import DossierEngine, DossierState, Outcome
 from dossier.errors import DossierError, DossierIncomplete, DossierLocked, DossierNotFound
 from dossier.form import default_form
@@ -145,6 +146,8 @@ class DossierService:
         dossier.flow_state = state.extra_json()
         name = state.answers.get("product_name")
         dossier.product_name = str(name)[:256] if name else None
+        dossier.commune = commune_of(state.answers)
+        dossier.product_set = product_set_of(state.answers)
         dossier.updated_at = self.clock.now()
 
     async def _change(

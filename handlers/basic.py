@@ -79,8 +79,7 @@ async def show_menu(update: Update, context: Context) -> None:
 
 async def show_help(update: Update, context: Context) -> None:
     ctx = context.app_ctx
-    user = update.effective_user
-    is_staff = bool(user and ctx.users.is_staff(user.id))
+    is_staff = context.is_staff
     await answer(update, context, Reply(ctx.renderer.render("common/help", is_staff=is_staff)))
 
 
@@ -204,7 +203,7 @@ def staff_required(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
         user = update.effective_user
-        if user is None or not context.app_ctx.users.is_staff(user.id):
+        if user is None or not context.is_staff:
             await staff_only(update, context)
             return
         await handler(update, context)

@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from compose import AppContext
+from storage.staff import STAFF_ROLES
 
 if TYPE_CHECKING:
     from storage.models import User
@@ -29,6 +30,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self.db_user: User | None = None
         self.is_new_user = False
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether the user of this update is staff or admin (their stored role, read this update)."""
+        return self.db_user is not None and self.db_user.role in STAFF_ROLES
 
     @property
     def app_ctx(self) -> AppContext:

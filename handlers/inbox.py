@@ -138,7 +138,7 @@ async def on_group_answer_text(update: Update, context: Context, user: User) -> 
     assert msg is not None and msg.text is not None
     ids = [int(i) for i in user.flow_data.get("ids", [])]
     await ctx.users.set_flow(user.id, None)
-    if not ctx.users.is_staff(user.id):
+    if not context.is_staff:
         await basic.staff_only(update, context)
         return
     askers = await ctx.inbox.answer_group(ids, user.id, msg.text)
@@ -162,7 +162,7 @@ async def on_group_link_text(update: Update, context: Context, user: User) -> No
     assert msg is not None and msg.text is not None
     ids = [int(i) for i in user.flow_data.get("ids", [])]
     kb = ctx.knowledge
-    if not ids or not ctx.users.is_staff(user.id):
+    if not ids or not context.is_staff:
         await ctx.users.set_flow(user.id, None)
         await basic.stale_button(update, context)
         return

@@ -82,7 +82,7 @@ async def tell_asker(update: Update, context: Context, question: str, delivered:
         await answer(update, context, Reply(ctx.renderer.render("kb/sent_to_staff", question=quoted)))
         return
     entry = await ctx.knowledge.contacts_view()
-    staffed = bool(ctx.settings.staff_set) or ctx.settings.staff_chat_id is not None
+    staffed = bool(await ctx.staff.member_ids()) or ctx.settings.staff_chat_id is not None
     html = ctx.renderer.render("kb/not_sent_to_staff", question=quoted, entry=entry, staffed=staffed)
     await answer(update, context, Reply(html))
 
@@ -107,7 +107,7 @@ async def post_to_staff(
     elif ctx.settings.staff_chat_id is not None:
         targets = [ctx.settings.staff_chat_id]
     else:
-        targets = sorted(ctx.settings.staff_set)
+        targets = await ctx.staff.member_ids()
     delivered = False
     for chat_id in targets:
         try:
@@ -139,7 +139,7 @@ async def on_thread_button(update: Update, context: Context) -> None:
         raise BadCallback(f"unknown desk button {action!r}")
     ref = cb.expect(1).id(0)
     threads = ctx.relay
-    if action == "rp" and not ctx.users.is_staff(user_id):
+    if action == "rp" and not context.is_staff:
         await basic.staff_only(update, context)
         return
     if action == "new":
@@ -231,7 +231,7 @@ async def on_staff_reply_text(update: Update, context: Context, user: User) -> N
     assert msg is not None and msg.text is not None
     thread = await ctx.relay.thread(int(user.flow_data.get("thread", 0)))
     await ctx.users.set_flow(user.id, None)
-    if thread is None or not ctx.users.is_staff(user.id):
+    if thread is None or not context.is_staff:
         await basic.stale_button(update, context)
         return
     await deliver_staff_reply(update, context, thread, msg.text)
@@ -245,7 +245,7 @@ async def on_reply_message(update: Update, context: Context) -> None:
     user = update.effective_user
     assert msg is not None and user is not None
     original = msg.reply_to_message
-    if isinstance(original, Message) and ctx.users.is_staff(user.id) and msg.text:
+    if isinstance(original, Message) and context.is_staff and msg.text:
         thread = await ctx.relay.thread_for_staff_message(msg.chat_id, original.message_id)
         if thread is not None:
             await deliver_staff_reply(update, context, thread, msg.text)

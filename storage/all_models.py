@@ -2,5 +2,6 @@
 
 import dossier.models  # noqa: F401
 import knowledge.models  # noqa: F401
-import storage.models  # noqa: F401
+import storage.models
+import storage.staff  # noqa: F401
 from storage import outbox_models  # noqa: F401

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from common.clock import Clock
 from storage.db import Database
-from storage.models import Role, User
+from storage.models import User
+from storage.staff import StaffDirectory
 
 
 @dataclass(frozen=True)
@@ -25,25 +26,13 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 
 
 class Users:
-    """Reads and writes the users table. Roles come from configuration (STAFF_IDS / ADMIN_IDS)."""
+    """Reads and writes the users table. Roles come from the staff directory (configured STAFF_IDS /
+    ADMIN_IDS, and roles granted with /canbo); `users.role` mirrors the effective role."""
 
-    def __init__(
-        self, db: Database, clock: Clock, staff_ids: frozenset[int], admin_ids: frozenset[int]
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock, staff: StaffDirectory) -> None:
         self.db = db
         self.clock = clock
-        self.staff_ids = staff_ids
-        self.admin_ids = admin_ids
-
-    def role_for(self, user_id: int) -> Role:
-        if user_id in self.admin_ids:
-            return Role.ADMIN
-        if user_id in self.staff_ids:
-            return Role.STAFF
-        return Role.PRODUCER
-
-    def is_staff(self, user_id: int) -> bool:
-        return self.role_for(user_id) in (Role.STAFF, Role.ADMIN)
+        self.staff = staff
 
     async def seen(self, user_id: int, full_name: str, username: str | None, language: str | None) -> Seen:
         """Create the user on first contact, else refresh name, username, role and last_seen.
@@ -61,6 +50,7 @@ class Users:
         async with self.db.session() as s:
             user = await s.get(User, user_id)
             is_new = user is None
+            role = await self.staff.effective_role(s, user_id, None if user is None else user.role)
             if user is None:
                 user = User(id=user_id, first_seen=now, topics=[], flow_data={}, blocked=False)
                 s.add(user)
@@ -69,7 +59,7 @@ class Users:
                 "full_name": full_name[:256],
                 "username": username,
                 "language": language,
-                "role": str(self.role_for(user_id)),
+                "role": role.value,
                 "blocked": False,
             }
             for name, value in fields.items():
