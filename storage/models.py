@@ -28,7 +28,8 @@ class User(Base):
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     commune: Mapped[str | None] = mapped_column(String(128), nullable=True)
     role: Mapped[str] = mapped_column(String(16), default=Role.PRODUCER)
-    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Topics (common/topics.py) the user turned off; everything else is on.
+    muted_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     start_payload: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Which guided flow the user's free text belongs to (None: questions go to the knowledge base),

@@ -52,7 +52,7 @@ class Users:
             is_new = user is None
             role = await self.staff.effective_role(s, user_id, None if user is None else user.role)
             if user is None:
-                user = User(id=user_id, first_seen=now, topics=[], flow_data={}, blocked=False)
+                user = User(id=user_id, first_seen=now, muted_topics=[], flow_data={}, blocked=False)
                 s.add(user)
             # Write only what changed; last_seen to within a few minutes (one read per update, not a write).
             fields = {

@@ -90,7 +90,7 @@ async def service(database: Database, clock: FakeClock, service_settings: Settin
                 User(
                     id=uid,
                     full_name=f"U{uid}",
-                    topics=[],
+                    muted_topics=[],
                     flow_data={},
                     first_seen=clock.now(),
                     last_seen=clock.now(),

@@ -143,7 +143,7 @@ class World:
     async def users(self, ids: list[int]) -> None:
         async with self.db.session() as s:
             for uid in ids:
-                s.add(User(id=uid, full_name=f"U{uid}", topics=[], flow_data={}, blocked=False,
+                s.add(User(id=uid, full_name=f"U{uid}", muted_topics=[], flow_data={}, blocked=False,
                            first_seen=self.clock.now(), last_seen=self.clock.now()))
 
     async def queue(self, items: list[tuple[int, str]], **kw: Any) -> None:

@@ -1,5 +1,5 @@
-"""Staff roles granted in the chat (with their commune scope), and each dossier's commune and product
-set as columns, so queues, scopes, exports and audiences filter in SQL.
+"""Staff roles granted in the chat (with their commune scope), the topics a user muted, and each
+dossier's commune and product set as columns, so queues, scopes, exports and audiences filter in SQL.
 
 Revision ID: 0007_staff
 Revises: 0006_outbox
@@ -31,6 +31,9 @@ def upgrade() -> None:
     op.add_column("dossiers", sa.Column("product_set", sa.String(length=32), nullable=True))
     op.create_index("ix_dossiers_commune", "dossiers", ["commune"])
     op.create_index("ix_dossiers_product_set", "dossiers", ["product_set"])
+    # users.topics (never used) becomes the list of topics the user turned off (common/topics.py).
+    with op.batch_alter_table("users") as batch:
+        batch.alter_column("topics", new_column_name="muted_topics")
     # Fill both from the answers of dossiers that already exist.
     conn = op.get_bind()
     dossiers = sa.table(
@@ -57,3 +60,5 @@ def downgrade() -> None:
     op.drop_column("dossiers", "product_set")
     op.drop_column("dossiers", "commune")
     op.drop_table("staff_members")
+    with op.batch_alter_table("users") as batch:
+        batch.alter_column("muted_topics", new_column_name="topics")
