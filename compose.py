@@ -41,6 +41,7 @@ class AppContext:
     renderer: Renderer
     users: Users
     staff: StaffDirectory
+    communes: CommuneDirectory  # today's communes/wards and the old names they replaced
     flood: FloodGuard
     knowledge: KnowledgeService
     inbox: Inbox
@@ -74,6 +75,7 @@ def compose(
     db = db or Database(settings.database_url)
     knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
     staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
+    communes = CommuneDirectory.load()
     return AppContext(
         settings=settings,
         db=db,
@@ -81,13 +83,14 @@ def compose(
         renderer=Renderer(settings.timezone),
         users=Users(db, clock, staff),
         staff=staff,
+        communes=communes,
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now),
         knowledge=knowledge,
         inbox=Inbox(db, clock, knowledge),
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
         dossier=DossierService(
-            db, clock, settings, communes=CommuneDirectory.load(), files=LocalFileStore(settings.storage_dir)
+            db, clock, settings, communes=communes, files=LocalFileStore(settings.storage_dir)
         ),
         outbox=Outbox(
             db,

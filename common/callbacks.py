@@ -16,6 +16,8 @@ from dataclasses import dataclass
 MAX_DATA_BYTES = 64
 MAX_ID = 2**31 - 1  # the largest value of an INTEGER primary key (PostgreSQL's int4)
 _PART_RE = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")
+MAX_USER_ID = 2**52  # Telegram: user ids fit in 52 bits
+_LONG_INT_RE = re.compile(r"^[1-9][0-9]{0,15}$")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _INT_RE = re.compile(r"^(0|[1-9][0-9]{0,9})$")
 
@@ -44,6 +46,13 @@ class CallbackData:
             raise BadCallback(f"id out of range: {value}")
         return value
 
+    def user_id(self, index: int) -> int:
+        """Argument `index` as a Telegram user id: 1 … 2**52."""
+        value = self._int(index, digits=16)
+        if not 1 <= value <= MAX_USER_ID:
+            raise BadCallback(f"user id out of range: {value}")
+        return value
+
     def number(self, index: int, upper: int = 10_000) -> int:
         """Argument `index` as a small index: 0 … upper."""
         value = self._int(index)
@@ -64,9 +73,9 @@ class CallbackData:
             raise BadCallback(f"{len(self.args)} arguments, {count} expected")
         return self
 
-    def _int(self, index: int) -> int:
+    def _int(self, index: int, digits: int = 10) -> int:
         raw = self.arg(index)
-        if not _INT_RE.match(raw):
+        if not _INT_RE.match(raw) and not (digits > 10 and _LONG_INT_RE.match(raw)):
             raise BadCallback(f"not a number: {raw!r}")
         return int(raw)
 

@@ -99,6 +99,28 @@ class Harness:
             )
         return self._touched(mark)
 
+    async def deliver_outbox(self) -> list[SentMessage]:
+        """Send everything the outbox holds, as the bot's worker would (its pacing on), on a clock of
+        its own that moves instead of sleeping; return the messages it sent. The bot's own clock does
+        not move."""
+        from common.clock import FakeClock
+        from handlers.outbox_sender import TelegramSender
+
+        ctx = self.app.bot_data["ctx"]
+        clock = FakeClock(ctx.clock.now())
+
+        async def sleep(seconds: float) -> None:
+            clock.advance(seconds=max(seconds, 0.001))
+
+        mark = len(self.fake.log)
+        worker = ctx.outbox.worker(TelegramSender(self.app.bot), clock=clock, sleep=sleep)
+        await worker.run_until_drained()
+        refusals = list(self.fake.refusals)
+        if refusals:
+            self.fake.refusals.clear()
+            raise AssertionError(f"the outbox made calls Telegram would refuse: {refusals}")
+        return self._touched(mark)
+
     def _touched(self, mark: int) -> list[SentMessage]:
         seen: set[int] = set()
         out: list[SentMessage] = []

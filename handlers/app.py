@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import BotCommandScopeChat, BotCommandScopeDefault
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
@@ -20,7 +20,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from handlers import routes
-from handlers.commands import PRODUCER_COMMANDS, STAFF_COMMANDS
+from handlers.commands import PRODUCER_COMMANDS, command_list, staff_command_list
 from handlers.context import CONTEXT_TYPES, AppContext
 from handlers.outbox_sender import TelegramSender
 from handlers.telegram_bot import OcopBot, RetryingLimiter, Sleep, telegram_downloader
@@ -77,10 +77,6 @@ def build_application(
     return app
 
 
-def command_list(ctx: AppContext, names: tuple[str, ...]) -> list[BotCommand]:
-    return [BotCommand(name, ctx.renderer.label(f"commands.{name}")) for name in names]
-
-
 async def on_startup(app: Application) -> None:
     """Migrate the database and build the knowledge index, then publish the Vietnamese command
     lists (staff get theirs too)."""
@@ -88,8 +84,8 @@ async def on_startup(app: Application) -> None:
     await ctx.start()
     producer = command_list(ctx, PRODUCER_COMMANDS)
     await app.bot.set_my_commands(producer, scope=BotCommandScopeDefault())
-    staff = producer + command_list(ctx, STAFF_COMMANDS)
-    for staff_id in sorted(ctx.settings.staff_set):
+    staff = staff_command_list(ctx)
+    for staff_id in await ctx.staff.member_ids():
         try:
             await app.bot.set_my_commands(staff, scope=BotCommandScopeChat(staff_id))
         except (BadRequest, Forbidden) as exc:  # the staff member has not opened the bot yet

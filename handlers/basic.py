@@ -18,6 +18,7 @@ from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
 from handlers.context import AppContext, Context
 from handlers.send import answer, replace
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Update, Context], Awaitable[None]]
@@ -79,8 +80,9 @@ async def show_menu(update: Update, context: Context) -> None:
 
 async def show_help(update: Update, context: Context) -> None:
     ctx = context.app_ctx
-    is_staff = context.is_staff
-    await answer(update, context, Reply(ctx.renderer.render("common/help", is_staff=is_staff)))
+    is_admin = context.db_user is not None and context.db_user.role == Role.ADMIN
+    html = ctx.renderer.render("common/help", is_staff=context.is_staff, is_admin=is_admin)
+    await answer(update, context, Reply(html))
 
 
 async def cancel(update: Update, context: Context) -> None:

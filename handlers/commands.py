@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from telegram import BotCommand
+
+if TYPE_CHECKING:
+    from compose import AppContext
+
 PRODUCER_COMMANDS = ("start", "menu", "hoso", "dieukien", "lienhe", "trogiup", "huy")
-STAFF_COMMANDS = ("cauhoi", "napkb")
+STAFF_COMMANDS = ("cauhoi", "napkb", "canbo", "nhatky")
 HELP_ALIASES = ("help",)
+
+
+def command_list(ctx: AppContext, names: tuple[str, ...]) -> list[BotCommand]:
+    """BotCommands with their Vietnamese descriptions (templates/labels/commands.yaml)."""
+    return [BotCommand(name, ctx.renderer.label(f"commands.{name}")) for name in names]
+
+
+def staff_command_list(ctx: AppContext) -> list[BotCommand]:
+    """What a staff member's command menu shows: everyone's commands, then the staff ones."""
+    return command_list(ctx, PRODUCER_COMMANDS) + command_list(ctx, STAFF_COMMANDS)
