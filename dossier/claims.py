@@ -106,7 +106,7 @@ class AssistedDossier:
     """A dossier an officer entered and still holds (not yet claimed by its producer)."""
 
     id: int
-    product_name: str | None
+    product_name: str | None  # else the producer's name while the product is not named yet
     reference: str | None
     status: str
     updated_at: datetime
@@ -115,6 +115,12 @@ class AssistedDossier:
 
 class ClaimRefused(Exception):
     """The dossier is not an assisted dossier held by this officer, or the officer is no longer staff."""
+
+
+def _title(product_name: str | None, answers: dict[str, object] | None) -> str | None:
+    """What to call a dossier: its product, else (early in the form) its producer's name."""
+    producer = (answers or {}).get("producer_name")
+    return product_name or (str(producer)[:256] if producer else None)
 
 
 def token_hash(token: str) -> str:
@@ -170,8 +176,8 @@ class ClaimService:
         entry = DOSSIER_ENTRY.alias("entry")
         q = (
             select(
-                Dossier.id, Dossier.product_name, Dossier.reference, Dossier.status, Dossier.updated_at,
-                open_link,
+                Dossier.id, Dossier.product_name, Dossier.answers, Dossier.reference, Dossier.status,
+                Dossier.updated_at, open_link,
             )
             .join(entry, entry.c.id == Dossier.id)
             .where(Dossier.owner_id == officer_id, entry.c.assisted.is_(True))
@@ -179,7 +185,7 @@ class ClaimService:
         )
         async with self.db.session() as s:
             rows = (await s.execute(q)).all()
-        return [AssistedDossier(r[0], r[1], r[2], r[3], r[4], _aware(r[5])) for r in rows]
+        return [AssistedDossier(r[0], _title(r[1], r[2]), r[3], r[4], r[5], _aware(r[6])) for r in rows]
 
     async def issue_link(self, officer_id: int, dossier_id: int) -> IssuedLink:
         """A new claim link for an assisted dossier the officer holds; older open links stop working."""
@@ -192,7 +198,7 @@ class ClaimService:
             entry = DOSSIER_ENTRY.alias("entry")
             row = (
                 await s.execute(
-                    select(Dossier.product_name, Dossier.reference)
+                    select(Dossier.product_name, Dossier.answers, Dossier.reference)
                     .join(entry, entry.c.id == Dossier.id)
                     .where(
                         Dossier.id == dossier_id, Dossier.owner_id == officer_id, entry.c.assisted.is_(True)
@@ -221,7 +227,7 @@ class ClaimService:
             )
             audit(s, at=now, actor_id=officer_id, action="desk.claim_link", dossier=dossier_id,
                   expires=expires.isoformat(timespec="minutes"))
-        return IssuedLink(token, dossier_id, row[0], row[1], expires)
+        return IssuedLink(token, dossier_id, _title(row[0], row[1]), row[2], expires)
 
     async def claim(self, token: str, user_id: int) -> ClaimResult:
         """`user_id` opened a claim link: hand the dossier over if the link is good (see ClaimOutcome)."""
@@ -235,8 +241,8 @@ class ClaimService:
                 audit(s, at=now, actor_id=user_id, action="desk.claim_refused", reason="not_found")
                 return ClaimResult(ClaimOutcome.NOT_FOUND)
             result = ClaimResult(
-                ClaimOutcome.CLAIMED, dossier.id, dossier.product_name, dossier.reference, dossier.status,
-                claim.expires_at,
+                ClaimOutcome.CLAIMED, dossier.id, _title(dossier.product_name, dossier.answers),
+                dossier.reference, dossier.status, claim.expires_at,
             )
             refusal = self._refusal(claim, dossier, user_id, now)
             if refusal is not None:
@@ -276,7 +282,7 @@ class ClaimService:
                   producer=user_id)
             text = self.renderer.render(
                 "desk/claimed_officer",
-                product_name=dossier.product_name,
+                product_name=result.product_name,
                 reference=dossier.reference,
                 producer=producer.full_name if producer is not None else str(user_id),
             )
