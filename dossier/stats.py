@@ -267,7 +267,7 @@ def render_chart(stats: DeskStats, names: DeskNames, text: ChartText) -> bytes:
             )
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.5)
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()

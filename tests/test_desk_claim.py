@@ -5,13 +5,14 @@ as a hash."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
 from sqlalchemy import select
 
 from common.clock import FakeClock
-from dossier.claims import DOSSIER_ENTRY, DossierClaim
+from dossier.claims import DOSSIER_ENTRY, ClaimOutcome, DossierClaim
 from dossier.models import Dossier
 from fakebot.driver import FakeUser, Harness
 from handlers.outbox_sender import TelegramSender
@@ -173,3 +174,17 @@ async def test_the_officers_open_flow_ends_when_the_dossier_is_claimed(
     async with database.session() as s:
         dossier = await s.get(Dossier, d)
     assert dossier is not None and dossier.answers == {}  # the officer's text changed nothing
+
+
+async def test_two_people_opening_one_link_at_once_only_one_gets_the_dossier(bot: Harness) -> None:
+    ctx = bot.app.bot_data["ctx"]
+    for uid, name in ((STAFF_ID, "Cán bộ Hằng"), (661, "Lan"), (662, "Hùng")):
+        await bot.user(uid, name).send("/start")
+    prompt = await ctx.dossier.create(STAFF_ID)
+    await ctx.claims.mark_assisted(STAFF_ID, prompt.dossier_id)
+    link = await ctx.claims.issue_link(STAFF_ID, prompt.dossier_id)
+    results = await asyncio.gather(ctx.claims.claim(link.token, 661), ctx.claims.claim(link.token, 662))
+    outcomes = sorted(r.outcome.value for r in results)
+    assert outcomes == ["claimed", "used"]
+    winner = 661 if results[0].outcome == ClaimOutcome.CLAIMED else 662
+    assert (await ctx.dossier.get(winner, prompt.dossier_id)).id == prompt.dossier_id
