@@ -15,6 +15,7 @@ from common.clock import Clock, SystemClock
 from common.config import Settings
 from common.flood import FloodGuard
 from common.render import Renderer
+from dossier.claims import ClaimService
 from dossier.service import DossierService
 from knowledge.communes import CommuneDirectory
 from knowledge.eligibility import EligibilityCheck
@@ -49,6 +50,7 @@ class AppContext:
     eligibility: EligibilityCheck
     dossier: DossierService
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
+    claims: ClaimService  # assisted entry: dossiers officers entered, and the links that hand them over
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
 
     async def start(self) -> None:
@@ -103,5 +105,6 @@ def compose(
             ),
             run_worker=settings.outbox_worker,
         ),
+        claims=ClaimService(db, clock, staff, days=settings.claim_link_days, timezone=settings.timezone),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
     )

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     outbox_retry_max_seconds: float = Field(default=300.0, gt=0)
     # Run the outbox worker in this process (any number of processes may: they share the pacing).
     outbox_worker: bool = True
+    # Assisted entry (/nhaphoso): days a claim link (t.me/<bot>?start=claim_<token>) stays valid.
+    claim_link_days: int = Field(default=14, ge=1, le=365)
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base, UTCDateTime
@@ -37,6 +37,9 @@ class Dossier(Base):
     # Copied from the answers on every save (dossier/columns.py), for queues, scopes and audiences.
     commune: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     product_set: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # Assisted entry: the officer who filled it for a producer not on Telegram (dossier/claims.py).
+    entered_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    assisted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     current_step: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Engine sub-state not worth its own column: pending multi/group/commune choice, skipped steps.

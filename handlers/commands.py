@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 PRODUCER_COMMANDS = ("start", "menu", "hoso", "dieukien", "lienhe", "trogiup", "huy")
 STAFF_COMMANDS = ("cauhoi", "napkb", "canbo", "nhatky")
+# The desk: export, statistics, a dossier entered for a producer who is not on Telegram
+STAFF_COMMANDS += ("xuat", "thongke", "nhaphoso")
 HELP_ALIASES = ("help",)
 
 

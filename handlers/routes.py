@@ -17,7 +17,18 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import basic, dedupe, dossier_flow, eligibility, gate, inbox, knowledge, relay, staff_admin
+from handlers import (
+    basic,
+    dedupe,
+    desk,
+    dossier_flow,
+    eligibility,
+    gate,
+    inbox,
+    knowledge,
+    relay,
+    staff_admin,
+)
 from handlers.context import Flow, Router
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -48,6 +59,10 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         # Admins: who is staff over which communes, and the audit log.
         (0, CommandHandler("canbo", staff_admin.show_staff)),
         (0, CommandHandler("nhatky", staff_admin.show_audit)),
+        # Staff desk: export, statistics, a dossier entered for a producer (handlers/desk.py).
+        (0, CommandHandler("xuat", desk.export_command)),
+        (0, CommandHandler("thongke", desk.stats_command)),
+        (0, CommandHandler("nhaphoso", desk.assisted_command)),
         # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
         (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
         (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
@@ -57,6 +72,7 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         (0, CallbackQueryHandler(inbox.on_declined_button, pattern=r"^sd:d[lr]\b")),
         (0, CallbackQueryHandler(relay.on_thread_button, pattern=r"^sd:")),
         (0, CallbackQueryHandler(staff_admin.on_button, pattern=r"^st:")),
+        (0, CallbackQueryHandler(desk.on_button, pattern=r"^dsk:")),
         (0, CallbackQueryHandler(basic.stale_button)),
         # A staff member's Telegram reply to a question posted to them.
         (0, MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, relay.on_reply_message)),
@@ -85,6 +101,8 @@ ROUTER = Router(
         "hoso": lambda update, context, arg: dossier_flow.start(update, context),
         "dieukien": lambda update, context, arg: eligibility.start(update, context),
         "lienhe": lambda update, context, arg: relay.contact(update, context),
+        # An officer's link handing over a dossier they entered (handlers/desk.py).
+        "claim": desk.claim,
     },
     # The main menu's buttons (m:<item>); "ask" and "events" are answered by basic.menu_button.
     menu_actions={

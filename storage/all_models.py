@@ -1,5 +1,6 @@
 """Imports every module that defines tables, so Base.metadata knows them all (Alembic, tests)."""
 
+import dossier.claims  # the claim links of assisted entry
 import dossier.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import storage.models
