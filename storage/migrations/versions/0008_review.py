@@ -1,0 +1,73 @@
+"""Dossier review: the statuses of the review workflow (the old placeholders under_review, accepted,
+rejected and certified are mapped onto them), when the status last changed, the recognition date, the
+dossier a re-rating continues, and the last return for correction (flagged steps and a snapshot).
+
+Old → new: under_review → received, accepted → forwarded, rejected → not_rated, certified → rated
+(in dossiers and in the status history). Downgrade maps back (resubmitted → submitted, proposed →
+certified).
+
+Revision ID: 0008_review
+Revises: 0007_staff
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.db
+
+revision = "0008_review"
+down_revision = "0007_staff"
+branch_labels = None
+depends_on = None
+
+UP = {"under_review": "received", "accepted": "forwarded", "rejected": "not_rated", "certified": "rated"}
+DOWN = {
+    "received": "under_review",
+    "resubmitted": "submitted",
+    "forwarded": "accepted",
+    "not_rated": "rejected",
+    "rated": "certified",
+    "proposed": "certified",
+}
+
+
+def _rename(mapping: dict[str, str]) -> None:
+    dossiers = sa.table("dossiers", sa.column("status", sa.String()))
+    history = sa.table(
+        "dossier_status_history", sa.column("from_status", sa.String()), sa.column("to_status", sa.String())
+    )
+    for old, new in mapping.items():
+        op.execute(dossiers.update().where(dossiers.c.status == old).values(status=new))
+        op.execute(history.update().where(history.c.from_status == old).values(from_status=new))
+        op.execute(history.update().where(history.c.to_status == old).values(to_status=new))
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dossiers") as batch:
+        batch.add_column(sa.Column("recognized_on", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("status_at", storage.db.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("previous_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("corrections", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
+        batch.create_foreign_key(
+            "fk_dossiers_previous_id_dossiers", "dossiers", ["previous_id"], ["id"], ondelete="SET NULL"
+        )
+        batch.create_index("ix_dossiers_status_at", ["status_at"])
+        batch.create_index("ix_dossiers_previous_id", ["previous_id"])
+    _rename(UP)
+    # When the status last changed: the newest history row, else the last update.
+    op.execute(
+        "UPDATE dossiers SET status_at = COALESCE("
+        "(SELECT MAX(h.at) FROM dossier_status_history h WHERE h.dossier_id = dossiers.id), updated_at)"
+    )
+
+
+def downgrade() -> None:
+    _rename(DOWN)
+    with op.batch_alter_table("dossiers") as batch:
+        batch.drop_index("ix_dossiers_previous_id")
+        batch.drop_index("ix_dossiers_status_at")
+        batch.drop_constraint("fk_dossiers_previous_id_dossiers", type_="foreignkey")
+        batch.drop_column("corrections")
+        batch.drop_column("previous_id")
+        batch.drop_column("status_at")
+        batch.drop_column("recognized_on")
