@@ -479,8 +479,6 @@ class ReviewDesk:
         steps = {
             k: v.strip()[:REASON_LIMIT] for k, v in reasons.items() if self.form.has_step(k) and v.strip()
         }
-        if not steps:
-            raise BadResult("steps")
         return await self._act(user_id, dossier_id, S.RETURNED, note.strip()[:NOTE_LIMIT], flags=steps)
 
     async def rate(self, user_id: int, dossier_id: int, result: Result, note: str = "") -> Outcome:
@@ -502,6 +500,8 @@ class ReviewDesk:
         async with self.db.session() as s:
             access = await self._access(s, user_id)
             dossier = await self._dossier(s, access, dossier_id, lock=True)
+            if flags is not None and not flags:
+                raise BadResult("steps")  # after the access check: out of scope answers as not found
             if result is not None:
                 dossier.stars = result.stars
                 dossier.score = result.score
@@ -517,7 +517,7 @@ class ReviewDesk:
                 role=staff_role(access),
                 at=now,
                 note=note,
-                flagged_steps=sorted(flags, key=self._order) if flags else None,
+                flagged_steps=sorted(flags, key=self._order) if flags is not None else None,
             )
             if flags:
                 dossier.corrections = {

@@ -43,16 +43,25 @@ def _rename(mapping: dict[str, str]) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("dossiers") as batch:
-        batch.add_column(sa.Column("recognized_on", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("status_at", storage.db.UTCDateTime(), nullable=True))
-        batch.add_column(sa.Column("previous_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("corrections", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
-        batch.create_foreign_key(
-            "fk_dossiers_previous_id_dossiers", "dossiers", ["previous_id"], ["id"], ondelete="SET NULL"
+    # Plain ADD COLUMN, no batch: on SQLite a batch copy drops the old table, and with foreign keys on
+    # that DELETE would cascade to every attachment and history row.
+    op.add_column("dossiers", sa.Column("recognized_on", sa.Date(), nullable=True))
+    op.add_column("dossiers", sa.Column("status_at", storage.db.UTCDateTime(), nullable=True))
+    op.add_column("dossiers", sa.Column("previous_id", sa.Integer(), nullable=True))
+    op.add_column(
+        "dossiers", sa.Column("corrections", sa.JSON(), nullable=False, server_default=sa.text("'{}'"))
+    )
+    if op.get_bind().dialect.name != "sqlite":  # SQLite cannot add a constraint to an existing table
+        op.create_foreign_key(
+            "fk_dossiers_previous_id_dossiers",
+            "dossiers",
+            "dossiers",
+            ["previous_id"],
+            ["id"],
+            ondelete="SET NULL",
         )
-        batch.create_index("ix_dossiers_status_at", ["status_at"])
-        batch.create_index("ix_dossiers_previous_id", ["previous_id"])
+    op.create_index("ix_dossiers_status_at", "dossiers", ["status_at"])
+    op.create_index("ix_dossiers_previous_id", "dossiers", ["previous_id"])
     _rename(UP)
     # When the status last changed: the newest history row, else the last update.
     op.execute(
@@ -63,11 +72,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _rename(DOWN)
-    with op.batch_alter_table("dossiers") as batch:
-        batch.drop_index("ix_dossiers_previous_id")
-        batch.drop_index("ix_dossiers_status_at")
-        batch.drop_constraint("fk_dossiers_previous_id_dossiers", type_="foreignkey")
-        batch.drop_column("corrections")
-        batch.drop_column("previous_id")
-        batch.drop_column("status_at")
-        batch.drop_column("recognized_on")
+    op.drop_index("ix_dossiers_previous_id", table_name="dossiers")
+    op.drop_index("ix_dossiers_status_at", table_name="dossiers")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("fk_dossiers_previous_id_dossiers", "dossiers", type_="foreignkey")
+    for column in ("corrections", "previous_id", "status_at", "recognized_on"):
+        op.drop_column("dossiers", column)
