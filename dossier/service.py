@@ -507,6 +507,15 @@ class DossierService:
             old = await self._read(s, owner_id, rated_id)
             if not is_certified(old.status):
                 raise DossierLocked(old.status)
+            started = await s.scalar(
+                select(Dossier).where(
+                    Dossier.previous_id == old.id,
+                    Dossier.owner_id == owner_id,
+                    Dossier.status == DossierStatus.DRAFT,
+                )
+            )
+            if started is not None:  # a second tap continues the re-rating already started
+                return prompt_of(self.engine, started, self._state(started))
             answers = copy.deepcopy(old.answers or {})
             dossier = Dossier(owner_id=owner_id, created_at=now, updated_at=now, previous_id=old.id)
             await apply_transition(

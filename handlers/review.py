@@ -96,14 +96,8 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
     r = ctx.renderer
     names = _status_names(ctx)
     ci, ps = _dash(q.commune_no), _dash(q.product_set)
-    if q.status == "open":
-        filter_name = r.label("review.filter_open", n=q.total).split(" (")[0].lstrip("⏳ ")
-    elif q.status == "all":
-        filter_name = r.label("review.filter_all", n=q.total).split(" (")[0].lstrip("🗂 ")
-    else:
-        filter_name = names.get(q.status, q.status)
     html = r.render(
-        "review/queue", q=q, status_names=names, filter_name=filter_name, set_name=ctx.review.set_name
+        "review/queue", q=q, status_names=names, set_name=ctx.review.set_name
     )
     rows = [
         [
@@ -140,12 +134,15 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
         if n
     ]
     rows += [filters[i : i + 2] for i in range(0, len(filters), 2)]
-    commune = q.commune or r.label("review.any_commune").lstrip("🏘 ")
-    product_set = (
-        ctx.review.set_name(q.product_set) if q.product_set else r.label("review.any_set").lstrip("📦 ")
-    )
-    rows.append([Button(r.label("review.filter_commune", name=commune[:30]), f"rv:fc:{q.status}:{ps}")])
-    rows.append([Button(r.label("review.filter_set", name=product_set[:30]), f"rv:fp:{q.status}:{ci}")])
+    if q.commune:
+        rows.append([Button(r.label("review.filter_commune", name=q.commune[:30]), f"rv:fc:{q.status}:{ps}")])
+    else:
+        rows.append([Button(r.label("review.any_commune"), f"rv:fc:{q.status}:{ps}")])
+    if q.product_set:
+        name = ctx.review.set_name(q.product_set)[:30]
+        rows.append([Button(r.label("review.filter_set", name=name), f"rv:fp:{q.status}:{ci}")])
+    else:
+        rows.append([Button(r.label("review.any_set"), f"rv:fp:{q.status}:{ci}")])
     return Reply(html, rows)
 
 

@@ -49,6 +49,8 @@ async def submit_new(bot: Harness, u: FakeUser) -> int:
     """A complete dossier (filled through the service, as the chat would), submitted in the chat."""
     await u.send("/start")
     ctx = bot.app.bot_data["ctx"]
+    for key in [k for k in bot.fake.files if k.startswith("file-")]:
+        del bot.fake.files[key]  # as in tests.test_dossier_service: uploads the bot cannot fetch
     prompt = await fill(ctx.dossier, u.id, await ctx.dossier.create(u.id))
     bot.fake.refusals.clear()  # the service tried to keep copies of ids the fake never issued
     register_files(bot)
