@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from common.clock import Clock, SystemClock
 from common.config import Settings
 from common.flood import FloodGuard
 from common.render import Renderer
 from dossier.claims import ClaimService
+from dossier.review import ReviewDesk
 from dossier.service import DossierService
 from knowledge.communes import CommuneDirectory
 from knowledge.eligibility import EligibilityCheck
@@ -52,6 +53,15 @@ class AppContext:
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
     claims: ClaimService  # assisted entry: dossiers officers entered, and the links that hand them over
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
+    # Dossier status (issue #11): the officers' desk and the status notices, built from the services
+    # above; it also hooks the dossier service (a submission's notice to officers).
+    review: ReviewDesk = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.review = ReviewDesk(
+            self.db, self.clock, self.dossier, self.staff, self.outbox, self.renderer,
+            staff_chat_id=self.settings.staff_chat_id,
+        )
 
     async def start(self) -> None:
         """What must happen before the first update: migrate, then build the knowledge index."""

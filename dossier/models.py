@@ -16,12 +16,14 @@ class DossierStatus(StrEnum):
     """Where a dossier stands; which status may follow which is dossier.workflow's table."""
 
     DRAFT = "draft"
-    SUBMITTED = "submitted"
-    UNDER_REVIEW = "under_review"
-    RETURNED = "returned"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    CERTIFIED = "certified"
+    SUBMITTED = "submitted"  # sent by the producer, not yet looked at
+    RECEIVED = "received"  # the commune checked the format and took it in
+    RETURNED = "returned"  # sent back to the producer to correct some items
+    RESUBMITTED = "resubmitted"  # corrected and sent again
+    FORWARDED = "forwarded"  # passed on to the province's rating council
+    RATED = "rated"  # recognised: stars, score, certificate, valid until
+    NOT_RATED = "not_rated"  # the council did not rate it (with the reason)
+    PROPOSED = "proposed"  # a 5-star product proposed to the central level
 
 
 class Dossier(Base):
@@ -53,7 +55,16 @@ class Dossier(Base):
     stars: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     certificate_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recognized_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # When the status last changed (the desk's queue is oldest first by it).
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # A re-rating or upgrade of a rated product: the dossier it continues.
+    previous_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("dossiers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    # The last return for correction: {"steps": {step id: why}, "snapshot": answers when returned}.
+    corrections: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __mapper_args__ = {"version_id_col": version}
 

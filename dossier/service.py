@@ -12,9 +12,10 @@ import asyncio
 import copy
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -29,7 +30,7 @@ from dossier.form import default_form
 from dossier.intent import looks_like_question
 from dossier.models import Attachment, Dossier, DossierStatus, DossierStatusHistory
 from dossier.references import next_reference
-from dossier.schema import Form
+from dossier.schema import Form, has_answer
 from dossier.steps.base import CommuneResolver, FileRef
 from dossier.uploads import (
     FileDownloader,
@@ -50,7 +51,15 @@ from dossier.views import (
     review_prompt,
     summary_of,
 )
-from dossier.workflow import Role, apply_transition, check_transition, is_deletable, is_editable
+from dossier.workflow import (
+    SUBMIT_TARGET,
+    Role,
+    apply_transition,
+    check_transition,
+    is_certified,
+    is_deletable,
+    is_editable,
+)
 from storage.db import Database
 from storage.files import FileStore, LocalFileStore
 
@@ -67,6 +76,11 @@ __all__ = [
     "SubmitResult",
     "Upload",
 ]
+
+
+# Called in the transaction of every status change the service makes (the review desk queues the
+# notices): (session, dossier, history row) → whether anybody was told.
+TransitionHook = Callable[[AsyncSession, Dossier, DossierStatusHistory], Awaitable[bool]]
 
 
 class DossierService:
@@ -96,6 +110,10 @@ class DossierService:
         self.engine = DossierEngine(self.form, communes)
         self.downloader = downloader
         self.tz = ZoneInfo(settings.timezone)
+        # Set by the review desk (dossier.review) when the composition root builds it: the notices
+        # of a submission, and the line shown when a returned dossier's other items are touched.
+        self.on_transition: TransitionHook | None = None
+        self.correction_only = "correction_only"
 
     # ------------------------------------------------------------------------------- helpers
 
@@ -129,6 +147,10 @@ class DossierService:
             raise DossierNotFound(str(dossier_id))
         return dossier
 
+    def state_of(self, dossier: Dossier) -> DossierState:
+        """The engine's state of a stored dossier (a copy: changing it changes nothing stored)."""
+        return self._state(dossier)
+
     def _state(self, dossier: Dossier) -> DossierState:
         state = DossierState.from_parts(
             copy.deepcopy(dossier.answers),
@@ -160,12 +182,30 @@ class DossierService:
             if not is_editable(dossier.status):
                 return prompt_of(self.engine, dossier, state)
             before = self.engine.attachment_ids(state.answers)
+            answers_before = copy.deepcopy(state.answers)
             outcome = operation(state)
+            if outcome.ok and not self._within_corrections(dossier, answers_before, state):
+                state = self._state(dossier)
+                outcome = Outcome(False, self.correction_only)
             if outcome.ok:
                 self._save(dossier, state)
                 if before - self.engine.attachment_ids(state.answers):
                     await self._delete_unreferenced(s, dossier, state)
         return prompt_of(self.engine, dossier, state, outcome.error)
+
+    def _within_corrections(self, dossier: Dossier, before: dict[str, Any], state: DossierState) -> bool:
+        """A dossier returned for correction: only the flagged steps (and items that became required
+        and are missing) may change or be visited; True for any other dossier."""
+        if dossier.status != DossierStatus.RETURNED:
+            return True
+        flagged = set((dossier.corrections or {}).get("steps") or {})
+        if not flagged:
+            return True
+        open_steps = flagged | {m.step_id for m in self.engine.missing(state)}
+        if state.current is not None and state.current not in open_steps:
+            return False
+        changed = {k for k in set(before) | set(state.answers) if before.get(k) != state.answers.get(k)}
+        return changed <= open_steps
 
     # ------------------------------------------------------------------------------- reading
 
@@ -217,11 +257,15 @@ class DossierService:
         """The files of the dossier that its answers still refer to, in form order."""
         async with self.db.session() as s:
             dossier = await self._read(s, owner_id, dossier_id)
-            rows = (
-                await s.scalars(
-                    select(Attachment).where(Attachment.dossier_id == dossier.id).order_by(Attachment.id)
-                )
-            ).all()
+            return await self.attachments_in(s, dossier)
+
+    async def attachments_in(self, s: AsyncSession, dossier: Dossier) -> list[AttachmentInfo]:
+        """The files of `dossier` its answers refer to, in form order (the caller checked access)."""
+        rows = (
+            await s.scalars(
+                select(Attachment).where(Attachment.dossier_id == dossier.id).order_by(Attachment.id)
+            )
+        ).all()
         wanted = self.engine.attachment_ids(dossier.answers, relevant_only=True)
         order = {step.id: step.index for step in self.form.steps}
         infos = [
@@ -421,14 +465,16 @@ class DossierService:
             remove_file(path)
 
     async def submit(self, owner_id: int, dossier_id: int) -> SubmitResult:
-        """Submit a complete draft (or a returned dossier): reference code, history row, locked.
+        """Submit a complete draft, or send a returned dossier again: reference code, history row,
+        locked; the officers' notice is queued in the same transaction (`on_transition`).
 
         Raises DossierIncomplete (with the missing items), DossierLocked or DossierNotFound.
         """
         now = self.clock.now()
         async with self.db.session() as s:
             dossier = await self._lock(s, owner_id, dossier_id)
-            check_transition(dossier.status, DossierStatus.SUBMITTED, Role.OWNER)  # else DossierLocked
+            target = SUBMIT_TARGET.get(dossier.status, DossierStatus.SUBMITTED)
+            check_transition(dossier.status, target, Role.OWNER)  # else DossierLocked
             state = self._state(dossier)
             missing = self.engine.missing(state)
             if missing:
@@ -438,21 +484,81 @@ class DossierService:
             self.engine.to_review(state)
             self._save(dossier, state)
             dossier.submitted_at = now
-            await apply_transition(
-                s, dossier, DossierStatus.SUBMITTED, actor_id=owner_id, role=Role.OWNER, at=now
+            history = await apply_transition(s, dossier, target, actor_id=owner_id, role=Role.OWNER, at=now)
+            told = await self.on_transition(s, dossier, history) if self.on_transition else False
+            result = SubmitResult(
+                dossier.id,
+                dossier.reference,
+                now,
+                dossier.product_name,
+                resubmitted=target == DossierStatus.RESUBMITTED,
+                officers_told=told,
             )
-            result = SubmitResult(dossier.id, dossier.reference, now, dossier.product_name)
         return result
+
+    async def rerate(self, owner_id: int, rated_id: int) -> DossierPrompt:
+        """A re-rating or upgrade of a rated product: a new draft linked to the old dossier
+        (`previous_id`) with its answers and files copied; the kind of registration becomes «phân
+        hạng lại» with the certificate's number and stars, and the producer starts at the review.
+
+        Raises DossierNotFound (not the owner's) or DossierLocked (the product is not rated)."""
+        now = self.clock.now()
+        async with self.db.session() as s:
+            old = await self._read(s, owner_id, rated_id)
+            if not is_certified(old.status):
+                raise DossierLocked(old.status)
+            started = await s.scalar(
+                select(Dossier).where(
+                    Dossier.previous_id == old.id,
+                    Dossier.owner_id == owner_id,
+                    Dossier.status == DossierStatus.DRAFT,
+                )
+            )
+            if started is not None:  # a second tap continues the re-rating already started
+                return prompt_of(self.engine, started, self._state(started))
+            answers = copy.deepcopy(old.answers or {})
+            dossier = Dossier(owner_id=owner_id, created_at=now, updated_at=now, previous_id=old.id)
+            await apply_transition(
+                s, dossier, DossierStatus.DRAFT, actor_id=owner_id, role=Role.OWNER, at=now
+            )
+            mapping: dict[int, int] = {}
+            for row in (await s.scalars(select(Attachment).where(Attachment.dossier_id == old.id))).all():
+                copied = Attachment(
+                    dossier_id=dossier.id,
+                    step_id=row.step_id,
+                    kind=row.kind,
+                    file_id=row.file_id,
+                    file_unique_id=row.file_unique_id,
+                    file_name=row.file_name,
+                    mime=row.mime,
+                    size=row.size,
+                    created_at=now,
+                )
+                s.add(copied)
+                await s.flush()
+                mapping[row.id] = copied.id
+            answers = _remap_attachments(answers, mapping)
+            answers.update(_rerating_answers(old))
+            state = DossierState.from_parts(answers, None, True, {})
+            self.engine.repair(state)
+            self.engine.to_review(state)
+            self._save(dossier, state)
+        return prompt_of(self.engine, dossier, state)
 
     # ------------------------------------------------------------------------------- documents
 
     async def render_pdf(self, owner_id: int, dossier_id: int) -> bytes:
         """The filled registration form as PDF bytes."""
-        from dossier.pdf import render_dossier_pdf
-
         async with self.db.session() as s:
             dossier = await self._read(s, owner_id, dossier_id)
-        files = await self.attachments(owner_id, dossier_id)
+            files = await self.attachments_in(s, dossier)
+        return await self.render_pdf_of(dossier, files)
+
+    async def render_pdf_of(self, dossier: Dossier, files: list[AttachmentInfo]) -> bytes:
+        """The printout of a dossier already read (the staff desk's variant: the caller checked the
+        officer's role and scope)."""
+        from dossier.pdf import render_dossier_pdf
+
         # About 0.1-0.25 s of CPU: rendered in a worker thread so the bot keeps answering others.
         return await asyncio.to_thread(
             render_dossier_pdf,
@@ -465,7 +571,34 @@ class DossierService:
             timezone=self.settings.timezone,
         )
 
-    def pdf_file_name(self, summary: DossierSummary) -> str:
+    def pdf_file_name(self, summary: DossierSummary | Dossier) -> str:
         """A safe ASCII file name for the PDF, e.g. phieu-dang-ky-OCOP-2026-0042.pdf."""
         tail = summary.reference or f"nhap-{summary.id}"
         return "phieu-dang-ky-" + re.sub(r"[^A-Za-z0-9-]", "", tail) + ".pdf"
+
+
+def _remap_attachments(value: Any, mapping: dict[int, int]) -> Any:
+    """The answers with every file reference pointing at the copied attachment rows (references to
+    files not copied are dropped, so the step is asked again)."""
+    if isinstance(value, dict):
+        if "attachment_id" in value:
+            new = mapping.get(value.get("attachment_id"))  # type: ignore[arg-type]
+            return {**value, "attachment_id": new} if new is not None else None
+        return {k: _remap_attachments(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_remap_attachments(v, mapping) for v in value]
+        return [v for v in items if v is not None]
+    return value
+
+
+def _rerating_answers(old: Dossier) -> dict[str, Any]:
+    """What a re-rating knows from the rated dossier: the kind of registration, the certificate's
+    number, stars and date (answers the form does not have are dropped by the engine's repair)."""
+    out: dict[str, Any] = {"kind": "reevaluation"}
+    if old.certificate_no:
+        out["cert_number"] = old.certificate_no
+    if old.stars:
+        out["cert_stars"] = str(old.stars)
+    if old.recognized_on:
+        out["cert_date"] = old.recognized_on.isoformat()
+    return {k: v for k, v in out.items() if has_answer(v)}

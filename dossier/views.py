@@ -6,7 +6,7 @@ from the engine's view of a dossier. The chat handler renders these with templat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from dossier.engine import DossierEngine, DossierState, MissingItem, Prompt, ReviewSection
@@ -56,6 +56,8 @@ class DossierPrompt:
     can_submit: bool
     product_name: str | None
     suggested: tuple[MissingItem, ...] = ()  # optional attachments still worth sending (review only)
+    # Returned for correction: the only steps the producer may change, with the officer's reasons.
+    corrections: tuple[tuple[str, int, str, str], ...] = ()  # (step id, step no, label, why)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,10 @@ class DossierSummary:
     answered: int
     total: int
     missing: int
+    status_at: datetime | None = None
+    previous_id: int | None = None
+    stars: int | None = None
+    valid_until: date | None = None
 
     @property
     def editable(self) -> bool:
@@ -111,6 +117,8 @@ class SubmitResult:
     reference: str
     submitted_at: datetime
     product_name: str | None
+    resubmitted: bool = False  # sent again after a return for correction
+    officers_told: bool = False  # a notice to officers was queued with it
 
 
 def prompt_of(
@@ -147,6 +155,7 @@ def prompt_of(
         missing=missing,
         can_submit=not missing,
         product_name=dossier.product_name,
+        corrections=corrections_of(engine, dossier),
     )
 
 
@@ -185,7 +194,18 @@ def review_prompt(
         can_submit=kind == "review" and not missing,
         product_name=dossier.product_name,
         suggested=tuple(engine.suggested_files(state)) if kind == "review" else (),
+        corrections=corrections_of(engine, dossier) if kind == "review" else (),
     )
+
+
+def corrections_of(engine: DossierEngine, dossier: Dossier) -> tuple[tuple[str, int, str, str], ...]:
+    """A returned dossier's flagged steps in form order: (step id, step no, label, the officer's why)."""
+    if dossier.status != "returned":
+        return ()
+    steps = (dossier.corrections or {}).get("steps") or {}
+    form = engine.form
+    flagged = [form.step(sid) for sid in steps if form.has_step(sid)]
+    return tuple((s.id, s.index, s.label, str(steps[s.id])) for s in sorted(flagged, key=lambda s: s.index))
 
 
 def summary_of(engine: DossierEngine, dossier: Dossier, state: DossierState) -> DossierSummary:
@@ -202,4 +222,8 @@ def summary_of(engine: DossierEngine, dossier: Dossier, state: DossierState) -> 
         answered=answered,
         total=total,
         missing=len(engine.missing(state)),
+        status_at=dossier.status_at,
+        previous_id=dossier.previous_id,
+        stars=dossier.stars,
+        valid_until=dossier.valid_until,
     )

@@ -13,6 +13,9 @@ PRODUCER_COMMANDS = ("start", "menu", "hoso", "dieukien", "lienhe", "trogiup", "
 STAFF_COMMANDS = ("cauhoi", "napkb", "canbo", "nhatky")
 # The desk: export, statistics, a dossier entered for a producer who is not on Telegram
 STAFF_COMMANDS += ("xuat", "thongke", "nhaphoso")
+# Dossier status (issue #11): producers' /trangthai, officers' /duyet.
+PRODUCER_COMMANDS += ("trangthai",)
+STAFF_COMMANDS += ("duyet",)
 HELP_ALIASES = ("help",)
 
 

@@ -16,6 +16,7 @@ from telegram import InputFile, Message, Update
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
+from dossier.review import StatusLine
 from dossier.service import (
     DossierIncomplete,
     DossierLocked,
@@ -74,6 +75,7 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
         return Reply(html, rows)
     if p.missing:
         rows.append([Button(r.label("dossier.continue"), f"dos:c:{d}")])
+    rows += fix_rows(ctx, p)
     if p.can_submit:
         rows.append([Button(r.label("dossier.submit"), f"dos:sub:{d}")])
     rows.append(
@@ -82,10 +84,23 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
     return Reply(html, rows)
 
 
+def fix_rows(ctx: AppContext, p: DossierPrompt) -> list[list[Button]]:
+    """Returned for correction: a button for each item the officer flagged (the only ones open)."""
+    label = ctx.renderer.label
+    return [
+        [Button(label("review.fix_item", label=name[:50]), f"dos:j:{p.dossier_id}:{no}")]
+        for _, no, name, _ in p.corrections
+    ]
+
+
 def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None) -> Reply:
     """«Sửa một mục» in a phone's screenful: first the sections, then the items of the one chosen."""
     r = ctx.renderer
     d = p.dossier_id
+    if p.corrections:  # returned for correction: only the flagged items can be edited
+        rows = fix_rows(ctx, p)
+        rows.append([Button(r.label("dossier.review"), f"dos:r:{d}")])
+        return Reply(r.render("dossier/edit_menu", section=None), rows)
     if section_no is None or not 0 <= section_no < len(p.review):
         rows = [
             [Button(r.label("dossier.edit_section", title=s.title, n=len(s.items)), f"dos:es:{d}:{i}")]
@@ -114,17 +129,34 @@ def confirm_reply(ctx: AppContext, name: str, yes: str, no: str, **context: obje
     return Reply(r.render(f"dossier/{name}", **context), rows)
 
 
-def list_reply(ctx: AppContext, dossiers: list[DossierSummary]) -> Reply:
+STATUS_TIMELINES = (5, 2, 0)  # timeline entries per dossier, fewer until the list fits one message
+MAX_LISTED = 10
+
+
+def list_reply(ctx: AppContext, lines: list[StatusLine]) -> Reply:
+    """«Hồ sơ của tôi» / /trangthai: each dossier's status, last change, next step and timeline."""
     r = ctx.renderer
-    names = {s: r.label(f"dossier.status_{s}") for s in {d.status for d in dossiers}}
+    names = {s: r.label(f"review.status_{s}") for s in {d.status for d in lines} | {
+        h.to_status for d in lines for h in d.history}}
+    shown = lines[:MAX_LISTED]
+    html = ""
+    for steps in STATUS_TIMELINES:
+        html = r.render("review/status_list", lines=shown, status_names=names, steps=steps,
+                        more=len(lines) - len(shown))
+        if len(plain_text(html).encode("utf-16-le")) // 2 <= TEXT_LIMIT:
+            break
     rows: list[list[Button]] = []
-    for d in dossiers:
+    for d in shown:
+        name = d.product_name or r.label("dossier.untitled")
+        short = name if len(name) <= 40 else name[:39] + "…"
         if d.editable:
-            rows.append([Button(r.label("dossier.open", name=_name(ctx, d)), f"dos:o:{d.id}")])
+            rows.append([Button(r.label("dossier.open", name=short), f"dos:o:{d.id}")])
         else:
             rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
+        if d.certified:
+            rows.append([Button(r.label("review.rerate", name=short[:30]), f"dos:rerate:{d.id}")])
     rows.append([Button(r.label("dossier.new"), "dos:n")])
-    return Reply(r.render("dossier/list", dossiers=dossiers, status_names=names), rows)
+    return Reply(html, rows)
 
 
 # ---- entry points -------------------------------------------------------------------------------
@@ -162,11 +194,29 @@ def _is_link(update: Update) -> bool:
 
 
 async def mine(update: Update, context: Context) -> None:
-    """ "Hồ sơ của tôi": every dossier with its status; drafts to continue, submitted ones' PDF."""
+    """ "Hồ sơ của tôi": every dossier with its status, the next step and its timeline; drafts to
+    continue, submitted ones' PDF, a re-rating for rated ones."""
     ctx = context.app_ctx
     assert update.effective_user is not None
-    dossiers = await ctx.dossier.list_dossiers(update.effective_user.id)
-    await answer(update, context, list_reply(ctx, dossiers))
+    lines = await ctx.review.status_lines(update.effective_user.id)
+    await answer(update, context, list_reply(ctx, lines))
+
+
+async def status(update: Update, context: Context) -> None:
+    """/trangthai [mã hồ sơ]: the same list, or one of the user's own dossiers with its whole
+    timeline (another user's code is simply not found)."""
+    ctx = context.app_ctx
+    assert update.effective_user is not None
+    user_id = update.effective_user.id
+    ref = " ".join(context.args or [])[:40]
+    if not ref:
+        await mine(update, context)
+        return
+    dossier_id = await ctx.review.find_own(user_id, ref)
+    if dossier_id is None:
+        await answer(update, context, Reply(ctx.renderer.render("review/not_yours", ref=ref)))
+        return
+    await answer(update, context, list_reply(ctx, await ctx.review.status_lines(user_id, dossier_id)))
 
 
 async def new_dossier(update: Update, context: Context) -> None:
@@ -403,6 +453,16 @@ async def act_typed_question(update: Update, context: Context, press: Press) -> 
     await _show(update, context, prompt)
 
 
+async def act_rerate(update: Update, context: Context, press: Press) -> None:
+    """«Phân hạng lại / nâng hạng» under a rated product: a new dossier linked to it, answers copied."""
+    ctx = context.app_ctx
+    old = await ctx.dossier.get(_uid(update), press.dossier_id)
+    prompt = await ctx.dossier.rerate(_uid(update), press.dossier_id)
+    html = ctx.renderer.render("review/rerate_started", reference=old.reference)
+    await answer(update, context, Reply(html))
+    await _show(update, context, prompt, drop=False)
+
+
 # action → (how its arguments are read, what it does)
 ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "a": (_with_value, act_choose),
@@ -422,6 +482,7 @@ ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "pdf": (_dossier_only, act_pdf),
     "del": (_dossier_only, act_delete_ask),
     "delok": (_dossier_only, act_delete),
+    "rerate": (_dossier_only, act_rerate),
 }
 
 

@@ -29,6 +29,7 @@ from handlers import (
     relay,
     staff_admin,
 )
+from handlers import review as review_desk
 from handlers.context import Flow, Router
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -63,11 +64,15 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         (0, CommandHandler("xuat", desk.export_command)),
         (0, CommandHandler("thongke", desk.stats_command)),
         (0, CommandHandler("nhaphoso", desk.assisted_command)),
+        # Dossier status: producers' /trangthai, the officers' review desk /duyet (issue #11).
+        (0, CommandHandler("trangthai", dossier_flow.status)),
+        (0, CommandHandler("duyet", review_desk.show_queue)),
         # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
         (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
         (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
         (0, CallbackQueryHandler(eligibility.on_button, pattern=r"^el:")),
         (0, CallbackQueryHandler(dossier_flow.on_button, pattern=r"^dos:")),
+        (0, CallbackQueryHandler(review_desk.on_button, pattern=r"^rv:")),
         (0, CallbackQueryHandler(inbox.on_inbox_button, pattern=r"^sd:(ga|gl|gn|gle):")),
         (0, CallbackQueryHandler(inbox.on_declined_button, pattern=r"^sd:d[lr]\b")),
         (0, CallbackQueryHandler(relay.on_thread_button, pattern=r"^sd:")),
@@ -95,6 +100,8 @@ ROUTER = Router(
         inbox.GROUP_ANSWER: Flow(on_text=inbox.on_group_answer_text),
         inbox.GROUP_LINK: Flow(on_text=inbox.on_group_link_text),
         staff_admin.ADD_FLOW: Flow(on_text=staff_admin.on_add_text),
+        # An officer typing a note, a reason or a result at the review desk.
+        **{name: Flow(on_text=review_desk.on_text) for name in review_desk.FLOWS},
     },
     # t.me/<bot>?start=<name>_<arg>
     deep_links={

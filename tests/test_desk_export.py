@@ -170,14 +170,14 @@ async def test_forged_filters_and_non_staff_get_the_ordinary_refusals(
     stale = "Nút này đã cũ hoặc không hợp lệ."
     for forged in (
         f"dsk:xg:-:{commune_key('Xuân Mai')}:-",  # another commune: outside the scope
-        "dsk:xg:certified:-:-",  # a known status with nothing of it in Quảng Bị: an empty export
+        "dsk:xg:rated:-:-",  # a known status with nothing of it in Quảng Bị: an empty export
         "dsk:xg:hacked:-:-",
         "dsk:xg:-:-:../etc",
         "dsk:xg:-:-",
         "dsk:zz",
     ):
         await officer.press_data(forged)
-        if forged == "dsk:xg:certified:-:-":
+        if forged == "dsk:xg:rated:-:-":
             assert "Không có hồ sơ nào" in officer.last.text  # known status, nothing of it in Quảng Bị
         else:
             assert officer.last.text.startswith(stale), forged

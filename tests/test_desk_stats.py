@@ -53,7 +53,7 @@ async def test_the_chart_is_a_png_with_every_vietnamese_letter(database: Databas
 def test_an_unnamed_status_is_shown_as_stored() -> None:
     names = desk_names(Renderer(), default_form())
     assert names.status("submitted") == "Đã nộp"
-    assert names.status("forwarded") == "Đã chuyển lên thành phố"
+    assert names.status("forwarded") == "Đã chuyển lên Thành phố"
     assert names.status("brand_new_state") == "brand_new_state"
     assert names.product_set("coffee") == "13. Cà phê, ca cao"
     assert names.product_set("unknown_set") == "unknown_set"

@@ -1,8 +1,11 @@
-"""Dossier status changes: the transition table, the one function that applies a transition with its
-history row in the same transaction, and today's behaviour through the service (create, submit,
-resubmit after a return, refusals)."""
+"""Dossier status changes: the transition table (every allowed transition, to its roles only; every
+other pair refused), the one function that applies a transition with its history row in the same
+transaction, the 36 months of a certificate, and the service (create, submit, resubmit after a
+return, refusals)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 from sqlalchemy import select, update
@@ -13,12 +16,16 @@ from dossier.models import Dossier, DossierStatus, DossierStatusHistory
 from dossier.service import DossierService
 from dossier.workflow import (
     EDITABLE_STATUSES,
+    SUBMIT_TARGET,
     TRANSITIONS,
     Role,
+    allowed,
     apply_transition,
     check_transition,
     is_deletable,
     is_editable,
+    targets,
+    valid_until,
 )
 from storage.db import Database
 from tests.test_dossier_service import OWNER, fill, service, service_settings  # noqa: F401 (fixtures)
@@ -26,15 +33,57 @@ from tests.test_dossier_service import OWNER, fill, service, service_settings  #
 S = DossierStatus
 
 
-def test_todays_table() -> None:
-    assert {(t.source, t.target, tuple(sorted(t.roles))) for t in TRANSITIONS} == {
-        (None, S.DRAFT, (Role.OWNER,)),
-        (S.DRAFT, S.SUBMITTED, (Role.OWNER,)),
-        (S.RETURNED, S.SUBMITTED, (Role.OWNER,)),
-    }
+OFFICERS = (Role.ADMIN, Role.STAFF)
+EXPECTED = {
+    (None, S.DRAFT, (Role.OWNER,)),
+    (S.DRAFT, S.SUBMITTED, (Role.OWNER,)),
+    (S.SUBMITTED, S.RECEIVED, OFFICERS),
+    (S.SUBMITTED, S.RETURNED, OFFICERS),
+    (S.RECEIVED, S.RETURNED, OFFICERS),
+    (S.RETURNED, S.RESUBMITTED, (Role.OWNER,)),
+    (S.RESUBMITTED, S.RECEIVED, OFFICERS),
+    (S.RESUBMITTED, S.RETURNED, OFFICERS),
+    (S.RECEIVED, S.FORWARDED, OFFICERS),
+    (S.FORWARDED, S.RETURNED, OFFICERS),
+    (S.FORWARDED, S.RATED, OFFICERS),
+    (S.FORWARDED, S.NOT_RATED, OFFICERS),
+    (S.RATED, S.PROPOSED, OFFICERS),
+}
+
+
+def test_the_table() -> None:
+    assert {(t.source, t.target, tuple(sorted(t.roles))) for t in TRANSITIONS} == EXPECTED
     assert EDITABLE_STATUSES == {S.DRAFT, S.RETURNED}
+    assert SUBMIT_TARGET == {"draft": S.SUBMITTED, "returned": S.RESUBMITTED}
     assert is_editable("draft") and is_editable("returned") and not is_editable("submitted")
-    assert is_deletable("draft") and not is_deletable("returned") and not is_deletable("certified")
+    assert is_deletable("draft") and not is_deletable("returned") and not is_deletable("rated")
+    assert targets("forwarded", Role.STAFF) == [S.RETURNED, S.RATED, S.NOT_RATED]
+    assert targets("forwarded", Role.OWNER) == []
+
+
+@pytest.mark.parametrize(("source", "target", "roles"), sorted(EXPECTED, key=str))
+def test_every_allowed_transition_is_allowed_to_its_roles_only(
+    source: DossierStatus | None, target: DossierStatus, roles: tuple[Role, ...]
+) -> None:
+    for role in Role:
+        if role in roles:
+            check_transition(source, target, role)
+        else:
+            with pytest.raises(TransitionNotAllowed):
+                check_transition(source, target, role)
+
+
+def test_every_pair_not_in_the_table_is_refused_to_everyone() -> None:
+    pairs = {(source, target) for source, target, _ in EXPECTED}
+    refused = 0
+    for source in [None, *S]:
+        for target in S:
+            if (source, target) in pairs:
+                continue
+            for role in Role:
+                assert not allowed(source, target, role), (source, target, role)
+                refused += 1
+    assert refused > 300
 
 
 @pytest.mark.parametrize(
@@ -44,9 +93,17 @@ def test_todays_table() -> None:
         ("draft", S.SUBMITTED, Role.STAFF),  # not the staff's to submit
         ("draft", S.SUBMITTED, Role.SYSTEM),
         ("submitted", S.DRAFT, Role.ADMIN),
-        ("certified", S.RETURNED, Role.OWNER),
+        ("rated", S.RETURNED, Role.OWNER),
         (None, S.SUBMITTED, Role.OWNER),  # created already submitted
         ("no-such-status", S.SUBMITTED, Role.OWNER),
+        ("submitted", S.RATED, Role.STAFF),  # skipping the commune and the province
+        ("received", S.RATED, Role.ADMIN),
+        ("submitted", S.RECEIVED, Role.OWNER),  # a producer cannot receive their own dossier
+        ("returned", S.SUBMITTED, Role.OWNER),  # a returned dossier is resubmitted, not submitted
+        ("returned", S.RECEIVED, Role.STAFF),  # waiting for the producer
+        ("not_rated", S.RATED, Role.ADMIN),
+        ("forwarded", S.PROPOSED, Role.STAFF),  # proposed only once rated
+        ("proposed", S.RATED, Role.STAFF),
     ],
 )
 def test_transitions_not_in_the_table_are_refused_with_a_typed_error(
@@ -56,6 +113,18 @@ def test_transitions_not_in_the_table_are_refused_with_a_typed_error(
         check_transition(source, target, role)
     assert (info.value.source, info.value.target, info.value.role) == (source, target, role)
     assert isinstance(info.value, DossierLocked)  # the chat answers it as "no longer editable"
+
+
+@pytest.mark.parametrize(
+    ("recognized", "until"),
+    [
+        (date(2026, 11, 15), date(2029, 11, 15)),
+        (date(2024, 2, 29), date(2027, 2, 28)),  # no 29 February in 2027
+        (date(2026, 1, 31), date(2029, 1, 31)),
+    ],
+)
+def test_a_certificate_is_valid_36_months(recognized: date, until: date) -> None:
+    assert valid_until(recognized) == until
 
 
 async def test_the_change_and_its_history_row_commit_or_roll_back_together(
@@ -113,7 +182,7 @@ async def test_a_refused_transition_changes_nothing(
     async with database.session() as s:
         dossier = await s.get_one(Dossier, did)
         with pytest.raises(TransitionNotAllowed):
-            await apply_transition(s, dossier, S.CERTIFIED, actor_id=1, role=Role.STAFF, at=clock.now())
+            await apply_transition(s, dossier, S.RATED, actor_id=1, role=Role.STAFF, at=clock.now())
         assert dossier.status == "draft"
     async with database.session() as s:
         assert (await s.get_one(Dossier, did)).status == "draft"
@@ -139,6 +208,7 @@ async def test_a_returned_dossier_is_edited_and_resubmitted_by_its_owner(
     assert again.reference == first.reference  # the reference stays
     async with database.session() as s:
         history = (await s.scalars(select(DossierStatusHistory).order_by(DossierStatusHistory.id))).all()
-    assert [(h.from_status, h.to_status) for h in history][-1] == ("returned", "submitted")
+    assert [(h.from_status, h.to_status) for h in history][-1] == ("returned", "resubmitted")
+    assert again.resubmitted
     with pytest.raises(TransitionNotAllowed):
         await service.submit(OWNER, p.dossier_id)

@@ -32,8 +32,9 @@ def upgrade() -> None:
     op.create_index("ix_dossiers_commune", "dossiers", ["commune"])
     op.create_index("ix_dossiers_product_set", "dossiers", ["product_set"])
     # users.topics (never used) becomes the list of topics the user turned off (common/topics.py).
-    with op.batch_alter_table("users") as batch:
-        batch.alter_column("topics", new_column_name="muted_topics")
+    # A plain RENAME COLUMN (SQLite ≥ 3.25, PostgreSQL): a batch copy of `users` would drop the table,
+    # which with foreign keys on deletes or refuses every row that refers to a user.
+    op.execute("ALTER TABLE users RENAME COLUMN topics TO muted_topics")
     # Fill both from the answers of dossiers that already exist.
     conn = op.get_bind()
     dossiers = sa.table(
@@ -60,5 +61,4 @@ def downgrade() -> None:
     op.drop_column("dossiers", "product_set")
     op.drop_column("dossiers", "commune")
     op.drop_table("staff_members")
-    with op.batch_alter_table("users") as batch:
-        batch.alter_column("muted_topics", new_column_name="topics")
+    op.execute("ALTER TABLE users RENAME COLUMN muted_topics TO topics")

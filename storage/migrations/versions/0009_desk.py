@@ -2,7 +2,7 @@
 dossiers.assisted), and the single-use claim links that hand such a dossier to its producer.
 
 Revision ID: 0009_desk
-Revises: 0007_staff
+Revises: 0008_review
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import storage.db
 
 revision = "0009_desk"
-down_revision = "0007_staff"
+down_revision = "0008_review"
 branch_labels = None
 depends_on = None
 
