@@ -21,6 +21,8 @@ from knowledge.eligibility import EligibilityCheck
 from knowledge.inbox import Inbox
 from knowledge.relay import Relay, warn_if_unstaffed
 from knowledge.service import KnowledgeService
+from scheduler.audience import Preferences
+from scheduler.broadcast import BroadcastService
 from scheduler.outbox import Pacing
 from scheduler.service import Outbox
 from scheduler.worker import RetryPolicy
@@ -49,6 +51,9 @@ class AppContext:
     dossier: DossierService
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
+    broadcasts: BroadcastService | None = None  # staff broadcasts and their runner (scheduler/)
+    preferences: Preferences | None = None  # what a producer receives (/caidat)
+    communes: CommuneDirectory | None = None  # old commune names → today's units (audiences, /caidat)
 
     async def start(self) -> None:
         """What must happen before the first update: migrate, then build the knowledge index."""
@@ -57,6 +62,8 @@ class AppContext:
         warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:
+        if self.broadcasts is not None:
+            await self.broadcasts.stop()
         await self.outbox.stop()  # the worker finishes its message and records it first
         await self.db.dispose()
 
@@ -74,11 +81,13 @@ def compose(
     db = db or Database(settings.database_url)
     knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
     staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
+    renderer = Renderer(settings.timezone)
+    communes = CommuneDirectory.load()
     return AppContext(
         settings=settings,
         db=db,
         clock=clock,
-        renderer=Renderer(settings.timezone),
+        renderer=renderer,
         users=Users(db, clock, staff),
         staff=staff,
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now),
@@ -87,7 +96,7 @@ def compose(
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
         dossier=DossierService(
-            db, clock, settings, communes=CommuneDirectory.load(), files=LocalFileStore(settings.storage_dir)
+            db, clock, settings, communes=communes, files=LocalFileStore(settings.storage_dir)
         ),
         outbox=Outbox(
             db,
@@ -101,4 +110,10 @@ def compose(
             run_worker=settings.outbox_worker,
         ),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
+        broadcasts=BroadcastService(
+            db, clock, renderer, rate=settings.outbox_rate, edit_every=settings.broadcast_progress_seconds,
+            batch=settings.broadcast_batch, run_runner=settings.outbox_worker,
+        ),
+        preferences=Preferences(db, clock),
+        communes=communes,
     )

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     outbox_retry_max_seconds: float = Field(default=300.0, gt=0)
     # Run the outbox worker in this process (any number of processes may: they share the pacing).
     outbox_worker: bool = True
+    # Broadcasts: seconds between two edits of the live progress message, recipients per batch of rows.
+    broadcast_progress_seconds: float = Field(default=5.0, ge=1.0)
+    broadcast_batch: int = Field(default=500, ge=10, le=10_000)
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

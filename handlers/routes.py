@@ -17,7 +17,18 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import basic, dedupe, dossier_flow, eligibility, gate, inbox, knowledge, relay
+from handlers import (
+    basic,
+    broadcast,
+    dedupe,
+    dossier_flow,
+    eligibility,
+    gate,
+    inbox,
+    knowledge,
+    relay,
+    settings,
+)
 from handlers.context import Flow, Router
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -45,6 +56,9 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         # Staff: the inbox of unanswered questions, reloading the knowledge base.
         (0, CommandHandler("cauhoi", inbox.show_inbox)),
         (0, CommandHandler("napkb", knowledge.reload_kb)),
+        # Staff broadcasts (/thongbao); what a producer receives (/caidat).
+        (0, CommandHandler("thongbao", broadcast.show)),
+        (0, CommandHandler("caidat", settings.show)),
         # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
         (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
         (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
@@ -53,6 +67,8 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         (0, CallbackQueryHandler(inbox.on_inbox_button, pattern=r"^sd:(ga|gl|gn|gle):")),
         (0, CallbackQueryHandler(inbox.on_declined_button, pattern=r"^sd:d[lr]\b")),
         (0, CallbackQueryHandler(relay.on_thread_button, pattern=r"^sd:")),
+        (0, CallbackQueryHandler(broadcast.on_button, pattern=r"^bc:")),
+        (0, CallbackQueryHandler(settings.on_button, pattern=r"^set:")),
         (0, CallbackQueryHandler(basic.stale_button)),
         # A staff member's Telegram reply to a question posted to them.
         (0, MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, relay.on_reply_message)),
@@ -74,6 +90,10 @@ ROUTER = Router(
         relay.STAFF_REPLY: Flow(on_text=relay.on_staff_reply_text),
         inbox.GROUP_ANSWER: Flow(on_text=inbox.on_group_answer_text),
         inbox.GROUP_LINK: Flow(on_text=inbox.on_group_link_text),
+        broadcast.CONTENT: Flow(on_text=broadcast.on_content, on_media=broadcast.on_content),
+        broadcast.COMMUNES: Flow(on_text=broadcast.on_communes),
+        broadcast.SCHEDULE: Flow(on_text=broadcast.on_schedule),
+        settings.COMMUNE: Flow(on_text=settings.on_commune),
     },
     # t.me/<bot>?start=<name>_<arg>
     deep_links={
