@@ -50,7 +50,9 @@ class Recording:
     async def send(self, chat_id: int, html: str, buttons: Buttons | None) -> SendResult:
         return await self.inner.send(chat_id, html, buttons)
 
-    async def send_media(self, chat_id: int, media: Media, caption: str, buttons: Buttons | None) -> SendResult:
+    async def send_media(
+        self, chat_id: int, media: Media, caption: str, buttons: Buttons | None
+    ) -> SendResult:
         return await self.inner.send_media(chat_id, media, caption, buttons)
 
     async def edit(self, chat_id: int, message_id: int, html: str, buttons: Buttons | None) -> SendResult:
@@ -65,10 +67,13 @@ class Recording:
 
 
 class World:
-    def __init__(self, db: Database, clock: FakeClock, vt: VirtualTime, fake: FakeTelegram,
-                 sender: TelegramSender) -> None:
+    def __init__(
+        self, db: Database, clock: FakeClock, vt: VirtualTime, fake: FakeTelegram, sender: TelegramSender
+    ) -> None:
         self.db, self.clock, self.vt, self.fake, self.sender = db, clock, vt, fake, sender
-        self.outbox = Outbox(db, clock, pacing=Pacing(rate=RATE, per_chat=1.0), retry=RetryPolicy(4, 2.0, 60.0))
+        self.outbox = Outbox(
+            db, clock, pacing=Pacing(rate=RATE, per_chat=1.0), retry=RetryPolicy(4, 2.0, 60.0)
+        )
         self.service = BroadcastService(db, clock, Renderer(), rate=RATE, edit_every=2.0, batch=40)
         self.port = Recording(sender, vt)
 
@@ -77,20 +82,52 @@ class World:
             for uid in ids:
                 values: dict[str, Any] = {"muted_topics": [], "blocked": False, "commune": None}
                 values.update(fields)
-                s.add(User(id=uid, full_name=f"U{uid}", flow_data={}, first_seen=self.clock.now(),
-                           last_seen=self.clock.now(), role=Role.PRODUCER.value, **values))
+                s.add(
+                    User(
+                        id=uid,
+                        full_name=f"U{uid}",
+                        flow_data={},
+                        first_seen=self.clock.now(),
+                        last_seen=self.clock.now(),
+                        role=Role.PRODUCER.value,
+                        **values,
+                    )
+                )
 
-    async def dossier(self, owner: int, *, commune: str | None = None, product_set: str | None = None,
-                      status: str = "submitted", age_minutes: int = 0) -> None:
+    async def dossier(
+        self,
+        owner: int,
+        *,
+        commune: str | None = None,
+        product_set: str | None = None,
+        status: str = "submitted",
+        age_minutes: int = 0,
+    ) -> None:
         at = self.clock.now() - timedelta(minutes=age_minutes)
         async with self.db.session() as s:
-            s.add(Dossier(owner_id=owner, status=status, commune=commune, product_set=product_set, answers={},
-                          flow_state={}, created_at=at, updated_at=at))
+            s.add(
+                Dossier(
+                    owner_id=owner,
+                    status=status,
+                    commune=commune,
+                    product_set=product_set,
+                    answers={},
+                    flow_state={},
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
 
-    async def broadcast(self, audience: Audience = Audience(), *, access: StaffAccess = ADMIN,
-                        at: Any = None, content: Content | None = None) -> int:
+    async def broadcast(
+        self,
+        audience: Audience | None = None,
+        *,
+        access: StaffAccess = ADMIN,
+        at: Any = None,
+        content: Content | None = None,
+    ) -> int:
         b = await self.service.create(access, content or Content("text", "<b>Họp</b> lúc 8 giờ"), "Cán bộ A")
-        await self.service.set_audience(access, b.id, audience)
+        await self.service.set_audience(access, b.id, audience or Audience())
         first = await self.sender.send(OFFICER, "…", None)  # the summary message, becoming the progress one
         await self.service.confirm(access, b.id, chat_id=OFFICER, message_id=first.message_id, at=at)
         return b.id
@@ -113,8 +150,14 @@ class World:
     def producer_log(self) -> list[Any]:
         return [m for m in self.fake.log if m.chat_id != OFFICER]
 
-    async def drive(self, until: Callable[[], Awaitable[bool]], *, worker: OutboxWorker | None = None,
-                    runner: BroadcastRunner | None = None, crash: bool = False) -> None:
+    async def drive(
+        self,
+        until: Callable[[], Awaitable[bool]],
+        *,
+        worker: OutboxWorker | None = None,
+        runner: BroadcastRunner | None = None,
+        crash: bool = False,
+    ) -> None:
         """Run a worker and a runner on simulated time until `until()` (a real-time bound, never on
         the result). `crash`: cancel them like a killed process instead of stopping them."""
         worker = worker or self.outbox.worker(self.sender, sleep=self.vt.sleep)
@@ -205,7 +248,7 @@ async def test_every_reachable_recipient_gets_one_copy_blocked_are_counted_and_t
     # One live message: edited, never re-sent; never more often than every min_gap seconds.
     gaps = [b - a for a, b in zip(world.port.edits, world.port.edits[1:], strict=False)]
     assert gaps and min(gaps) >= 1.5
-    (name, data), = world.port.files
+    ((_name, data),) = world.port.files
     failures = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert {int(f["user_id"]) for f in failures} == newly_blocked
     assert {f["state"] for f in failures} == {"blocked"}
@@ -281,7 +324,9 @@ class HangsOnce:
             await asyncio.Event().wait()
         return await self.inner.send(chat_id, html, buttons)
 
-    async def send_media(self, chat_id: int, media: Media, caption: str, buttons: Buttons | None) -> SendResult:
+    async def send_media(
+        self, chat_id: int, media: Media, caption: str, buttons: Buttons | None
+    ) -> SendResult:
         return await self.inner.send_media(chat_id, media, caption, buttons)
 
 
@@ -369,10 +414,12 @@ async def test_cancel_mid_way_sends_nothing_more_and_reports(world: World) -> No
     b = await world.get(bid)
     report = progress_message(world)
     assert b.state == "cancelled" and report.text.startswith("⏹ Đã hủy thông báo")
-    (_, data), = world.port.files
+    ((_, data),) = world.port.files
     failures = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     rows = await world.rows(bid)
-    assert len([f for f in failures if f["state"] == "cancelled"]) == sum(r.state == "cancelled" for r in rows)
+    assert len([f for f in failures if f["state"] == "cancelled"]) == sum(
+        r.state == "cancelled" for r in rows
+    )
     assert sum(r.state == "sent" for r in rows) == sent
 
 
@@ -396,7 +443,9 @@ async def test_a_scheduled_broadcast_fires_once_at_its_time(world: World) -> Non
     b = await world.get(bid)
     assert b.state == "running" and b.started_at == at
     async with world.db.session() as s:
-        starts = (await s.execute(select(AuditLog).where(AuditLog.action == "broadcast.start"))).scalars().all()
+        starts = (
+            (await s.execute(select(AuditLog).where(AuditLog.action == "broadcast.start"))).scalars().all()
+        )
     assert len(starts) == 1
     await world.drive(lambda: world.finished(bid))
     got = world.received()
