@@ -325,6 +325,7 @@ class BroadcastService:
             b.progress_chat_id, b.progress_message_id = chat_id, message_id
             if at is None:
                 b.state, b.started_at = S.RUNNING.value, now
+                await self.queue_rows(s, b, now, self.batch)  # the worker can start at once
             else:
                 b.state, b.scheduled_at = S.SCHEDULED.value, at
             action = "broadcast.schedule" if at else "broadcast.send"
@@ -338,6 +339,38 @@ class BroadcastService:
                 when=at.isoformat() if at else None,
             )
         return b
+
+    async def queue_rows(self, s: AsyncSession, b: Broadcast, now: datetime, limit: int) -> int:
+        """In `s`: the outbox rows of the next `limit` recipients after `b.cursor` (one per recipient;
+        the idempotency key `<broadcast>:<user>` makes a repeated batch add nothing); how many users."""
+        ids = await audiences.batch(s, Audience.from_json(b.audience), after=b.cursor, limit=limit)
+        out = self.outgoing(b)
+        state = OutboxState.HELD.value if b.state == S.PAUSED.value else OutboxState.PENDING.value
+        rows = [
+            {
+                "chat_id": uid,
+                "kind": KIND,
+                "priority": int(Priority.BROADCAST),
+                "text": out.text,
+                "buttons": out.buttons,
+                "media": out.media,
+                "broadcast_id": b.id,
+                "idempotency_key": f"{b.id}:{uid}",
+                "state": state,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for uid in ids
+        ]
+        await enqueue_many(s, rows)
+        if ids:
+            b.cursor = ids[-1]
+            b.queued += len(ids)
+        if len(ids) < limit:
+            b.queue_done = True
+            b.expected = b.queued
+        return len(ids)
 
     # ---- controlling -------------------------------------------------------------------------------
     async def pause(self, access: StaffAccess, broadcast_id: int) -> Broadcast:
@@ -617,37 +650,7 @@ class BroadcastRunner:
             b = (await s.execute(q)).scalar_one()
             if b.state not in ACTIVE_BROADCAST_STATES or b.queue_done:
                 return 0
-            audience = Audience.from_json(b.audience)
-            ids = await audiences.batch(s, audience, after=b.cursor, limit=self.batch)
-            out = self.service.outgoing(b)
-            state = OutboxState.HELD.value if b.state == S.PAUSED.value else OutboxState.PENDING.value
-            await enqueue_many(
-                s,
-                [
-                    {
-                        "chat_id": uid,
-                        "kind": KIND,
-                        "priority": int(Priority.BROADCAST),
-                        "text": out.text,
-                        "buttons": out.buttons,
-                        "media": out.media,
-                        "broadcast_id": b.id,
-                        "idempotency_key": f"{b.id}:{uid}",
-                        "state": state,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                    for uid in ids
-                ],
-            )
-            if ids:
-                b.cursor = ids[-1]
-                b.queued += len(ids)
-            if len(ids) < self.batch:
-                b.queue_done = True
-                b.expected = b.queued
-            return len(ids)
+            return await self.service.queue_rows(s, b, now, self.batch)
 
     async def _refresh(self, broadcast_id: int) -> None:
         """Finish the broadcast when every row has an outcome; edit its progress message when due."""
