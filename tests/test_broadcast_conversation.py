@@ -54,11 +54,11 @@ async def test_non_staff_get_the_unknown_command_reply(bot: Harness) -> None:
 
 async def test_compose_preview_send_and_the_report(bot: Harness, clock: FakeClock) -> None:
     officer = bot.user(STAFF_ID, "Hà")
-    producers = [bot.user(101, "Lan"), bot.user(102, "Minh"), bot.user(103, "Tú")]
+    producers = [bot.user(101, "Lan"), bot.user(102, "Minh"), bot.user(103, "Tú"), bot.user(104, "Hoa")]
     for p in producers:
         await p.send("/start")
-    # Lan and Minh live in the old commune Tốt Động (today's Quảng Bị); Tú in Xuân Mai.
-    for p, commune in zip(producers, ("Tốt Động", "Tốt Động", "Thủy Xuân Tiên"), strict=True):
+    # Lan, Minh and Hoa live in the old commune Tốt Động (today's Quảng Bị); Tú in Xuân Mai.
+    for p, commune in zip(producers, ("Tốt Động", "Tốt Động", "Thủy Xuân Tiên", "Tốt Động"), strict=True):
         await p.send("/caidat")
         await p.press("📍 Đổi xã/phường")
         await p.send(commune)
@@ -68,29 +68,50 @@ async def test_compose_preview_send_and_the_report(bot: Harness, clock: FakeCloc
     assert "Chưa có thông báo nào" in officer.last.text
     await officer.press("✍️ Soạn thông báo mới")
     text = "Họp bàn OCOP lúc 8 giờ tại nhà văn hóa"
-    await send_formatted(officer, text, [{"type": "bold", "offset": 0, "length": 12}])
-    assert "Hiện có <b>3</b>" not in officer.last.text and "3 người sẽ nhận" in officer.last.text
+    # Forwarded from someone else, with its formatting (entities): kept as HTML.
+    forwarded = {"type": "hidden_user", "sender_user_name": "Phòng Kinh tế", "date": 0}
+    await officer.h.process(
+        officer._message(
+            text=text, entities=[{"type": "bold", "offset": 0, "length": 12}], forward_origin=forwarded
+        )
+    )
+    assert "4 người sẽ nhận" in officer.last.text
     await officer.press("📍 Theo xã/phường")
     await officer.send("Tốt Động")  # an old name, understood
-    assert "xã/phường Quảng Bị" in officer.last.text and "2 người sẽ nhận" in officer.last.text
+    assert "xã/phường Quảng Bị" in officer.last.text and "3 người sẽ nhận" in officer.last.text
     await officer.press("👁 Xem trước")
     preview, summary = officer.messages[-2:]
     assert preview.html is not None and preview.html.startswith("📢 <b>Thông báo từ Hà</b>")
     assert "<b>Họp bàn OCOP</b> lúc 8 giờ" in preview.html and preview.labels == [
         "🔕 Không nhận loại tin này"
     ]
-    assert "Sẽ gửi tới 2 người" in summary.text
+    assert "Sẽ gửi tới 3 người" in summary.text
     await officer.press("✅ Gửi ngay")
     assert summary.edits == 1 and summary.text.startswith("📤 Đang gửi thông báo #1")
     assert summary.labels == ["⏸ Tạm dừng", "⏹ Hủy"]
+    await officer.press("⏸ Tạm dừng")
+    assert officer.alerts[-1] == "Đã tạm dừng."
+    ctx = bot.app.bot_data["ctx"]
+    clock.advance(seconds=2)
+    await ctx.broadcasts.runner(TelegramSender(bot.app.bot)).tick()  # the runner shows it, not the handler
+    assert summary.text.startswith("⏸ Thông báo #1 đang tạm dừng") and summary.labels[0] == "▶️ Tiếp tục"
+    await officer.press("▶️ Tiếp tục")
+    bot.fake.blocked_chats.add(104)  # Hoa blocks the bot meanwhile
 
     b = await deliver(bot, clock, 1)
     assert b.state == "done"
     assert summary.text.startswith("✅ Đã gửi xong thông báo #1") and "Đã nhận: 2" in summary.text
+    assert "Không liên lạc được: 1" in summary.text and summary.labels == ["📄 Danh sách chưa nhận (CSV)"]
+    document = officer.messages[-1].document
+    assert document is not None and document["file_name"] == "thongbao-1-loi.csv"
+    assert b"104,Hoa" in document["content"]
+    await officer.press("📄 Danh sách chưa nhận (CSV)", message=summary)
+    assert officer.last.document is not None and b"104,Hoa" in officer.last.document["content"]
     got = producers[0].last
     assert got.html == preview.html and got.labels == preview.labels  # exactly as previewed
     assert producers[1].last.html == preview.html
     assert not any("Họp bàn" in m.text for m in producers[2].messages)  # Xuân Mai was not chosen
+    assert not bot.fake.bot_messages(104)[-1].text.startswith("📢")
 
     lan = producers[0]
     await lan.press("🔕 Không nhận loại tin này")

@@ -25,7 +25,7 @@ from fakebot.core import FakeTelegram
 from handlers.outbox_sender import TelegramSender
 from scheduler.audience import Audience
 from scheduler.broadcast import BroadcastRunner, BroadcastService, Content
-from scheduler.outbox import Pacing
+from scheduler.outbox import OutboxStore, Pacing
 from scheduler.port import Buttons, Media, SendResult
 from scheduler.service import Outbox
 from scheduler.worker import OutboxWorker, RetryPolicy
@@ -33,6 +33,7 @@ from storage.db import Database
 from storage.models import AuditLog, Role, User
 from storage.outbox_models import Broadcast, OutboxMessage, OutboxState
 from storage.staff import StaffAccess
+from tests.conftest import PG_URL
 from tests.test_outbox import RATE, VirtualTime, busiest_second, closest_pair_per_chat, fake_sender
 
 OFFICER = 500
@@ -460,3 +461,54 @@ async def test_a_scheduled_broadcast_can_be_cancelled_until_it_starts(world: Wor
     world.clock.advance(hours=1)
     await world.service.runner(world.port).tick()
     assert await world.rows(bid) == [] and (await world.get(bid)).state == "cancelled"
+
+
+# ---- several processes ---------------------------------------------------------------------------------
+@pytest.mark.skipif(not PG_URL, reason="row locks and SKIP LOCKED need PostgreSQL (TEST_DATABASE_URL)")
+async def test_two_processes_on_postgresql_share_a_broadcast_without_duplicates(world: World) -> None:
+    assert world.db.schema is not None
+    other_db = Database(PG_URL, schema=world.db.schema)  # the second process's own connections
+    try:
+        ids = list(range(18_000, 18_150))
+        await world.users(ids)
+        bid = await world.broadcast()
+        world.vt.participants = 4
+        other = BroadcastService(other_db, world.clock, Renderer(), rate=RATE, edit_every=2.0, batch=40)
+        workers = [
+            world.outbox.worker(world.sender, sleep=world.vt.sleep, name="one"),
+            OutboxWorker(
+                OutboxStore(other_db),
+                world.sender,
+                world.clock,
+                sleep=world.vt.sleep,
+                pacing=world.outbox.pacing,
+                retry=world.outbox.retry,
+                name="two",
+            ),
+        ]
+        runners = [
+            world.service.runner(world.port, sleep=world.vt.sleep),
+            other.runner(world.port, sleep=world.vt.sleep),
+        ]
+        for w in workers:
+            w.start()
+        for r in runners:
+            r.start()
+        for _ in range(30_000):
+            if await world.finished(bid):
+                break
+            await asyncio.sleep(0.002)
+        for w in workers:
+            await w.stop()
+            world.vt.leave()
+        for r in runners:
+            await r.stop()
+            world.vt.leave()
+        got = world.received()
+        assert set(got) == set(ids) and set(got.values()) == {1}
+        assert workers[0].sent > 10 and workers[1].sent > 10
+        log = world.producer_log()
+        assert busiest_second(log) <= RATE and closest_pair_per_chat(log) >= 1.0
+        assert "Đã nhận: 150" in progress_message(world).text
+    finally:
+        await other_db.dispose()
