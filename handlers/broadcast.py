@@ -312,6 +312,7 @@ async def on_button(update: Update, context: Context) -> None:
         await _ask_content(update, context)
         return
     broadcast_id = cb.id(0)
+    answered = False
     try:
         if cb.action in ("p", "r"):
             cb.expect(1)
@@ -321,8 +322,25 @@ async def on_button(update: Update, context: Context) -> None:
                 await service.resume(access, broadcast_id)
             # The runner edits the progress message (its pace keeps within Telegram's edit limits).
             await query.answer(r.label("broadcast.paused" if cb.action == "p" else "broadcast.resumed"))
+            answered = True
+            return
+        if cb.action == "x":
+            cb.expect(1)
+            before = await service.get(access, broadcast_id)
+            b = await service.cancel(access, broadcast_id)
+            if before.state not in ("draft", "scheduled"):  # running: the runner turns it into the report
+                await query.answer(r.label("broadcast.cancelled"))
+                answered = True
+                return
+            await query.answer()
+            answered = True
+            html = r.render("broadcast/discarded", id=b.id, scheduled=before.state == "scheduled")
+            await replace(query, context, Reply(html))
+            if before.state == "scheduled":
+                await service.shown(b.id, html)
             return
         await query.answer()
+        answered = True
         if cb.action == "m":
             cb.expect(1)
             await replace(query, context, await _audience_reply(context, access, broadcast_id))
@@ -363,15 +381,6 @@ async def on_button(update: Update, context: Context) -> None:
                 raise BroadcastError("not_draft")
             await ctx.users.set_flow(access.user_id, SCHEDULE, {"id": broadcast_id})
             await answer(update, context, Reply(r.render("broadcast/ask_time", example=_example(context))))
-        elif cb.action == "x":
-            cb.expect(1)
-            before = await service.get(access, broadcast_id)
-            b = await service.cancel(access, broadcast_id)
-            if before.state in ("draft", "scheduled"):
-                html = r.render("broadcast/discarded", id=b.id, scheduled=before.state == "scheduled")
-                await replace(query, context, Reply(html))
-                if before.state == "scheduled":
-                    await service.shown(b.id, html)
         elif cb.action == "csv":
             cb.expect(1)
             await _send_csv(update, context, access, broadcast_id)
@@ -382,8 +391,12 @@ async def on_button(update: Update, context: Context) -> None:
         else:
             raise BadCallback(f"unknown broadcast button {cb.action!r}")
     except BroadcastError as exc:
+        if not answered:
+            await query.answer()
         await _error(update, context, exc)
     except OutOfScope as exc:
+        if not answered:
+            await query.answer()
         html = r.render("broadcast/out_of_scope", communes=exc.communes, scope=sorted(access.communes))
         await answer(update, context, Reply(html))
 

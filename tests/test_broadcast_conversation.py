@@ -182,3 +182,25 @@ async def test_a_scoped_officer_cannot_pick_another_commune(bot: Harness) -> Non
     async with ctx.db.session() as s:
         b = await s.get(Broadcast, 1)
     assert b.audience["communes"] == ["Phú Nghĩa"]
+
+
+async def test_cancel_from_the_progress_message_then_a_late_press(bot: Harness, clock: FakeClock) -> None:
+    officer = bot.user(STAFF_ID, "Hà")
+    for uid in (101, 102):
+        await bot.user(uid, "Lan").send("/start")
+    await officer.send("/thongbao")
+    await officer.press("✍️ Soạn thông báo mới")
+    await officer.send("Thông báo thử")
+    await officer.press("👁 Xem trước")
+    await officer.press("✅ Gửi ngay")
+    progress = officer.last
+    await officer.press("⏹ Hủy")
+    assert officer.alerts[-1] == "Đã hủy."
+    clock.advance(seconds=2)
+    await bot.app.bot_data["ctx"].broadcasts.runner(TelegramSender(bot.app.bot)).tick()
+    assert progress.text.startswith("⏹ Đã hủy thông báo #1") and "Không gửi do đã hủy: 2" in progress.text
+    await officer.press_data("bc:p:1", message=progress)  # a press from before the edit
+    assert officer.last.text == "Thông báo này không còn đang gửi."
+    await officer.press_data("bc:x:1", message=progress)
+    assert officer.last.text == "Thông báo này đã kết thúc, không hủy được nữa."
+    assert not any(m.text.startswith("📢") for m in bot.fake.bot_messages(101))
