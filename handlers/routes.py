@@ -17,18 +17,9 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import (
-    basic,
-    broadcast,
-    dedupe,
-    dossier_flow,
-    eligibility,
-    gate,
-    inbox,
-    knowledge,
-    relay,
-    settings,
-)
+import handlers.broadcast as broadcast  # staff broadcasts (/thongbao)
+import handlers.settings as settings  # what a producer receives (/caidat)
+from handlers import basic, dedupe, dossier_flow, eligibility, gate, inbox, knowledge, relay
 from handlers.context import Flow, Router
 
 PRIVATE = filters.ChatType.PRIVATE

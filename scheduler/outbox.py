@@ -81,16 +81,16 @@ async def enqueue(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert many prepared rows (OutboxMessage columns) in one statement, skipping those whose
-    (kind, idempotency_key) already exists; how many rows were new. Used for broadcast batches."""
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many prepared rows (OutboxMessage columns) in one statement (executemany) in the
+    caller's transaction, skipping those whose (kind, idempotency_key) already exists. Used for
+    broadcast batches."""
     if not rows:
-        return 0
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["kind", "idempotency_key"])
-    result = await session.execute(stmt, list(rows))
-    return int(getattr(result, "rowcount", 0) or 0)
+    await session.execute(stmt, list(rows))
 
 
 @dataclass(frozen=True)
