@@ -23,6 +23,8 @@ from knowledge.eligibility import EligibilityCheck
 from knowledge.inbox import Inbox
 from knowledge.relay import Relay, warn_if_unstaffed
 from knowledge.service import KnowledgeService
+from scheduler.audience import Preferences
+from scheduler.broadcast import BroadcastService
 from scheduler.outbox import Pacing
 from scheduler.service import Outbox
 from scheduler.worker import RetryPolicy
@@ -53,6 +55,8 @@ class AppContext:
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
     claims: ClaimService  # assisted entry: dossiers officers entered, and the links that hand them over
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
+    broadcasts: BroadcastService | None = None  # staff broadcasts and their runner (scheduler/)
+    preferences: Preferences | None = None  # what a producer receives (/caidat)
     # Dossier status (issue #11): the officers' desk and the status notices, built from the services
     # above; it also hooks the dossier service (a submission's notice to officers).
     review: ReviewDesk = field(init=False)
@@ -70,6 +74,8 @@ class AppContext:
         warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:
+        if self.broadcasts is not None:
+            await self.broadcasts.stop()
         await self.outbox.stop()  # the worker finishes its message and records it first
         await self.db.dispose()
 
@@ -87,12 +93,13 @@ def compose(
     db = db or Database(settings.database_url)
     knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
     staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
+    renderer = Renderer(settings.timezone)
     communes = CommuneDirectory.load()
     return AppContext(
         settings=settings,
         db=db,
         clock=clock,
-        renderer=Renderer(settings.timezone),
+        renderer=renderer,
         users=Users(db, clock, staff),
         staff=staff,
         communes=communes,
@@ -117,4 +124,9 @@ def compose(
         ),
         claims=ClaimService(db, clock, staff, days=settings.claim_link_days, timezone=settings.timezone),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
+        broadcasts=BroadcastService(
+            db, clock, renderer, rate=settings.outbox_rate, edit_every=settings.broadcast_progress_seconds,
+            batch=settings.broadcast_batch, run_runner=settings.outbox_worker,
+        ),
+        preferences=Preferences(db, clock),
     )

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     outbox_worker: bool = True
     # Assisted entry (/nhaphoso): days a claim link (t.me/<bot>?start=claim_<token>) stays valid.
     claim_link_days: int = Field(default=14, ge=1, le=365)
+    # Broadcasts: seconds between two edits of the live progress message, recipients per batch of rows.
+    broadcast_progress_seconds: float = Field(default=5.0, ge=1.0)
+    broadcast_batch: int = Field(default=500, ge=10, le=10_000)
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod

@@ -415,6 +415,23 @@ class FakeTelegram:
         m = self._new_bot_message(chat_id, text=plain, html=raw, buttons=self._buttons(p), photo=photo)
         return self._message_json(m)
 
+    def api_copymessage(self, p: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a stored message (text, photo or document), its caption replaced when given."""
+        chat_id = self._chat_id(p)
+        try:
+            source = self.messages[int(p["from_chat_id"])][int(p["message_id"])]
+        except (KeyError, ValueError, TypeError):
+            raise bad("message to copy not found") from None
+        if "caption" in p and (source.photo or source.document):
+            raw, plain = self._text(p.get("caption"), p.get("parse_mode"), MAX_CAPTION, "caption")
+        else:
+            raw, plain = source.html or source.text, source.text
+        m = self._new_bot_message(
+            chat_id, text=plain, html=raw, buttons=self._buttons(p), photo=source.photo,
+            document=source.document,
+        )
+        return {"message_id": m.message_id}
+
     def _existing(self, p: dict[str, Any]) -> SentMessage:
         chat_id = self._chat_id(p)
         try:

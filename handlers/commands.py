@@ -16,6 +16,8 @@ STAFF_COMMANDS += ("xuat", "thongke", "nhaphoso")
 # Dossier status (issue #11): producers' /trangthai, officers' /duyet.
 PRODUCER_COMMANDS += ("trangthai",)
 STAFF_COMMANDS += ("duyet",)
+PRODUCER_COMMANDS += ("caidat",)  # what a producer receives (handlers/settings.py)
+STAFF_COMMANDS += ("thongbao",)  # staff broadcasts (handlers/broadcast.py)
 HELP_ALIASES = ("help",)
 
 

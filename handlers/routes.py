@@ -17,6 +17,8 @@ from telegram.ext import (
     filters,
 )
 
+import handlers.broadcast as broadcast  # staff broadcasts (/thongbao)
+import handlers.settings as settings  # what a producer receives (/caidat)
 from handlers import (
     basic,
     dedupe,
@@ -67,6 +69,9 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         # Dossier status: producers' /trangthai, the officers' review desk /duyet (issue #11).
         (0, CommandHandler("trangthai", dossier_flow.status)),
         (0, CommandHandler("duyet", review_desk.show_queue)),
+        # Staff broadcasts (/thongbao); what a producer receives (/caidat).
+        (0, CommandHandler("thongbao", broadcast.show)),
+        (0, CommandHandler("caidat", settings.show)),
         # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
         (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
         (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
@@ -78,6 +83,8 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         (0, CallbackQueryHandler(relay.on_thread_button, pattern=r"^sd:")),
         (0, CallbackQueryHandler(staff_admin.on_button, pattern=r"^st:")),
         (0, CallbackQueryHandler(desk.on_button, pattern=r"^dsk:")),
+        (0, CallbackQueryHandler(broadcast.on_button, pattern=r"^bc:")),
+        (0, CallbackQueryHandler(settings.on_button, pattern=r"^set:")),
         (0, CallbackQueryHandler(basic.stale_button)),
         # A staff member's Telegram reply to a question posted to them.
         (0, MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, relay.on_reply_message)),
@@ -102,6 +109,10 @@ ROUTER = Router(
         staff_admin.ADD_FLOW: Flow(on_text=staff_admin.on_add_text),
         # An officer typing a note, a reason or a result at the review desk.
         **{name: Flow(on_text=review_desk.on_text) for name in review_desk.FLOWS},
+        broadcast.CONTENT: Flow(on_text=broadcast.on_content, on_media=broadcast.on_content),
+        broadcast.COMMUNES: Flow(on_text=broadcast.on_communes),
+        broadcast.SCHEDULE: Flow(on_text=broadcast.on_schedule),
+        settings.COMMUNE: Flow(on_text=settings.on_commune),
     },
     # t.me/<bot>?start=<name>_<arg>
     deep_links={

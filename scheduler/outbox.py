@@ -45,11 +45,14 @@ async def enqueue(
     priority: int = Priority.NOTICE,
     key: str | None = None,
     not_before: datetime | None = None,
+    media: dict[str, Any] | None = None,
+    broadcast_id: int | None = None,
 ) -> int | None:
     """Queue one rendered HTML message in `session` (the caller's transaction; nothing is committed
     here). `key` makes it idempotent per `kind`: a second enqueue with the same (kind, key) is
-    ignored and returns None; otherwise the new row's id."""
-    if not text.strip():
+    ignored and returns None; otherwise the new row's id. `media` makes it a photo/document (by
+    file_id) or a copy of a message, `text` being its caption (see OutboxMessage.media)."""
+    if not text.strip() and media is None:
         raise ValueError("an outbox message needs a text")
     if len(kind) > 32 or (key is not None and len(key) > 128):
         raise ValueError("kind is at most 32 characters, key at most 128")
@@ -59,6 +62,8 @@ async def enqueue(
         "priority": int(priority),
         "text": text,
         "buttons": [list(row) for row in buttons] if buttons else None,
+        "media": media,
+        "broadcast_id": broadcast_id,
         "idempotency_key": key,
         "state": OutboxState.PENDING.value,
         "attempts": 0,
@@ -76,6 +81,18 @@ async def enqueue(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many prepared rows (OutboxMessage columns) in one statement (executemany) in the
+    caller's transaction, skipping those whose (kind, idempotency_key) already exists. Used for
+    broadcast batches."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["kind", "idempotency_key"])
+    await session.execute(stmt, list(rows))
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A row this worker holds: send it at `slot`, and only while the lease lasts."""
@@ -87,6 +104,7 @@ class Claimed:
     attempts: int
     slot: datetime
     lease_until: datetime
+    media: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +219,7 @@ class OutboxStore:
                     chat.next_at = slot + per_chat
                 cursor = slot + pacing.interval
                 taken.append(
-                    Claimed(m.id, m.chat_id, m.text, m.buttons, m.attempts, slot, m.lease_until)
+                    Claimed(m.id, m.chat_id, m.text, m.buttons, m.attempts, slot, m.lease_until, m.media)
                 )
             if taken:
                 row.next_slot = cursor

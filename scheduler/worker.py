@@ -195,7 +195,12 @@ class OutboxWorker:
                     continue
                 self._recent.append(now)
                 self._chat_last[claimed.chat_id] = now
-                result = await self.sender.send(claimed.chat_id, claimed.text, claimed.buttons)
+                if claimed.media is None:
+                    result = await self.sender.send(claimed.chat_id, claimed.text, claimed.buttons)
+                else:
+                    result = await self.sender.send_media(
+                        claimed.chat_id, claimed.media, claimed.text, claimed.buttons
+                    )
                 if result.outcome is Outcome.RETRY_AFTER:
                     await self._retry_after(claimed, result)
                     late.extend(batch[i + 1 :])

@@ -4,6 +4,7 @@
 broadcasts, reminders), written in the transaction of the change that causes it and sent later by
 the worker in `scheduler/`. `outbox_pacing` (one row) and `outbox_chats` (one row per recipient)
 hold the next free send slot overall and per chat, so pacing is global across processes.
+`broadcasts` holds staff announcements: content, audience, where delivery stands, the progress message.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.db import Base, UTCDateTime
@@ -23,6 +34,8 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # refused by Telegram, or transient errors beyond the retry limit
     BLOCKED = "blocked"  # the recipient blocked the bot, deleted the account, or the chat is gone
+    HELD = "held"  # a row of a paused broadcast: not claimed until the broadcast resumes
+    CANCELLED = "cancelled"  # a row of a cancelled broadcast that never left
 
 
 class Priority(IntEnum):
@@ -41,6 +54,7 @@ class OutboxMessage(Base):
         UniqueConstraint("kind", "idempotency_key", name="uq_outbox_kind_key"),
         Index("ix_outbox_due", "state", "priority", "id"),
         Index("ix_outbox_chat", "chat_id", "state"),
+        Index("ix_outbox_broadcast", "broadcast_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -50,6 +64,11 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[dict[str, Any]]] | None] = mapped_column(JSON, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # A photo/document by file_id ({"type", "file_id"}: `text` is its caption) or a copy of a message
+    # ({"type": "copy", "from_chat_id", "message_id"}: `text` replaces its caption); None: a text message.
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The broadcast this row is one recipient of (progress and reports count by it); None otherwise.
+    broadcast_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -79,3 +98,51 @@ class OutboxChat(Base):
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     next_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BroadcastState(StrEnum):
+    DRAFT = "draft"  # being composed: content and audience may still change
+    SCHEDULED = "scheduled"  # confirmed for `scheduled_at`; cancellable until it starts
+    RUNNING = "running"  # its rows are being created (`queue_done` false) and/or sent
+    PAUSED = "paused"  # rows kept back (outbox state held) until resumed
+    CANCELLED = "cancelled"  # what had not left never will
+    DONE = "done"  # every row has an outcome
+
+
+ACTIVE_BROADCAST_STATES = (BroadcastState.RUNNING.value, BroadcastState.PAUSED.value)
+
+
+class Broadcast(Base):
+    """A staff announcement to an audience: its content, who it goes to, where it stands and where its
+    live progress message is. Its recipients are outbox rows with `broadcast_id` = this id."""
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_state", "state", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16), default=BroadcastState.DRAFT)
+    # {"kind": text|photo|document|copy, "body": Telegram-HTML, "file_id"?, "from_chat_id"?, "message_id"?}
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sender_name: Mapped[str] = mapped_column(String(256), default="")
+    # scheduler.audience.Audience as JSON, and the officer's commune scope at confirmation ([] = all).
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scope: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Row creation in batches: the last user id queued, whether every recipient has a row, how many.
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    queue_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    expected: Mapped[int] = mapped_column(Integer, default=0)  # recipients counted at confirmation
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)  # excluded: blocked the bot
+    muted: Mapped[int] = mapped_column(Integer, default=0)  # excluded: turned the topic off
+    # The officer's live progress message, what it shows now and when it was last edited.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    progress_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # final report shown
+    csv_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

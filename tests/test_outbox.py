@@ -408,6 +408,8 @@ async def test_the_bot_starts_its_worker_with_the_application_and_stops_it(bot: 
         if bot.fake.bot_messages(9101):
             break
         await asyncio.sleep(0.01)
+    assert ctx.broadcasts.running is not None  # the broadcast runner starts beside the worker
+    await ctx.broadcasts.stop()
     await ctx.outbox.stop()
     assert [m.text for m in bot.fake.bot_messages(9101)] == ["Xin chào từ hàng đợi"]
-    assert ctx.outbox.running is None
+    assert ctx.outbox.running is None and ctx.broadcasts.running is None

@@ -1,0 +1,480 @@
+"""/thongbao (staff): compose a broadcast, pick its audience, preview it exactly as producers will get it,
+send it now or at a time, and pause/resume/cancel it from its live progress message; recent broadcasts
+with their reports. The work is the core's (scheduler/broadcast.py); this module reads updates and replies.
+
+Buttons (`bc:` namespace): new · m (audience menu) · a (all / commune / sets / statuses) · ps / st (toggle
+a product set / a status) · pv (preview) · go (send now) · sch (schedule) · x (discard, unschedule,
+cancel) · p / r (pause / resume) · csv (failures file) · v (a past broadcast's report).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+
+from common.callbacks import BadCallback, parse
+from common.reply import Button, Reply
+from dossier.models import DossierStatus
+from handlers import basic
+from handlers.context import Context
+from handlers.outbox_sender import TelegramSender
+from handlers.send import answer, replace
+from scheduler.audience import Audience, OutOfScope, product_sets
+from scheduler.broadcast import BroadcastError, BroadcastService, Content, describe
+from scheduler.port import Buttons
+from storage.models import User
+from storage.staff import StaffAccess
+
+CONTENT = "bc_content"
+COMMUNES = "bc_communes"
+SCHEDULE = "bc_schedule"
+TIME_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
+STATUSES = tuple(s.value for s in DossierStatus if s is not DossierStatus.DRAFT)
+COPY_KINDS = ("video", "audio", "animation", "voice")
+
+
+def _service(context: Context) -> BroadcastService:
+    service = context.app_ctx.broadcasts
+    assert service is not None
+    return service
+
+
+async def _access(update: Update, context: Context) -> StaffAccess | None:
+    """The member's access read now (a role removed a moment ago no longer acts)."""
+    user = update.effective_user
+    return await context.app_ctx.staff.access(user.id) if user is not None else None
+
+
+def _rows(buttons: Buttons) -> list[list[Button]]:
+    return [[Button(b["text"], b.get("callback_data"), b.get("url")) for b in row] for row in buttons]
+
+
+async def _error(update: Update, context: Context, exc: BroadcastError) -> None:
+    html = context.app_ctx.renderer.render("broadcast/error", reason=exc.reason, **exc.detail)
+    await answer(update, context, Reply(html))
+
+
+# ---- /thongbao --------------------------------------------------------------------------------------
+@basic.staff_required
+async def show(update: Update, context: Context) -> None:
+    """/thongbao: recent broadcasts with their reports, and a button to write a new one."""
+    access = await _access(update, context)
+    if access is None:
+        await basic.staff_only(update, context)
+        return
+    r = context.app_ctx.renderer
+    items = await _service(context).recent(access)
+    states = {p.broadcast.state: r.label(f"broadcast.state_{p.broadcast.state}") for p in items}
+    rows = [[Button(r.label("broadcast.new"), "bc:new")]]
+    views = [Button(r.label("broadcast.view", id=p.broadcast.id), f"bc:v:{p.broadcast.id}") for p in items]
+    rows += [views[i : i + 3] for i in range(0, len(views), 3)]
+    await answer(update, context, Reply(r.render("broadcast/menu", items=items, states=states), rows))
+
+
+async def _ask_content(update: Update, context: Context) -> None:
+    ctx = context.app_ctx
+    user = update.effective_user
+    assert user is not None
+    await ctx.users.set_flow(user.id, CONTENT)
+    await answer(update, context, Reply(ctx.renderer.render("broadcast/ask_content")))
+
+
+def _content(msg: Message) -> Content | None:
+    """What the officer sent (typed or forwarded) as broadcast content; None for kinds not supported."""
+    if msg.text:
+        return Content("text", msg.text_html)
+    caption = msg.caption_html or "" if msg.caption else ""
+    if msg.photo:
+        return Content("photo", caption, file_id=msg.photo[-1].file_id)
+    if msg.document:
+        return Content("document", caption, file_id=msg.document.file_id)
+    if any(getattr(msg, kind, None) for kind in COPY_KINDS):
+        return Content("copy", caption, from_chat_id=msg.chat_id, message_id=msg.message_id)
+    return None
+
+
+async def on_content(update: Update, context: Context, db_user: User) -> None:
+    """The content (text, photo, document, forwarded message): checked, kept as a draft."""
+    ctx = context.app_ctx
+    access = await _access(update, context)
+    if access is None:
+        await ctx.users.set_flow(db_user.id, None)
+        await basic.staff_only(update, context)
+        return
+    msg = update.effective_message
+    assert msg is not None
+    content = _content(msg)
+    try:
+        if content is None:
+            raise BroadcastError("unsupported")
+        b = await _service(context).create(access, content, _sender_name(context, db_user, access))
+    except BroadcastError as exc:
+        await _error(update, context, exc)  # the flow stays: they can send another
+        return
+    await ctx.users.set_flow(db_user.id, None)
+    await answer(update, context, await _audience_reply(context, access, b.id))
+
+
+def _sender_name(context: Context, user: User, access: StaffAccess) -> str:
+    communes = ", ".join(sorted(access.communes)) if access.scoped else ""
+    return context.app_ctx.renderer.label(
+        "broadcast.sender", name=user.full_name or "cán bộ", communes=communes
+    )
+
+
+# ---- the audience -----------------------------------------------------------------------------------
+async def _audience_reply(
+    context: Context, access: StaffAccess, broadcast_id: int, prompt: str = ""
+) -> Reply:
+    service = _service(context)
+    r = context.app_ctx.renderer
+    b = await service.get(access, broadcast_id)
+    audience = Audience.from_json(b.audience)
+    count = await service.count(audience)
+    html = r.render(
+        "broadcast/audience",
+        b=b,
+        audience=describe(r, audience),
+        count=count,
+        scoped=access.scoped,
+        prompt=prompt,
+    )
+    i = b.id
+    if prompt == "sets":
+        picks = [
+            Button(
+                r.label(
+                    "broadcast.pick", on=ps.id in audience.product_sets, label=f"{ps.number}. {ps.label}"
+                ),
+                f"bc:ps:{i}:{n}",
+            )
+            for n, ps in enumerate(product_sets())
+        ]
+        rows = [picks[k : k + 2] for k in range(0, len(picks), 2)]
+        rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
+    elif prompt == "statuses":
+        picks = [
+            Button(
+                r.label("broadcast.pick", on=st in audience.statuses, label=r.label(f"dossier.status_{st}")),
+                f"bc:st:{i}:{st}",
+            )
+            for st in STATUSES
+        ]
+        rows = [picks[k : k + 2] for k in range(0, len(picks), 2)]
+        rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
+    else:
+        rows = [
+            [
+                Button(r.label("broadcast.everyone"), f"bc:a:{i}:all"),
+                Button(r.label("broadcast.by_commune"), f"bc:a:{i}:com"),
+            ],
+            [
+                Button(r.label("broadcast.by_set"), f"bc:a:{i}:ps"),
+                Button(r.label("broadcast.by_status"), f"bc:a:{i}:st"),
+            ],
+            [
+                Button(r.label("broadcast.preview"), f"bc:pv:{i}"),
+                Button(r.label("broadcast.discard"), f"bc:x:{i}"),
+            ],
+        ]
+    return Reply(html, rows)
+
+
+async def on_communes(update: Update, context: Context, db_user: User) -> None:
+    """Commune names typed for the audience (old names understood)."""
+    ctx = context.app_ctx
+    access = await _access(update, context)
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    broadcast_id = int((db_user.flow_data or {}).get("id", 0))
+    if access is None or not broadcast_id:
+        await ctx.users.set_flow(db_user.id, None)
+        return
+    directory = ctx.communes
+    assert directory is not None
+    names = [n.strip() for n in re.split(r"[,;\n]+", msg.text) if n.strip()]
+    found: list[str] = []
+    unknown: list[str] = []
+    for name in names[:30]:
+        match = directory.resolve(name)
+        if match is None or match.new_unit is None:
+            unknown.append(name)
+            continue
+        for unit in (match.new_unit, *(match.also if match.partial else ())):
+            if unit not in found:
+                found.append(unit)
+    if unknown or not found:
+        await answer(
+            update, context, Reply(ctx.renderer.render("broadcast/communes_unknown", names=unknown or names))
+        )
+        return
+    service = _service(context)
+    try:
+        b = await service.get(access, broadcast_id)
+        audience = Audience.from_json(b.audience)
+        await service.set_audience(
+            access,
+            broadcast_id,
+            Audience(
+                communes=tuple(found),
+                product_sets=audience.product_sets,
+                statuses=audience.statuses,
+                event_id=audience.event_id,
+                topic=audience.topic,
+            ),
+        )
+    except OutOfScope as exc:
+        html = ctx.renderer.render(
+            "broadcast/out_of_scope", communes=exc.communes, scope=sorted(access.communes)
+        )
+        await answer(update, context, Reply(html))
+        return
+    except BroadcastError as exc:
+        await ctx.users.set_flow(db_user.id, None)
+        await _error(update, context, exc)
+        return
+    await ctx.users.set_flow(db_user.id, None)
+    await answer(update, context, await _audience_reply(context, access, broadcast_id))
+
+
+# ---- scheduling -------------------------------------------------------------------------------------
+def _example(context: Context) -> str:
+    ctx = context.app_ctx
+    return ctx.renderer.format_datetime(ctx.clock.now() + timedelta(days=1)).rsplit(" ", 1)[0] + " 08:00"
+
+
+def parse_time(text: str, tz: object) -> datetime | None:
+    """dd/mm/yyyy HH:MM in `tz` (a ZoneInfo) as an aware datetime; None when not a real date and time."""
+    m = TIME_RE.match(text)
+    if not m:
+        return None
+    day, month, year, hour, minute = (int(g) for g in m.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=tz)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+async def on_schedule(update: Update, context: Context, db_user: User) -> None:
+    """The date and time typed for a scheduled broadcast."""
+    ctx = context.app_ctx
+    access = await _access(update, context)
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    broadcast_id = int((db_user.flow_data or {}).get("id", 0))
+    if access is None or not broadcast_id:
+        await ctx.users.set_flow(db_user.id, None)
+        return
+    r = ctx.renderer
+    at = parse_time(msg.text, r.tz)
+    now = ctx.clock.now()
+    if at is None or at <= now:
+        html = r.render("broadcast/bad_time", past=at is not None, now=now, example=_example(context))
+        await answer(update, context, Reply(html))
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    service = _service(context)
+    try:
+        b = await service.confirm(access, broadcast_id, chat_id=chat.id, message_id=None, at=at)
+    except BroadcastError as exc:
+        await ctx.users.set_flow(db_user.id, None)
+        await _error(update, context, exc)
+        return
+    await ctx.users.set_flow(db_user.id, None)
+    audience = describe(r, Audience.from_json(b.audience))
+    _html, buttons = service.view(await service.progress(b.id))
+    sent = await answer(
+        update, context, Reply(r.render("broadcast/scheduled", b=b, audience=audience), _rows(buttons))
+    )
+    await service.shown(b.id, sent.text_html or "", sent.message_id)
+
+
+# ---- buttons ----------------------------------------------------------------------------------------
+@basic.staff_required
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    cb = parse(query.data)
+    access = await _access(update, context)
+    if access is None:
+        await basic.staff_only(update, context)
+        return
+    ctx = context.app_ctx
+    r = ctx.renderer
+    service = _service(context)
+    if cb.action == "new":
+        cb.expect(0)
+        await query.answer()
+        await _ask_content(update, context)
+        return
+    broadcast_id = cb.id(0)
+    answered = False
+    try:
+        if cb.action in ("p", "r"):
+            cb.expect(1)
+            if cb.action == "p":
+                await service.pause(access, broadcast_id)
+            else:
+                await service.resume(access, broadcast_id)
+            # The runner edits the progress message (its pace keeps within Telegram's edit limits).
+            await query.answer(r.label("broadcast.paused" if cb.action == "p" else "broadcast.resumed"))
+            answered = True
+            return
+        if cb.action == "x":
+            cb.expect(1)
+            before = await service.get(access, broadcast_id)
+            b = await service.cancel(access, broadcast_id)
+            if before.state not in ("draft", "scheduled"):  # running: the runner turns it into the report
+                await query.answer(r.label("broadcast.cancelled"))
+                answered = True
+                return
+            await query.answer()
+            answered = True
+            html = r.render("broadcast/discarded", id=b.id, scheduled=before.state == "scheduled")
+            await replace(query, context, Reply(html))
+            if before.state == "scheduled":
+                await service.shown(b.id, html)
+            return
+        await query.answer()
+        answered = True
+        if cb.action == "m":
+            cb.expect(1)
+            await replace(query, context, await _audience_reply(context, access, broadcast_id))
+        elif cb.action == "a":
+            await _audience_button(update, context, access, broadcast_id, cb.expect(2).token(1))
+        elif cb.action in ("ps", "st"):
+            cb.expect(2)
+            b = await service.get(access, broadcast_id)
+            audience = Audience.from_json(b.audience)
+            if cb.action == "ps":
+                sets = product_sets()
+                audience = audience.toggled("product_sets", sets[cb.number(1, len(sets) - 1)].id)
+            else:
+                status = cb.token(1)
+                if status not in STATUSES:
+                    raise BadCallback(f"unknown status {status!r}")
+                audience = audience.toggled("statuses", status)
+            await service.set_audience(access, broadcast_id, audience)
+            prompt = "sets" if cb.action == "ps" else "statuses"
+            await replace(query, context, await _audience_reply(context, access, broadcast_id, prompt))
+        elif cb.action == "pv":
+            cb.expect(1)
+            await _preview(update, context, access, broadcast_id)
+        elif cb.action == "go":
+            cb.expect(1)
+            msg = query.message
+            chat = update.effective_chat
+            assert chat is not None
+            message_id = msg.message_id if isinstance(msg, Message) else None
+            b = await service.confirm(access, broadcast_id, chat_id=chat.id, message_id=message_id)
+            html, buttons = service.view(await service.progress(b.id))
+            await replace(query, context, Reply(html, _rows(buttons)))
+            await service.shown(b.id, html)
+        elif cb.action == "sch":
+            cb.expect(1)
+            b = await service.get(access, broadcast_id)
+            if b.state != "draft":
+                raise BroadcastError("not_draft")
+            await ctx.users.set_flow(access.user_id, SCHEDULE, {"id": broadcast_id})
+            await answer(update, context, Reply(r.render("broadcast/ask_time", example=_example(context))))
+        elif cb.action == "csv":
+            cb.expect(1)
+            await _send_csv(update, context, access, broadcast_id)
+        elif cb.action == "v":
+            cb.expect(1)
+            html, buttons = service.view(await service.progress((await service.get(access, broadcast_id)).id))
+            await answer(update, context, Reply(html, _rows(buttons)))
+        else:
+            raise BadCallback(f"unknown broadcast button {cb.action!r}")
+    except BroadcastError as exc:
+        if not answered:
+            await query.answer()
+        await _error(update, context, exc)
+    except OutOfScope as exc:
+        if not answered:
+            await query.answer()
+        html = r.render("broadcast/out_of_scope", communes=exc.communes, scope=sorted(access.communes))
+        await answer(update, context, Reply(html))
+
+
+async def _audience_button(
+    update: Update, context: Context, access: StaffAccess, broadcast_id: int, which: str
+) -> None:
+    ctx = context.app_ctx
+    query = update.callback_query
+    assert query is not None
+    service = _service(context)
+    if which == "all":
+        await service.set_audience(access, broadcast_id, Audience())
+        await replace(query, context, await _audience_reply(context, access, broadcast_id))
+    elif which == "com":
+        await service.get(access, broadcast_id)
+        await ctx.users.set_flow(access.user_id, COMMUNES, {"id": broadcast_id})
+        html = ctx.renderer.render(
+            "broadcast/ask_communes", scope=sorted(access.communes) if access.scoped else []
+        )
+        await answer(update, context, Reply(html))
+    elif which in ("ps", "st"):
+        prompt = "sets" if which == "ps" else "statuses"
+        await replace(query, context, await _audience_reply(context, access, broadcast_id, prompt))
+    else:
+        raise BadCallback(f"unknown audience button {which!r}")
+
+
+async def _preview(update: Update, context: Context, access: StaffAccess, broadcast_id: int) -> None:
+    """The message exactly as producers will get it (same rendering, same sending code), then the count
+    and the choice: send now, schedule, change the audience, discard."""
+    ctx = context.app_ctx
+    r = ctx.renderer
+    service = _service(context)
+    b = await service.get(access, broadcast_id)
+    if b.state != "draft":
+        raise BroadcastError("not_draft")
+    chat = update.effective_chat
+    assert chat is not None
+    out = service.outgoing(b)
+    sender = TelegramSender(context.bot)
+    if out.media is None:
+        result = await sender.send(chat.id, out.text, out.buttons)
+    else:
+        result = await sender.send_media(chat.id, out.media, out.text, out.buttons)
+    if result.error:
+        raise BroadcastError("unsupported")
+    audience = Audience.from_json(b.audience)
+    count = await service.count(audience)
+    seconds = int(count.recipients / service.rate) if service.rate > 0 else 0
+    html = r.render(
+        "broadcast/summary",
+        audience=describe(r, audience),
+        count=count,
+        minutes=seconds // 60,
+        seconds=seconds % 60,
+    )
+    i = b.id
+    rows = [
+        [
+            Button(r.label("broadcast.send_now"), f"bc:go:{i}"),
+            Button(r.label("broadcast.schedule"), f"bc:sch:{i}"),
+        ],
+        [
+            Button(r.label("broadcast.edit_audience"), f"bc:m:{i}"),
+            Button(r.label("broadcast.discard"), f"bc:x:{i}"),
+        ],
+    ]
+    await answer(update, context, Reply(html, rows))
+
+
+async def _send_csv(update: Update, context: Context, access: StaffAccess, broadcast_id: int) -> None:
+    service = _service(context)
+    data, count = await service.failures_csv(access, broadcast_id)
+    b = await service.get(access, broadcast_id)
+    chat = update.effective_chat
+    assert chat is not None
+    caption = context.app_ctx.renderer.render("broadcast/csv_caption", b=b, count=count)
+    await context.bot.send_document(
+        chat.id, data, filename=f"thongbao-{broadcast_id}-loi.csv", caption=caption, parse_mode=ParseMode.HTML
+    )
