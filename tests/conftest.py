@@ -85,11 +85,15 @@ async def _pg_schema_setup(schema: str) -> _PgSchema:
 
 
 async def _pg_schema_reset(pg: _PgSchema) -> None:
-    """Empty every table and put the migrations' own rows back."""
+    """Drop the tables a test created, empty every other table and put the migrations' own rows back."""
     admin = create_async_engine(async_url(PG_URL))
     try:
         async with admin.begin() as conn:
             await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+            listed_now = text("SELECT tablename FROM pg_tables WHERE schemaname = :s")
+            names = (await conn.execute(listed_now, {"s": pg.name})).scalars().all()
+            for extra in set(names) - set(pg.tables) - {"alembic_version"}:
+                await conn.execute(text(f'DROP TABLE "{pg.name}"."{extra}" CASCADE'))
             listed = ", ".join(f'"{pg.name}"."{t}"' for t in pg.tables)
             await conn.execute(text(f"TRUNCATE {listed} RESTART IDENTITY CASCADE"))
             for name, rows in pg.seeds.items():
