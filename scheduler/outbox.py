@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -162,6 +162,22 @@ class OutboxStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._lock = not db.is_sqlite  # row locks exist on PostgreSQL; SQLite has one writer anyway
+
+    async def prune(self, now: datetime, keep: timedelta = timedelta(days=30)) -> int:
+        """Delete what no one needs any more: notices settled (sent, failed, blocked) more than `keep`
+        ago, and per-chat pacing rows whose slot is long past. A broadcast's rows stay: its report
+        counts them. Returns the number of messages deleted."""
+        settled = (OutboxState.SENT.value, OutboxState.FAILED.value, OutboxState.BLOCKED.value)
+        async with self.db.session() as s:
+            gone = await s.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.broadcast_id.is_(None),
+                    OutboxMessage.state.in_(settled),
+                    OutboxMessage.created_at < now - keep,
+                )
+            )
+            await s.execute(delete(OutboxChat).where(OutboxChat.next_at < now - timedelta(hours=1)))
+        return int(gone.rowcount or 0)
 
     async def claim(self, worker_id: str, now: datetime, pacing: Pacing) -> list[Claimed]:
         """Take the next rows due, each with a send slot, in slot order (empty when none may go

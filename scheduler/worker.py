@@ -47,6 +47,7 @@ from scheduler.port import Outcome, Sender, SendResult
 from storage.outbox_models import OutboxState
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY = timedelta(hours=1)
 
 Sleep = Callable[[float], Awaitable[None]]
 CHAT_MEMORY = 10_000  # chats whose last send this process remembers (for the per-chat spacing)
@@ -131,8 +132,14 @@ class OutboxWorker:
         await self._flush()
 
     async def run(self) -> None:
+        next_prune = self.clock.now()
         while not self._stopping:
             try:
+                if self.clock.now() >= next_prune:  # housekeeping, once an hour per process
+                    next_prune = self.clock.now() + PRUNE_EVERY
+                    pruned = await self.store.prune(self.clock.now())
+                    if pruned:
+                        log.info("outbox: pruned %d settled notices", pruned)
                 wait = await self.step()
             except asyncio.CancelledError:
                 raise

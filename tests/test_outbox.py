@@ -413,3 +413,21 @@ async def test_the_bot_starts_its_worker_with_the_application_and_stops_it(bot: 
     await ctx.outbox.stop()
     assert [m.text for m in bot.fake.bot_messages(9101)] == ["Xin chào từ hàng đợi"]
     assert ctx.outbox.running is None and ctx.broadcasts.running is None
+
+
+async def test_prune_deletes_old_settled_notices_and_keeps_pending_and_broadcast_rows(world: World) -> None:
+    await world.users([2001, 2002, 2003])
+    await world.queue([(2001, "cũ"), (2002, "cũ")])
+    await world.worker().run_until_drained()
+    await world.queue([(2003, "chờ")], not_before=world.clock.now() + timedelta(days=60))
+    async with world.db.session() as s:
+        s.add(
+            OutboxMessage(chat_id=2003, kind="broadcast", priority=int(Priority.BROADCAST), text="bc",
+                          state=OutboxState.SENT.value, attempts=1, broadcast_id=1,
+                          next_attempt_at=world.clock.now(), created_at=world.clock.now())
+        )
+    store = world.outbox.store
+    assert await store.prune(world.clock.now() + timedelta(days=29)) == 0
+    assert await store.prune(world.clock.now() + timedelta(days=31)) == 2
+    left = await world.rows()
+    assert sorted((r.chat_id, r.state) for r in left) == [(2003, "pending"), (2003, "sent")]
