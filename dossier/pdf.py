@@ -8,6 +8,9 @@ touch the line above. Characters the font lacks (emoji and the like) are removed
 
 from __future__ import annotations
 
+import copy
+import io
+import logging
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,13 +21,17 @@ from zoneinfo import ZoneInfo
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, SubsetMap, TTFFont
 from fpdf.html import HTML2FPDF
 from markupsafe import Markup, escape
 
 from common.render import Renderer
 from dossier.engine import DossierEngine, DossierState
 
+log = logging.getLogger(__name__)
+
+# DejaVu Sans cut down to Latin (with Vietnamese), Greek, Cyrillic, punctuation and common symbols
+# (dossier/fonts/README.md says how): a third of the glyphs, so parsing and subsetting cost less.
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "DejaVu"
 REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
@@ -141,13 +148,16 @@ def render_html(context: dict[str, Any]) -> str:
     return _renderer().render(TEMPLATE, **context)
 
 
-def html_to_pdf(html: str, title: str = "") -> bytes:
-    """Lay out the HTML on A4 pages with the DejaVu font; page numbers in the footer."""
+def html_to_pdf(html: str, title: str = "", created: datetime | None = None) -> bytes:
+    """Lay out the HTML on A4 pages with the DejaVu font; page numbers in the footer. `created`: the
+    document's creation date (the same input then gives the same bytes)."""
     pdf = _FormPDF(format="A4", unit="mm")
+    if created is not None:
+        pdf.set_creation_date(created)
     pdf.set_margins(20, 15, 20)
     pdf.set_auto_page_break(True, margin=18)
-    pdf.add_font(FONT_FAMILY, "", str(REGULAR_FONT))
-    pdf.add_font(FONT_FAMILY, "B", str(BOLD_FONT))
+    _add_font(pdf, "", REGULAR_FONT)
+    _add_font(pdf, "B", BOLD_FONT)
     # No italic face is shipped (and loading a font is most of the render time): the template uses
     # no <i>, and user text is always escaped, so it cannot ask for one.
     pdf.set_title(title)
@@ -166,6 +176,35 @@ def html_to_pdf(html: str, title: str = "") -> bytes:
     )
     layout.feed(html)
     return bytes(pdf.output())
+
+
+@lru_cache(maxsize=4)
+def _parsed_font(style: str, path: Path) -> tuple[TTFFont, bytes]:
+    """The font as fpdf2 reads it (metrics, character widths, glyph ids), parsed once per process,
+    and the file's bytes."""
+    pdf = FPDF()
+    pdf.add_font(FONT_FAMILY, style, str(path))
+    return pdf.fonts[f"{FONT_FAMILY.lower()}{style}"], path.read_bytes()
+
+
+def _add_font(pdf: FPDF, style: str, path: Path) -> None:
+    """`pdf.add_font` without parsing the font again: a copy of the parsed font with this document's
+    own glyph subset and its own fontTools object (the subsetter changes that one when the PDF is
+    written). Falls back to `add_font` if fpdf2's font object is not what this expects."""
+    key = f"{FONT_FAMILY.lower()}{style}"
+    try:
+        parsed, data = _parsed_font(style, path)
+        font = copy.copy(parsed)
+        font.i = len(pdf.fonts) + 1
+        font.ttfont = TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.subset = SubsetMap(font)
+    except (AttributeError, TypeError) as exc:  # a newer fpdf2: parse as usual
+        log.warning("PDF font cache unavailable (%s); parsing the font for each PDF", exc)
+        pdf.add_font(FONT_FAMILY, style, str(path))
+        return
+    pdf.fonts[key] = font
 
 
 class _FormHTML(HTML2FPDF):
@@ -206,4 +245,4 @@ def render_dossier_pdf(
     context = build_context(
         engine, state, reference=reference, status=status, files=files, now=now, timezone=timezone
     )
-    return html_to_pdf(render_html(context), title=engine.form.title)
+    return html_to_pdf(render_html(context), title=engine.form.title, created=now)
