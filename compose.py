@@ -15,6 +15,7 @@ from common.clock import Clock, SystemClock
 from common.config import Settings
 from common.flood import FloodGuard
 from common.render import Renderer
+from dossier.intent import KnowledgeMatch
 from dossier.service import DossierService
 from knowledge.communes import CommuneDirectory
 from knowledge.eligibility import EligibilityCheck
@@ -83,7 +84,12 @@ def compose(
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
         dossier=DossierService(
-            db, clock, settings, communes=CommuneDirectory.load(), files=LocalFileStore(settings.storage_dir)
+            db,
+            clock,
+            settings,
+            communes=CommuneDirectory.load(),
+            files=LocalFileStore(settings.storage_dir),
+            questions=KnowledgeMatch(knowledge),  # a question typed instead of an answer
         ),
         outbox=Outbox(
             db,

@@ -23,6 +23,7 @@ from dossier.service import (
     DossierPrompt,
     DossierSummary,
     Upload,
+    Verdict,
 )
 from handlers import basic, knowledge
 from handlers.context import AppContext, Context
@@ -441,20 +442,25 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         await start(update, context)
         return
     try:
-        if await ctx.dossier.looks_like_question(user.id, dossier_id, msg.text):
-            await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
-            r = ctx.renderer
-            rows = [
-                [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
-                [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
-            ]
-            await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
-            return
-        prompt = await ctx.dossier.answer(user.id, dossier_id, msg.text)
+        typed = await ctx.dossier.answer_text(user.id, dossier_id, msg.text)
     except (DossierNotFound, DossierLocked):
         await ctx.users.set_flow(user.id, None)
         await start(update, context)
         return
+    prompt = typed.prompt
+    if typed.verdict is Verdict.ASK:  # it may be the answer or a question: the producer says which
+        await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
+        r = ctx.renderer
+        rows = [
+            [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
+            [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
+        ]
+        await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
+        return
+    if typed.verdict is Verdict.QUESTION and update.effective_chat is not None:
+        # not an answer this step could take: the question is answered, then the step asked again
+        result = await ctx.knowledge.ask(user.id, update.effective_chat.id, msg.text)
+        await answer(update, context, knowledge.result_reply(ctx, result))
     await answer(update, context, prompt_reply(ctx, prompt))
 
 

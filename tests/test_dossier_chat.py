@@ -379,6 +379,29 @@ async def test_a_question_typed_at_an_answer_step_is_asked_about_not_saved(bot: 
     assert "Mây tre đan ra sao?" in u.last.text and "ocop gồm" not in u.last.text
 
 
+async def test_a_question_mid_form_is_answered_and_a_description_is_not_taken_for_one(bot: Harness) -> None:
+    u = bot.user(334, "Hà")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await producer_steps(u)
+    await u.send("Bánh chưng Phú Vinh")  # the product's name
+    await u.press("Thực phẩm")
+    await u.press("6. Chế biến từ gạo, ngũ cốc")
+    await u.send("Gạo nếp cái hoa vàng gói lá dong, luộc 10 tiếng, đóng gói hút chân không")
+    assert "Nguyên liệu chính" in u.last.text  # a description ending in «không» is stored at once
+    await u.send("Gạo nếp, lá dong của thôn Phú Vinh")
+    await u.press("Tại địa phương (trong xã)")
+    assert "Sản lượng" in u.last.text
+    replies = await u.send("cần những giấy tờ gì")  # a question where a number is expected
+    assert len(replies) == 2 and "Sản lượng" in replies[-1].text and "⚠️" not in replies[-1].text
+    assert "Mẫu 01" in replies[0].text or "Phiếu đăng ký" in replies[0].text  # the knowledge base's answer
+    await u.send("khoang 20 tan")
+    assert "đóng gói thế nào" in u.last.text
+    await u.press("📋 Xem lại hồ sơ")
+    assert "gồm những" not in u.last.text and "20 tấn" in u.last.text
+    assert "hút chân không" in u.last.text
+
+
 async def test_a_name_typed_in_small_letters_is_offered_with_capitals(bot: Harness) -> None:
     u = bot.user(333, "An")
     await u.send("/hoso")
