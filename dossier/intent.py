@@ -24,7 +24,7 @@ from knowledge.normalize import fold_text
 if TYPE_CHECKING:
     from knowledge.service import KnowledgeService
 
-FREE_TEXT_TYPES = frozenset({"text", "name", "long_text"})
+FREE_TEXT_TYPES = frozenset({"text", "name", "org_name", "product_name", "long_text"})
 # Folded (no diacritics, lower case) words that open a Vietnamese question.
 QUESTION_OPENINGS = (
     "tai sao",
