@@ -120,6 +120,13 @@ def pdf_text(message: SentMessage) -> str:
 async def test_full_dossier_from_hoso_to_submit_with_photos_and_pdf(bot: Harness) -> None:
     u = bot.user(301, "Tĩnh")
     await fill_complete(u)
+    # the step line counts on by one and its total does not drift once the product's set is known
+    steps = [re.search(r"· mục (\d+) / khoảng (\d+)", m.text) for m in u.messages]
+    seen = [(int(m.group(1)), int(m.group(2))) for m in steps if m]
+    positions = [n for i, (n, _t) in enumerate(seen) if i == 0 or n != seen[i - 1][0]]
+    assert positions == list(range(1, len(positions) + 1)) and len(positions) > 40
+    after_group = [t for n, t in seen if n > 20]
+    assert len(set(after_group)) == 1 and after_group[0] == positions[-1]
     review = u.last
     assert "Xem lại hồ sơ" in review.text and "Giỏ mây đan tay" in review.text
     assert "📨 Nộp hồ sơ" in review.labels
@@ -261,7 +268,13 @@ async def test_edit_from_the_review_returns_to_the_review(bot: Harness) -> None:
     sections = u.last.labels
     assert len(sections) <= 8 and sections[1] == "Chủ thể sản xuất (15 mục)"  # a phone's screenful
     await u.press(sections[1])
-    assert len(u.last.labels) <= 17 and "◀️ Các phần khác" in u.last.labels
+    first_page = u.last.labels
+    assert len(first_page) <= 11 and "◀️ Các phần khác" in first_page and "(trang 1/2)" in u.last.text
+    await u.press("Trang sau ➡️")
+    assert "(trang 2/2)" in u.last.text and "⬅️ Trang trước" in u.last.labels
+    assert not set(first_page[:8]) & set(u.last.labels)  # the other items of the section
+    await u.press("⬅️ Trang trước")
+    assert u.last.labels == first_page
     phone_label = next(label for label in u.last.labels if "điện thoại" in label.lower())
     await u.press(phone_label)
     await u.send("0987654321")

@@ -183,6 +183,18 @@ def test_phone_buttons_are_short() -> None:
                 assert len(option.button_label) <= 31, (step.id, option.button_label)
 
 
+def test_a_shortened_button_has_its_full_wording_in_the_question(engine: DossierEngine) -> None:
+    for step in engine.form.steps:
+        for choice in step.choices:
+            if choice.button or len(choice.label) > 30:
+                assert choice.label in step.question, (step.id, choice.label)
+            if choice.sub:  # the set screen lists every set of the sector in full
+                state = DossierState(answers={"kind": "new"}, current=step.id)
+                engine.choose(state, step.id, str(step.choices.index(choice)))
+                listed = [s["label"] for g in engine.prompt(state).detail["groups"] for s in g["sets"]]
+                assert listed == [s.label for s in choice.sub]
+
+
 def test_the_checklist_names_each_evidence_upload_still_worth_sending(engine: DossierEngine) -> None:
     answers = {"kind": "new", "product_group": FOOD, "trademark": "registered", "awards": "yes"}
     state = DossierState(answers=answers, current=None, review_mode=True)
