@@ -32,6 +32,7 @@ DISPLAY_KEYS = (
     "commune_unknown",
     "group",
     "group_single",
+    "group_same",
     "files",
     "photos",
 )

@@ -173,6 +173,7 @@ def html_to_pdf(html: str, title: str = "", created: datetime | None = None) -> 
             "h3": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=11),
         },
         warn_on_tags_not_matching=False,
+        table_line_separators=True,  # every row ruled: a table broken over two pages stays closed
     )
     layout.feed(html)
     return bytes(pdf.output())

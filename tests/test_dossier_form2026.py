@@ -272,3 +272,9 @@ def test_lowering_the_workers_asks_the_local_workers_again(engine: DossierEngine
     engine.jump_to(state, "workers")
     assert engine.answer(state, None, "20 người", TODAY) == Outcome(True)  # more workers: nothing to redo
     assert state.answers["local_workers"] == workers(10) and state.current != "local_workers"
+
+
+def test_the_printed_set_names_its_group_only_when_it_says_more(engine: DossierEngine) -> None:
+    step = engine.form.step("product_group")
+    assert engine.display(step, ORNAMENTAL) == "Bộ số 23: Hoa (ngành Sinh vật cảnh)"
+    assert engine.display(step, FOOD) == "Bộ số 6: Chế biến từ gạo, ngũ cốc (nhóm Chế biến, ngành Thực phẩm)"

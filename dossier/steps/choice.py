@@ -28,6 +28,7 @@ from dossier.steps.base import (
     match_choice,
     str_tuple,
 )
+from knowledge.normalize import fold_text
 
 
 class ChoiceKind(StepKind):
@@ -238,6 +239,8 @@ class GroupKind(StepKind):
             return str(value.get("group"))
         chosen = self.chosen(group, value) or group
         key = "group" if group.sub else "group_single"
+        if key == "group" and fold_text(chosen.group or "") == fold_text(chosen.label):
+            key = "group_same"  # «Bộ số 23: Hoa (ngành Sinh vật cảnh)», not «nhóm Hoa» again
         return fill(
             ctx.form.display[key],
             sector=group.label,
