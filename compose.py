@@ -53,6 +53,9 @@ class AppContext:
         """What must happen before the first update: migrate, then build the knowledge index."""
         await self.db.upgrade()
         await self.knowledge.start()
+        from dossier.pdf import start_pdf_processes  # (fpdf2 is imported by the bot, not by tools)
+
+        start_pdf_processes(self.settings.pdf_processes)  # spawned now, not at the first PDF
         warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:

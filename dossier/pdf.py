@@ -8,11 +8,16 @@ touch the line above. Characters the font lacks (emoji and the like) are removed
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import logging
+import multiprocessing
+import threading
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -230,6 +235,76 @@ class _FormPDF(FPDF):
         self.set_y(-12)
         self.set_font(FONT_FAMILY, size=8)
         self.cell(0, 6, f"{self.page_no()}/{{nb}}", align="C")
+
+
+# ----------------------------------------------------------------------------------- process pool
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _warm() -> None:
+    """Run once in each worker process: the fonts are parsed before the first PDF asks for them."""
+    supported_codepoints()
+    _parsed_font("", REGULAR_FONT)
+    _parsed_font("B", BOLD_FONT)
+
+
+def _process_pool(processes: int) -> ProcessPoolExecutor:
+    """The one pool of layout processes of this process, started on first use ("spawn": a fresh
+    interpreter, safe beside the event loop's threads) and warmed at once."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_warm)
+            _pool.submit(_warm)  # start the processes now, not at the first PDF
+        return _pool
+
+
+def start_pdf_processes(processes: int) -> None:
+    """Start the layout processes ahead of the first PDF (0: none, PDFs are laid out in a thread)."""
+    if processes > 0:
+        _process_pool(processes)
+
+
+def _drop_pool(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+async def layout_pdf(html: str, title: str, created: datetime | None, *, processes: int) -> bytes:
+    """`html_to_pdf` away from the event loop: in a layout process (`processes` > 0), so the bot's
+    interpreter keeps answering others, or in a thread. A broken pool (a worker killed) is replaced
+    next time; this PDF is laid out in a thread."""
+    if processes > 0:
+        pool = _process_pool(processes)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, html_to_pdf, html, title, created)
+        except BrokenProcessPool:
+            log.warning("PDF layout process died; laying this PDF out in a thread")
+            _drop_pool(pool)
+    return await asyncio.to_thread(html_to_pdf, html, title, created)
+
+
+def dossier_html(
+    engine: DossierEngine,
+    state: DossierState,
+    *,
+    reference: str | None,
+    status: str,
+    files: Sequence[tuple[str, str | None, str]],
+    now: datetime,
+    timezone: str = "Asia/Ho_Chi_Minh",
+) -> str:
+    """The HTML of this dossier's printout (about a millisecond; the layout is what costs)."""
+    context = build_context(
+        engine, state, reference=reference, status=status, files=files, now=now, timezone=timezone
+    )
+    return render_html(context)
 
 
 def render_dossier_pdf(

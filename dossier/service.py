@@ -8,7 +8,6 @@ The chat handler renders the returned `DossierPrompt` with templates/dossier/*.h
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import re
@@ -486,23 +485,25 @@ class DossierService:
     # ------------------------------------------------------------------------------- documents
 
     async def render_pdf(self, owner_id: int, dossier_id: int) -> bytes:
-        """The filled registration form as PDF bytes."""
-        from dossier.pdf import render_dossier_pdf
+        """The filled registration form as PDF bytes. The HTML is made here; its layout (about 0.1 s
+        of CPU) runs in a layout process (settings.pdf_processes), or a thread, so the bot keeps
+        answering others meanwhile."""
+        from dossier.pdf import dossier_html, layout_pdf
 
         async with self.db.session() as s:
             dossier = await self._read(s, owner_id, dossier_id)
         files = await self.attachments(owner_id, dossier_id)
-        # About 0.1-0.25 s of CPU: rendered in a worker thread so the bot keeps answering others.
-        return await asyncio.to_thread(
-            render_dossier_pdf,
+        now = self.clock.now()
+        html = dossier_html(
             self.engine,
             self._state(dossier),
             reference=dossier.reference,
             status=dossier.status,
             files=[(f.step_label, f.file_name, f.kind) for f in files],
-            now=self.clock.now(),
+            now=now,
             timezone=self.settings.timezone,
         )
+        return await layout_pdf(html, self.form.title, now, processes=self.settings.pdf_processes)
 
     def pdf_file_name(self, summary: DossierSummary) -> str:
         """A safe ASCII file name for the PDF, e.g. phieu-dang-ky-OCOP-2026-0042.pdf."""

@@ -160,3 +160,26 @@ def test_the_font_parsed_once_gives_the_same_pdf_as_a_fresh_parse(monkeypatch: p
         lambda pdf, style, path: pdf.add_font(pdf_module.FONT_FAMILY, style, str(path)),
     )
     assert render(state) == first
+
+
+async def test_a_layout_process_gives_the_same_pdf_and_a_dead_one_is_replaced() -> None:
+    html = render_html(
+        build_context(
+            engine(),
+            DossierState(answers=answers()),
+            reference="OCOP-2026-0042",
+            status="submitted",
+            files=[],
+            now=NOW,
+            timezone="Asia/Ho_Chi_Minh",
+        )
+    )
+    in_thread = await pdf_module.layout_pdf(html, "t", NOW, processes=0)
+    assert await pdf_module.layout_pdf(html, "t", NOW, processes=1) == in_thread
+    pool = pdf_module._process_pool(1)
+    for process in list(pool._processes.values()):  # a layout process killed (out of memory, say)
+        process.kill()
+        process.join()
+    assert await pdf_module.layout_pdf(html, "t", NOW, processes=1) == in_thread  # laid out in a thread
+    assert pdf_module._process_pool(1) is not pool  # and a new pool next time
+    assert await pdf_module.layout_pdf(html, "t", NOW, processes=1) == in_thread
