@@ -16,6 +16,7 @@ from common.config import Settings
 from common.flood import FloodGuard
 from common.render import Renderer
 from dossier.claims import ClaimService
+from dossier.intent import KnowledgeMatch
 from dossier.review import ReviewDesk
 from dossier.service import DossierService
 from knowledge.communes import CommuneDirectory
@@ -71,6 +72,9 @@ class AppContext:
         """What must happen before the first update: migrate, then build the knowledge index."""
         await self.db.upgrade()
         await self.knowledge.start()
+        from dossier.pdf import start_pdf_processes  # (fpdf2 is imported by the bot, not by tools)
+
+        start_pdf_processes(self.settings.pdf_processes)  # spawned now, not at the first PDF
         warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:
@@ -109,7 +113,12 @@ def compose(
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
         dossier=DossierService(
-            db, clock, settings, communes=communes, files=LocalFileStore(settings.storage_dir)
+            db,
+            clock,
+            settings,
+            communes=communes,
+            files=LocalFileStore(settings.storage_dir),
+            questions=KnowledgeMatch(knowledge),  # a question typed instead of an answer
         ),
         outbox=Outbox(
             db,

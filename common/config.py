@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("storage_files")
     download_files: bool = True
     max_upload_mb: float = 10.0
+    # Processes that lay out dossier PDFs (0: a thread of the bot's own process), so a PDF does not
+    # hold the bot's interpreter while others are answered.
+    pdf_processes: int = Field(default=1, ge=0, le=16)
     contacts_file: Path = PROJECT_DIR / "knowledge" / "data" / "contacts.yaml"
     max_concurrent_updates: int = Field(default=32, ge=1, le=1024)
     flood_max_updates: int = Field(default=20, ge=1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from dossier.schema import Form, Step, condition_holds, has_answer
+from dossier.schema import Form, Step, condition_holds, fill, has_answer
 from dossier.steps import kind_of
 from dossier.steps.base import (
     KEEP,
@@ -313,9 +313,14 @@ class DossierEngine:
         if isinstance(result, Refuse):
             return Outcome(False, result.message)
         if isinstance(result, Store):
+            refused = self._not_more_than(state.answers, step, result.value)
+            if refused is not None:
+                return Outcome(False, refused)
             state.answers[step.id] = result.value
             _unskip(state, step.id)
+            note = self._drop_contradicted(state, step)
             self._advance(state, step.id)
+            return Outcome(True, note)
         elif isinstance(result, Stay):
             state.pending = result.pending
         elif isinstance(result, Collect):
@@ -329,6 +334,37 @@ class DossierEngine:
         elif isinstance(result, SkipStep):
             return self.skip(state)
         return OK
+
+    def _not_more_than(self, answers: dict[str, Any], step: Step, value: Any) -> str | None:
+        """The message of a `not_more_than` rule this value breaks (local workers above the workers
+        given earlier), or None. Only numbers ({value, unit}) are compared, units aside."""
+        rule = step.rule("not_more_than")
+        if rule is None or not isinstance(value, dict):
+            return None
+        other = self.form.step(rule.value)
+        limit = answers.get(other.id)
+        if not isinstance(limit, dict) or not self.is_relevant(other.id, answers):
+            return None
+        try:
+            if float(value["value"]) <= float(limit["value"]):
+                return None
+        except (KeyError, TypeError, ValueError):
+            return None
+        return fill(rule.message, value=self.display(step, value), max=self.display(other, limit))
+
+    def _drop_contradicted(self, state: DossierState, changed: Step) -> str | None:
+        """After `changed` was answered again: a later answer whose `not_more_than` rule it now breaks
+        (workers lowered below the local workers) is cleared, to be asked again; returns its message."""
+        note = None
+        for step in self.steps:
+            rule = step.rule("not_more_than")
+            if rule is None or rule.value != changed.id or not has_answer(state.answers.get(step.id)):
+                continue
+            message = self._not_more_than(state.answers, step, state.answers[step.id])
+            if message is not None:
+                del state.answers[step.id]
+                note = message
+        return note
 
     def answer(self, state: DossierState, step_id: str | None, raw: str, today: date) -> Outcome:
         """Typed text for the current step (`step_id` None: whatever step is current)."""

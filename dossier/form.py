@@ -26,7 +26,16 @@ from dossier.steps.typed import ABSOLUTE_MAX_LENGTH
 FORM_FILE = Path(__file__).resolve().parent / "form.yaml"
 
 COMMON_MESSAGES = ("required", "not_skippable", "stale", "at_review", "file_unexpected", "not_relevant")
-DISPLAY_KEYS = ("commune_current", "commune_mapped", "commune_unknown", "group", "files", "photos")
+DISPLAY_KEYS = (
+    "commune_current",
+    "commune_mapped",
+    "commune_unknown",
+    "group",
+    "group_single",
+    "group_same",
+    "files",
+    "photos",
+)
 # Every step type the form may use: one class each in dossier.steps.
 STEP_TYPES = frozenset(KINDS)
 
@@ -200,6 +209,14 @@ def _step(
         problems.append(f"{name}: only {', '.join(with_choices)} steps have choices")
 
     rules = _rules(raw.get("rules"), kind, name, problems)
+    for rule in rules:
+        if rule.kind == "not_more_than":
+            other = earlier.get(rule.value)
+            if other is None or other.type != step_type:
+                problems.append(
+                    f"{name}: rule 'not_more_than' refers to '{rule.value}', which is not an earlier "
+                    f"{step_type} step"
+                )
     relevant = None
     if raw.get("relevant") is not None:
         relevant = _condition(raw["relevant"], name, earlier, problems)
@@ -252,6 +269,9 @@ def _choices(raw: object, name: str, problems: list[str], *, allow_sub: bool) ->
             problems.append(f"{name}: 'number' of choice '{choice_id}' must be a positive whole number")
             number = None
         button = str(item["button"]).strip() if item.get("button") else None
+        group = str(item["group"]).strip() if item.get("group") else None
+        if group is not None and not allow_sub and number is None:
+            problems.append(f"{name}: choice '{choice_id}' has a 'group' but no 'number'")
         out.append(
             Choice(
                 choice_id,
@@ -260,8 +280,15 @@ def _choices(raw: object, name: str, problems: list[str], *, allow_sub: bool) ->
                 tuple(str(a) for a in aliases),
                 number,
                 button,
+                group,
             )
         )
+    if allow_sub:
+        sets = [s for c in out for s in (c.sub or (c,))]
+        grouped = [s for s in sets if s.group]
+        if grouped and len(grouped) != len(sets):
+            missing = ", ".join(s.id for s in sets if not s.group)
+            problems.append(f"{name}: every set needs a 'group' once one has it (missing: {missing})")
     return tuple(out)
 
 
@@ -303,6 +330,10 @@ def _rules(raw: object, step_kind: StepKind, name: str, problems: list[str]) -> 
                 value = re.compile(str(value))
             except re.error as exc:
                 problems.append(f"{name}: pattern does not compile: {exc}")
+                continue
+        elif kind == "not_more_than":
+            if not isinstance(value, str) or not ID_RE.match(value):
+                problems.append(f"{name}: rule '{kind}' needs the id of an earlier number step")
                 continue
         elif kind in ("min_date", "max_date"):
             parsed = parse_rule_date(value)

@@ -8,8 +8,16 @@ touch the line above. Characters the font lacks (emoji and the like) are removed
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import io
+import logging
+import multiprocessing
+import threading
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -18,13 +26,17 @@ from zoneinfo import ZoneInfo
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, SubsetMap, TTFFont
 from fpdf.html import HTML2FPDF
 from markupsafe import Markup, escape
 
 from common.render import Renderer
 from dossier.engine import DossierEngine, DossierState
 
+log = logging.getLogger(__name__)
+
+# DejaVu Sans cut down to Latin (with Vietnamese), Greek, Cyrillic, punctuation and common symbols
+# (dossier/fonts/README.md says how): a third of the glyphs, so parsing and subsetting cost less.
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "DejaVu"
 REGULAR_FONT = FONTS_DIR / "DejaVuSans.ttf"
@@ -141,13 +153,16 @@ def render_html(context: dict[str, Any]) -> str:
     return _renderer().render(TEMPLATE, **context)
 
 
-def html_to_pdf(html: str, title: str = "") -> bytes:
-    """Lay out the HTML on A4 pages with the DejaVu font; page numbers in the footer."""
+def html_to_pdf(html: str, title: str = "", created: datetime | None = None) -> bytes:
+    """Lay out the HTML on A4 pages with the DejaVu font; page numbers in the footer. `created`: the
+    document's creation date (the same input then gives the same bytes)."""
     pdf = _FormPDF(format="A4", unit="mm")
+    if created is not None:
+        pdf.set_creation_date(created)
     pdf.set_margins(20, 15, 20)
     pdf.set_auto_page_break(True, margin=18)
-    pdf.add_font(FONT_FAMILY, "", str(REGULAR_FONT))
-    pdf.add_font(FONT_FAMILY, "B", str(BOLD_FONT))
+    _add_font(pdf, "", REGULAR_FONT)
+    _add_font(pdf, "B", BOLD_FONT)
     # No italic face is shipped (and loading a font is most of the render time): the template uses
     # no <i>, and user text is always escaped, so it cannot ask for one.
     pdf.set_title(title)
@@ -163,9 +178,39 @@ def html_to_pdf(html: str, title: str = "") -> bytes:
             "h3": FontFace(family=FONT_FAMILY, emphasis="BOLD", size_pt=11),
         },
         warn_on_tags_not_matching=False,
+        table_line_separators=True,  # every row ruled: a table broken over two pages stays closed
     )
     layout.feed(html)
     return bytes(pdf.output())
+
+
+@lru_cache(maxsize=4)
+def _parsed_font(style: str, path: Path) -> tuple[TTFFont, bytes]:
+    """The font as fpdf2 reads it (metrics, character widths, glyph ids), parsed once per process,
+    and the file's bytes."""
+    pdf = FPDF()
+    pdf.add_font(FONT_FAMILY, style, str(path))
+    return pdf.fonts[f"{FONT_FAMILY.lower()}{style}"], path.read_bytes()
+
+
+def _add_font(pdf: FPDF, style: str, path: Path) -> None:
+    """`pdf.add_font` without parsing the font again: a copy of the parsed font with this document's
+    own glyph subset and its own fontTools object (the subsetter changes that one when the PDF is
+    written). Falls back to `add_font` if fpdf2's font object is not what this expects."""
+    key = f"{FONT_FAMILY.lower()}{style}"
+    try:
+        parsed, data = _parsed_font(style, path)
+        font = copy.copy(parsed)
+        font.i = len(pdf.fonts) + 1
+        font.ttfont = TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.subset = SubsetMap(font)
+    except (AttributeError, TypeError) as exc:  # a newer fpdf2: parse as usual
+        log.warning("PDF font cache unavailable (%s); parsing the font for each PDF", exc)
+        pdf.add_font(FONT_FAMILY, style, str(path))
+        return
+    pdf.fonts[key] = font
 
 
 class _FormHTML(HTML2FPDF):
@@ -192,6 +237,76 @@ class _FormPDF(FPDF):
         self.cell(0, 6, f"{self.page_no()}/{{nb}}", align="C")
 
 
+# ----------------------------------------------------------------------------------- process pool
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _warm() -> None:
+    """Run once in each worker process: the fonts are parsed before the first PDF asks for them."""
+    supported_codepoints()
+    _parsed_font("", REGULAR_FONT)
+    _parsed_font("B", BOLD_FONT)
+
+
+def _process_pool(processes: int) -> ProcessPoolExecutor:
+    """The one pool of layout processes of this process, started on first use ("spawn": a fresh
+    interpreter, safe beside the event loop's threads) and warmed at once."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_warm)
+            _pool.submit(_warm)  # start the processes now, not at the first PDF
+        return _pool
+
+
+def start_pdf_processes(processes: int) -> None:
+    """Start the layout processes ahead of the first PDF (0: none, PDFs are laid out in a thread)."""
+    if processes > 0:
+        _process_pool(processes)
+
+
+def _drop_pool(broken: ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+async def layout_pdf(html: str, title: str, created: datetime | None, *, processes: int) -> bytes:
+    """`html_to_pdf` away from the event loop: in a layout process (`processes` > 0), so the bot's
+    interpreter keeps answering others, or in a thread. A broken pool (a worker killed) is replaced
+    next time; this PDF is laid out in a thread."""
+    if processes > 0:
+        pool = _process_pool(processes)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, html_to_pdf, html, title, created)
+        except BrokenProcessPool:
+            log.warning("PDF layout process died; laying this PDF out in a thread")
+            _drop_pool(pool)
+    return await asyncio.to_thread(html_to_pdf, html, title, created)
+
+
+def dossier_html(
+    engine: DossierEngine,
+    state: DossierState,
+    *,
+    reference: str | None,
+    status: str,
+    files: Sequence[tuple[str, str | None, str]],
+    now: datetime,
+    timezone: str = "Asia/Ho_Chi_Minh",
+) -> str:
+    """The HTML of this dossier's printout (about a millisecond; the layout is what costs)."""
+    context = build_context(
+        engine, state, reference=reference, status=status, files=files, now=now, timezone=timezone
+    )
+    return render_html(context)
+
+
 def render_dossier_pdf(
     engine: DossierEngine,
     state: DossierState,
@@ -206,4 +321,4 @@ def render_dossier_pdf(
     context = build_context(
         engine, state, reference=reference, status=status, files=files, now=now, timezone=timezone
     )
-    return html_to_pdf(render_html(context), title=engine.form.title)
+    return html_to_pdf(render_html(context), title=engine.form.title, created=now)

@@ -26,6 +26,7 @@ class Choice:
     aliases: tuple[str, ...] = ()
     number: int | None = None  # an official number (the 26 product sets of QĐ 26/2026)
     button: str | None = None  # a shorter label for a phone button (the full label is in the question)
+    group: str | None = None  # the group (nhóm) a product set belongs to: 6 sectors → 17 groups → 26 sets
 
     @property
     def button_label(self) -> str:

@@ -8,11 +8,12 @@ The chat handler renders the returned `DossierPrompt` with templates/dossier/*.h
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import dataclasses
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from dossier.columns import commune_of, product_set_of
 from dossier.engine import DossierEngine, DossierState, Outcome
 from dossier.errors import DossierError, DossierIncomplete, DossierLocked, DossierNotFound
 from dossier.form import default_form
-from dossier.intent import looks_like_question
+from dossier.intent import FREE_TEXT_TYPES, Cue, QuestionMatcher, Verdict, needs_match, question_cue, verdict
 from dossier.models import Attachment, Dossier, DossierStatus, DossierStatusHistory
 from dossier.references import next_reference
 from dossier.schema import Form, has_answer
@@ -74,13 +75,23 @@ __all__ = [
     "DossierService",
     "DossierSummary",
     "SubmitResult",
+    "TypedReply",
     "Upload",
+    "Verdict",
 ]
 
 
 # Called in the transaction of every status change the service makes (the review desk queues the
 # notices): (session, dossier, history row) → whether anybody was told.
 TransitionHook = Callable[[AsyncSession, Dossier, DossierStatusHistory], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class TypedReply:
+    """What typed text during the flow led to: the prompt to show and the verdict (dossier.intent)."""
+
+    prompt: DossierPrompt
+    verdict: Verdict
 
 
 class DossierService:
@@ -96,8 +107,11 @@ class DossierService:
         communes: CommuneResolver | None = None,
         downloader: FileDownloader | None = None,
         files: FileStore | None = None,
+        questions: QuestionMatcher | None = None,
     ) -> None:
         self.db = db
+        # How strongly the knowledge base matches a typed text (a question typed instead of an answer).
+        self.questions = questions
         # Where copies of uploads are kept: STORAGE_DIR, which several instances may share.
         self.files: FileStore = files or LocalFileStore(settings.storage_dir)
         self.clock = clock
@@ -233,16 +247,43 @@ class DossierService:
             dossier = await self._read(s, owner_id, dossier_id)
         return prompt_of(self.engine, dossier, self._state(dossier))
 
-    async def looks_like_question(self, owner_id: int, dossier_id: int, text: str) -> bool:
-        """Whether this text, typed at the current step, looks like a question rather than its answer
-        (only free-text steps; the database is read only when the words already look like one)."""
-        if not looks_like_question(text, "text"):
-            return False
-        async with self.db.session() as s:
-            dossier = await self._read(s, owner_id, dossier_id)
-        state = self._state(dossier)
-        step = self.engine.current_step(state)
-        return is_editable(dossier.status) and step is not None and looks_like_question(text, step.type)
+    async def _kb_match(self, text: str) -> float:
+        return await self.questions(text) if self.questions is not None else 0.0
+
+    async def answer_text(self, owner_id: int, dossier_id: int, text: str) -> TypedReply:
+        """Typed text during the flow (dossier.intent): the answer to the current step (stored as
+        `answer` does), a question to tell apart from an answer ("ask": nothing stored, the handler
+        offers two buttons), or a question the step could not take as its answer ("question": nothing
+        stored, the handler answers it from the knowledge base and asks the step again)."""
+        if question_cue(text) is not Cue.NONE:  # the database is read first only when the words hint at it
+            async with self.db.session() as s:
+                dossier = await self._read(s, owner_id, dossier_id)
+            state = self._state(dossier)
+            step = self.engine.current_step(state)
+            if is_editable(dossier.status) and step is not None and step.type in FREE_TEXT_TYPES:
+                match = await self._kb_match(text) if needs_match(text, step.type, refused=False) else 0.0
+                if verdict(text, step.type, refused=False, kb_match=match) is Verdict.ASK:
+                    return TypedReply(prompt_of(self.engine, dossier, state), Verdict.ASK)
+                prompt = await self.answer(owner_id, dossier_id, text)
+                return TypedReply(prompt, Verdict.ANSWER)
+        today = self.today()
+        seen: dict[str, object] = {}
+
+        def op(st: DossierState) -> Outcome:
+            step = self.engine.current_step(st)
+            seen["type"] = step.type if step is not None else None
+            outcome = self.engine.answer(st, None, text, today)
+            seen["refused"] = not outcome.ok
+            return outcome
+
+        prompt = await self._change(owner_id, dossier_id, op)
+        kind = seen.get("type")
+        if not seen.get("refused") or not isinstance(kind, str) or kind in FREE_TEXT_TYPES:
+            return TypedReply(prompt, Verdict.ANSWER)
+        match = await self._kb_match(text) if needs_match(text, kind, refused=True) else 0.0
+        if verdict(text, kind, refused=True, kb_match=match) is Verdict.QUESTION:
+            return TypedReply(dataclasses.replace(prompt, error=None), Verdict.QUESTION)
+        return TypedReply(prompt, Verdict.ANSWER)
 
     async def review(self, owner_id: int, dossier_id: int) -> DossierPrompt:
         """The review screen (answers by section, missing items) without moving the current step."""
@@ -556,20 +597,21 @@ class DossierService:
 
     async def render_pdf_of(self, dossier: Dossier, files: list[AttachmentInfo]) -> bytes:
         """The printout of a dossier already read (the staff desk's variant: the caller checked the
-        officer's role and scope)."""
-        from dossier.pdf import render_dossier_pdf
+        officer's role and scope). The HTML is made here; its layout (about 0.1 s of CPU) runs in a
+        layout process (settings.pdf_processes), or a thread, so the bot keeps answering others."""
+        from dossier.pdf import dossier_html, layout_pdf
 
-        # About 0.1-0.25 s of CPU: rendered in a worker thread so the bot keeps answering others.
-        return await asyncio.to_thread(
-            render_dossier_pdf,
+        now = self.clock.now()
+        html = dossier_html(
             self.engine,
             self._state(dossier),
             reference=dossier.reference,
             status=dossier.status,
             files=[(f.step_label, f.file_name, f.kind) for f in files],
-            now=self.clock.now(),
+            now=now,
             timezone=self.settings.timezone,
         )
+        return await layout_pdf(html, self.form.title, now, processes=self.settings.pdf_processes)
 
     def pdf_file_name(self, summary: DossierSummary | Dossier) -> str:
         """A safe ASCII file name for the PDF, e.g. phieu-dang-ky-OCOP-2026-0042.pdf."""

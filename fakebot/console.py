@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from common.config import Settings
@@ -18,6 +19,14 @@ from fakebot.session import start_session
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
+def photo_name(photo: Mapping[str, object]) -> str:
+    """A file name for a photo the bot sent (photos have none): its id and the type its bytes show."""
+    content = photo.get("content")
+    data = content if isinstance(content, bytes) else b""
+    suffix = ".png" if data.startswith(b"\x89PNG") else ".jpg"
+    return f"anh-{photo.get('file_unique_id') or 'bot'}{suffix}"
+
+
 class Console:
     def __init__(self, harness: Harness, user: FakeUser, color: bool, files_dir: Path | None = None) -> None:
         self.h = harness
@@ -26,6 +35,7 @@ class Console:
         self.files_dir = files_dir or Path("console-files")
         self.buttons: list[tuple[str, SentMessage]] = []
         self.shown: dict[tuple[int, int], str] = {}  # what each message last looked like here
+        self.mark = 0  # how much of the fake's log this console has gone through
 
     @classmethod
     async def start(cls, settings: Settings, *, user_id: int, name: str, staff: bool) -> Console:
@@ -43,7 +53,8 @@ class Console:
         )
         console.say(f"Trợ lý OCOP — console. Database: {settings.database_url}")
         console.say(
-            "Gõ tin nhắn như trong Telegram. Số = bấm nút. /file ĐƯỜNG_DẪN gửi ảnh/tệp. Ctrl-D để thoát."
+            "Gõ tin nhắn như trong Telegram. Số = bấm nút. /file ĐƯỜNG_DẪN gửi ảnh/tệp. "
+            "Enter (dòng trống) xem tin mới. Ctrl-D để thoát."
         )
         await console.show(
             await harness.process(
@@ -52,6 +63,7 @@ class Console:
                 )
             )
         )
+        console.mark = len(harness.fake.log)
         return console
 
     async def stop(self) -> None:
@@ -78,6 +90,9 @@ class Console:
                 print(
                     f"[tệp: {m.document['file_name']}, {len(m.document['content'])} byte — đã lưu: {saved}]"
                 )
+            if m.photo:
+                saved = await self.save_file({**m.photo, "file_name": photo_name(m.photo)})
+                print(f"[ảnh: {len(m.photo['content'])} byte — đã lưu: {saved}]")
             print(m.text)
             if elsewhere:
                 continue  # its buttons are the other user's to press
@@ -87,13 +102,25 @@ class Console:
                     print(f"  [{len(self.buttons)}] {b['text']}")
         print()
 
+    async def show_pending(self) -> None:
+        """Messages the bot sent since the last action by itself (the outbox worker: a reminder, a
+        staff answer to a producer), shown before the next one (an empty line shows them now)."""
+        log = self.h.fake.log
+        pending = [m for m in log[self.mark :] if m.from_bot]
+        self.mark = len(log)
+        if pending:
+            await self.show(pending)
+
     async def loop(self) -> None:
         while True:
             line = (await asyncio.to_thread(input, "> ")).strip()
+            pick = int(line) if line.isdigit() else 0
+            pressed = self.buttons[pick - 1] if 1 <= pick <= len(self.buttons) else None
+            await self.show_pending()
             if not line:
                 continue
-            if line.isdigit() and 1 <= int(line) <= len(self.buttons):
-                label, msg = self.buttons[int(line) - 1]
+            if pressed is not None:
+                label, msg = pressed
                 seen = len(self.h.fake.callback_answers)
                 replies = await self.user.press(label, message=msg)
                 for alert in self.h.fake.callback_answers[seen:]:
@@ -105,8 +132,9 @@ class Console:
                 await self.show(await self.send_file(Path(line[6:].strip())))
             else:
                 await self.show(await self.user.send(line))
+            self.mark = len(self.h.fake.log)
 
-    async def save_file(self, document: dict[str, object]) -> Path:
+    async def save_file(self, document: Mapping[str, object]) -> Path:
         """Write a file the bot sent into the console folder (never overwriting an earlier one)."""
         name = re.sub(r"[^A-Za-z0-9._-]", "_", str(document.get("file_name") or "tep")) or "tep"
         content = document.get("content")

@@ -24,6 +24,7 @@ from dossier.service import (
     DossierPrompt,
     DossierSummary,
     Upload,
+    Verdict,
 )
 from handlers import basic, knowledge
 from handlers.context import AppContext, Context
@@ -33,6 +34,7 @@ from storage.models import User
 FLOW = "dossier"
 TEXT_LIMIT = 4000
 REVIEW_LIMITS = (200, 80, 40, 20)
+EDIT_PAGE = 8  # items of one section per «Sửa một mục» screen: with the navigation, a phone's screenful
 
 
 def _name(ctx: AppContext, summary: DossierSummary, limit: int = 40) -> str:
@@ -93,8 +95,9 @@ def fix_rows(ctx: AppContext, p: DossierPrompt) -> list[list[Button]]:
     ]
 
 
-def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None) -> Reply:
-    """«Sửa một mục» in a phone's screenful: first the sections, then the items of the one chosen."""
+def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None, page: int = 0) -> Reply:
+    """«Sửa một mục» in a phone's screenful: first the sections, then the items of the one chosen,
+    EDIT_PAGE at a time."""
     r = ctx.renderer
     d = p.dossier_id
     if p.corrections:  # returned for correction: only the flagged items can be edited
@@ -103,23 +106,34 @@ def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None) 
         return Reply(r.render("dossier/edit_menu", section=None), rows)
     if section_no is None or not 0 <= section_no < len(p.review):
         rows = [
-            [Button(r.label("dossier.edit_section", title=s.title, n=len(s.items)), f"dos:es:{d}:{i}")]
+            [Button(r.label("dossier.edit_section", title=s.title, n=len(s.items)), f"dos:es:{d}:{i}:0")]
             for i, s in enumerate(p.review)
         ]
         rows.append([Button(r.label("dossier.review"), f"dos:r:{d}")])
         return Reply(r.render("dossier/edit_menu", section=None), rows)
     section = p.review[section_no]
+    pages = max(1, -(-len(section.items) // EDIT_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = section.items[page * EDIT_PAGE : (page + 1) * EDIT_PAGE]
     rows = [
         [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{d}:{item.step_no}")]
-        for item in section.items
+        for item in shown
     ]
+    turn = []
+    if page > 0:
+        turn.append(Button(r.label("dossier.edit_previous"), f"dos:es:{d}:{section_no}:{page - 1}"))
+    if page + 1 < pages:
+        turn.append(Button(r.label("dossier.edit_next"), f"dos:es:{d}:{section_no}:{page + 1}"))
+    if turn:
+        rows.append(turn)
     rows.append(
         [
             Button(r.label("dossier.edit_sections"), f"dos:e:{d}"),
             Button(r.label("dossier.review"), f"dos:r:{d}"),
         ]
     )
-    return Reply(r.render("dossier/edit_menu", section=section.title), rows)
+    html = r.render("dossier/edit_menu", section=section.title, page=page + 1, pages=pages)
+    return Reply(html, rows)
 
 
 def confirm_reply(ctx: AppContext, name: str, yes: str, no: str, **context: object) -> Reply:
@@ -344,17 +358,21 @@ async def act_edit_menu(update: Update, context: Context, press: Press) -> None:
 
 
 async def act_edit_section(update: Update, context: Context, press: Press) -> None:
-    """A section chosen in «Sửa một mục»: its items (step_no carries the section's position)."""
-    await _edit_menu(update, context, press.dossier_id, press.step_no)
+    """A section chosen in «Sửa một mục»: its items (step_no carries the section's position, value
+    the page)."""
+    page = int(press.value) if press.value.isdigit() and len(press.value) <= 3 else 0
+    await _edit_menu(update, context, press.dossier_id, press.step_no, page)
 
 
-async def _edit_menu(update: Update, context: Context, dossier_id: int, section_no: int | None) -> None:
+async def _edit_menu(
+    update: Update, context: Context, dossier_id: int, section_no: int | None, page: int = 0
+) -> None:
     ctx = context.app_ctx
     prompt = await ctx.dossier.review(_uid(update), dossier_id)
     if prompt.kind == "locked":
         await _show(update, context, prompt)
         return
-    await answer(update, context, edit_menu(ctx, prompt, section_no))
+    await answer(update, context, edit_menu(ctx, prompt, section_no, page))
 
 
 async def act_jump(update: Update, context: Context, press: Press) -> None:
@@ -473,7 +491,7 @@ ACTIONS: dict[str, tuple[Callable[[CallbackData], Press], Action]] = {
     "o": (_dossier_only, act_open),
     "x": (_dossier_only, act_save_exit),
     "e": (_dossier_only, act_edit_menu),
-    "es": (_with_step, act_edit_section),
+    "es": (_with_value, act_edit_section),
     "j": (_with_step, act_jump),
     "ta": (_dossier_only, act_typed_answer),
     "tq": (_dossier_only, act_typed_question),
@@ -502,20 +520,25 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         await start(update, context)
         return
     try:
-        if await ctx.dossier.looks_like_question(user.id, dossier_id, msg.text):
-            await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
-            r = ctx.renderer
-            rows = [
-                [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
-                [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
-            ]
-            await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
-            return
-        prompt = await ctx.dossier.answer(user.id, dossier_id, msg.text)
+        typed = await ctx.dossier.answer_text(user.id, dossier_id, msg.text)
     except (DossierNotFound, DossierLocked):
         await ctx.users.set_flow(user.id, None)
         await start(update, context)
         return
+    prompt = typed.prompt
+    if typed.verdict is Verdict.ASK:  # it may be the answer or a question: the producer says which
+        await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
+        r = ctx.renderer
+        rows = [
+            [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
+            [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
+        ]
+        await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
+        return
+    if typed.verdict is Verdict.QUESTION and update.effective_chat is not None:
+        # not an answer this step could take: the question is answered, then the step asked again
+        result = await ctx.knowledge.ask(user.id, update.effective_chat.id, msg.text)
+        await answer(update, context, knowledge.result_reply(ctx, result))
     await answer(update, context, prompt_reply(ctx, prompt))
 
 

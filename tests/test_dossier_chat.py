@@ -120,6 +120,13 @@ def pdf_text(message: SentMessage) -> str:
 async def test_full_dossier_from_hoso_to_submit_with_photos_and_pdf(bot: Harness) -> None:
     u = bot.user(301, "Tĩnh")
     await fill_complete(u)
+    # the step line counts on by one and its total does not drift once the product's set is known
+    steps = [re.search(r"· mục (\d+) / khoảng (\d+)", m.text) for m in u.messages]
+    seen = [(int(m.group(1)), int(m.group(2))) for m in steps if m]
+    positions = [n for i, (n, _t) in enumerate(seen) if i == 0 or n != seen[i - 1][0]]
+    assert positions == list(range(1, len(positions) + 1)) and len(positions) > 40
+    after_group = [t for n, t in seen if n > 20]
+    assert len(set(after_group)) == 1 and after_group[0] == positions[-1]
     review = u.last
     assert "Xem lại hồ sơ" in review.text and "Giỏ mây đan tay" in review.text
     assert "📨 Nộp hồ sơ" in review.labels
@@ -261,7 +268,13 @@ async def test_edit_from_the_review_returns_to_the_review(bot: Harness) -> None:
     sections = u.last.labels
     assert len(sections) <= 8 and sections[1] == "Chủ thể sản xuất (15 mục)"  # a phone's screenful
     await u.press(sections[1])
-    assert len(u.last.labels) <= 17 and "◀️ Các phần khác" in u.last.labels
+    first_page = u.last.labels
+    assert len(first_page) <= 11 and "◀️ Các phần khác" in first_page and "(trang 1/2)" in u.last.text
+    await u.press("Trang sau ➡️")
+    assert "(trang 2/2)" in u.last.text and "⬅️ Trang trước" in u.last.labels
+    assert not set(first_page[:8]) & set(u.last.labels)  # the other items of the section
+    await u.press("⬅️ Trang trước")
+    assert u.last.labels == first_page
     phone_label = next(label for label in u.last.labels if "điện thoại" in label.lower())
     await u.press(phone_label)
     await u.send("0987654321")
@@ -377,6 +390,29 @@ async def test_a_question_typed_at_an_answer_step_is_asked_about_not_saved(bot: 
     assert "người đại diện" in u.last.text
     await u.press("📋 Xem lại hồ sơ")
     assert "Mây tre đan ra sao?" in u.last.text and "ocop gồm" not in u.last.text
+
+
+async def test_a_question_mid_form_is_answered_and_a_description_is_not_taken_for_one(bot: Harness) -> None:
+    u = bot.user(334, "Hà")
+    await u.send("/hoso")
+    await u.press("Phân hạng lần đầu")
+    await producer_steps(u)
+    await u.send("Bánh chưng Phú Vinh")  # the product's name
+    await u.press("Thực phẩm")
+    await u.press("6. Chế biến từ gạo, ngũ cốc")
+    await u.send("Gạo nếp cái hoa vàng gói lá dong, luộc 10 tiếng, đóng gói hút chân không")
+    assert "Nguyên liệu chính" in u.last.text  # a description ending in «không» is stored at once
+    await u.send("Gạo nếp, lá dong của thôn Phú Vinh")
+    await u.press("Tại địa phương (trong xã)")
+    assert "Sản lượng" in u.last.text
+    replies = await u.send("cần những giấy tờ gì")  # a question where a number is expected
+    assert len(replies) == 2 and "Sản lượng" in replies[-1].text and "⚠️" not in replies[-1].text
+    assert "Mẫu 01" in replies[0].text or "Phiếu đăng ký" in replies[0].text  # the knowledge base's answer
+    await u.send("khoang 20 tan")
+    assert "đóng gói thế nào" in u.last.text
+    await u.press("📋 Xem lại hồ sơ")
+    assert "gồm những" not in u.last.text and "20 tấn" in u.last.text
+    assert "hút chân không" in u.last.text
 
 
 async def test_a_name_typed_in_small_letters_is_offered_with_capitals(bot: Harness) -> None:

@@ -50,3 +50,25 @@ async def test_a_message_to_another_user_is_shown_as_going_to_them(
     assert "gửi tới người dùng 777" in out and "Trả lời từ cán bộ" in out
     assert "👍 Đã rõ" not in out  # the other user's button is not offered here
     assert [label for label, _m in c.buttons] == ["OK"]
+
+
+async def test_a_photo_the_bot_sends_is_saved_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    c = console(tmp_path)
+    png = b"\x89PNG\r\n\x1a\n rest"
+    await c.show([SentMessage(501, 5, True, "Ảnh nhãn", photo={"file_unique_id": "u42", "content": png})])
+    saved = tmp_path / "console" / "anh-u42.png"
+    assert saved.read_bytes() == png
+    assert str(saved.resolve()) in capsys.readouterr().out
+
+
+async def test_what_the_bot_sent_meanwhile_is_shown_at_the_next_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = console(tmp_path)
+    log = [SentMessage(777, 9, True, "Nhắc lịch: hạn nộp hồ sơ 30/06"), SentMessage(501, 10, False, "hi")]
+    c.h = SimpleNamespace(fake=SimpleNamespace(log=log))  # type: ignore[assignment]
+    await c.show_pending()  # e.g. the outbox worker's message to another user
+    out = capsys.readouterr().out
+    assert "gửi tới người dùng 777" in out and "Nhắc lịch" in out and "hi" not in out
+    await c.show_pending()
+    assert capsys.readouterr().out == ""  # shown once

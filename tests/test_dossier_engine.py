@@ -290,7 +290,11 @@ def test_group_is_two_levels(engine: DossierEngine) -> None:
         "17. Đồ uống không cồn khác",
         "[up]",
     ]
-    assert [s["number"] for s in prompt.detail["sets"]] == [14, 15, 16, 17]
+    groups = prompt.detail["groups"]  # the sets under their group (nhóm)
+    assert [(g["name"], [s["number"] for s in g["sets"]]) for g in groups] == [
+        ("Đồ uống có cồn", [14, 15]),
+        ("Đồ uống không cồn", [16, 17]),
+    ]
     ok(engine.choose(state, "product_group", UP))
     assert engine.prompt(state).kind == "question"
     ok(engine.choose(state, "product_group", "0"))
@@ -301,7 +305,7 @@ def test_group_is_two_levels(engine: DossierEngine) -> None:
     assert state.answers["product_group"] == {"group": "food", "sub": "tea_leaf"}
     assert (
         engine.display(engine.form.step("product_group"), state.answers["product_group"])
-        == "Bộ số 11: Chè tươi, chè chế biến (ngành Thực phẩm)"
+        == "Bộ số 11: Chè tươi, chè chế biến (nhóm Chè, ngành Thực phẩm)"
     )
     assert state.current == "description"
 
@@ -311,8 +315,7 @@ def test_group_without_subgroups_and_typed_subgroup(engine: DossierEngine) -> No
     ok(engine.choose(state, "product_group", "5"))
     assert state.answers["product_group"] == {"group": "tourism", "sub": None}
     assert engine.display(engine.form.step("product_group"), state.answers["product_group"]) == (
-        "Bộ số 26: Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch "
-        "(ngành Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch)"
+        "Bộ số 26: Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch"
     )
     state = DossierState(answers={"kind": "new"}, current="product_group")
     ok(engine.answer(state, None, "my pham tu duoc lieu", TODAY))  # the button's words, no accents
@@ -452,7 +455,7 @@ def test_full_flow_reaches_review_and_can_submit(engine: DossierEngine) -> None:
     assert items["phone"].value == "0912345678"
     assert items["yearly_output"].value == "1.500 kg"
     assert items["product_group"].value == (
-        "Bộ số 8: Chế biến từ thịt, thủy sản, trứng, sữa, mật ong (ngành Thực phẩm)"
+        "Bộ số 8: Chế biến từ thịt, thủy sản, trứng, sữa, mật ong (nhóm Chế biến, ngành Thực phẩm)"
     )
     assert items["story"].value is None and items["story"].skipped and not items["story"].missing
 

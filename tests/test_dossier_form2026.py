@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dossier.engine import DossierEngine, DossierState
+from dossier.engine import DossierEngine, DossierState, Outcome
 from dossier.form import default_form
 from dossier.steps import validate_typed
 from dossier.validators import Invalid, Valid, date_bound
@@ -162,7 +162,7 @@ def test_an_old_dossier_still_opens_and_unclear_groups_are_asked_again(engine: D
     group = engine.form.step("product_group")
     assert (
         engine.display(group, old["product_group"])
-        == "Bộ số 7: Chế biến từ rau, củ, quả, hạt (ngành Thực phẩm)"
+        == "Bộ số 7: Chế biến từ rau, củ, quả, hạt (nhóm Chế biến, ngành Thực phẩm)"
     )
     # "Chè" of the old form is now two sets (11 and 12): the producer is asked again
     state = DossierState(
@@ -183,6 +183,18 @@ def test_phone_buttons_are_short() -> None:
                 assert len(option.button_label) <= 31, (step.id, option.button_label)
 
 
+def test_a_shortened_button_has_its_full_wording_in_the_question(engine: DossierEngine) -> None:
+    for step in engine.form.steps:
+        for choice in step.choices:
+            if choice.button or len(choice.label) > 30:
+                assert choice.label in step.question, (step.id, choice.label)
+            if choice.sub:  # the set screen lists every set of the sector in full
+                state = DossierState(answers={"kind": "new"}, current=step.id)
+                engine.choose(state, step.id, str(step.choices.index(choice)))
+                listed = [s["label"] for g in engine.prompt(state).detail["groups"] for s in g["sets"]]
+                assert listed == [s.label for s in choice.sub]
+
+
 def test_the_checklist_names_each_evidence_upload_still_worth_sending(engine: DossierEngine) -> None:
     answers = {"kind": "new", "product_group": FOOD, "trademark": "registered", "awards": "yes"}
     state = DossierState(answers=answers, current=None, review_mode=True)
@@ -191,3 +203,78 @@ def test_the_checklist_names_each_evidence_upload_still_worth_sending(engine: Do
     assert "gap_doc" not in suggested  # not relevant: no VietGAP/organic certificate declared
     state.answers["trademark_doc"] = {"attachment_id": 1, "kind": "document", "name": "vb.pdf"}
     assert "trademark_doc" not in [m.step_id for m in engine.suggested_files(state)]
+
+
+def test_six_sectors_seventeen_groups_twenty_six_sets(engine: DossierEngine) -> None:
+    step = engine.form.step("product_group")
+    sets = [s for sector in step.choices for s in (sector.sub or (sector,))]
+    assert len(step.choices) == 6
+    assert [s.number for s in sets] == list(range(1, 27))
+    groups = {(sector.id, s.group) for sector in step.choices for s in (sector.sub or (sector,))}
+    assert len(groups) == 17 and all(g for _sector, g in groups)
+    food = [g for sector, g in groups if sector == "food"]
+    assert sorted(food) == sorted(["Tươi sống", "Thô, sơ chế", "Chế biến", "Gia vị", "Chè", "Cà phê, ca cao"])
+
+
+def test_the_set_screen_shows_each_group_with_its_sets(engine: DossierEngine) -> None:
+    from common.render import Renderer
+
+    state = DossierState(answers={"kind": "new"}, current="product_group")
+    engine.choose(state, "product_group", "0")  # Thực phẩm
+    prompt = engine.prompt(state)
+    assert [g["name"] for g in prompt.detail["groups"]] == [
+        "Tươi sống",
+        "Thô, sơ chế",
+        "Chế biến",
+        "Gia vị",
+        "Chè",
+        "Cà phê, ca cao",
+    ]
+    assert all(len(c.label) <= 32 for c in prompt.choices)
+    html = Renderer().render(
+        "dossier/question",
+        p={
+            "error": None,
+            "section_title": prompt.section_title,
+            "position": 12,
+            "total": 40,
+            "kind": prompt.kind,
+            "detail": prompt.detail,
+        },
+    )
+    assert "<i>Nhóm Chế biến</i>\n5. Đồ ăn nhanh\n6. Chế biến từ gạo, ngũ cốc" in html
+
+
+def workers(n: int) -> dict[str, Any]:
+    return {"value": n, "unit": "người"}
+
+
+def test_local_workers_are_not_more_than_the_workers(engine: DossierEngine) -> None:
+    state = DossierState(answers={"kind": "new", "workers": workers(12)}, current="local_workers")
+    outcome = engine.answer(state, None, "15 người", TODAY)
+    assert not outcome.ok and outcome.error is not None
+    assert "Lao động địa phương (15 người)" in outcome.error and "(12 người)" in outcome.error
+    assert "local_workers" not in state.answers and state.current == "local_workers"
+    assert engine.answer(state, None, "12 người", TODAY).ok  # equal is fine
+    assert state.answers["local_workers"] == workers(12)
+
+
+def test_lowering_the_workers_asks_the_local_workers_again(engine: DossierEngine) -> None:
+    def answers() -> dict[str, Any]:
+        return {"kind": "new", "workers": workers(12), "local_workers": workers(10)}
+
+    state = DossierState(answers=answers(), current=None, review_mode=True)
+    assert engine.jump_to(state, "workers").ok
+    outcome = engine.answer(state, None, "8 người", TODAY)
+    assert outcome.ok and outcome.error is not None and "(8 người)" in outcome.error
+    assert "local_workers" not in state.answers and state.current == "local_workers"
+    state = DossierState(answers=answers(), current=None, review_mode=True)
+    engine.jump_to(state, "workers")
+    assert engine.answer(state, None, "20 người", TODAY) == Outcome(True)  # more workers: nothing to redo
+    assert state.answers["local_workers"] == workers(10) and state.current != "local_workers"
+
+
+def test_the_printed_set_names_its_group_only_when_it_says_more(engine: DossierEngine) -> None:
+    step = engine.form.step("product_group")
+    assert engine.display(step, ORNAMENTAL) == "Bộ số 23: Hoa (ngành Sinh vật cảnh)"
+    assert engine.display(step, FOOD) == "Bộ số 6: Chế biến từ gạo, ngũ cốc (nhóm Chế biến, ngành Thực phẩm)"

@@ -6,7 +6,9 @@ import io
 from datetime import UTC, datetime
 
 import pypdf
+import pytest
 
+from dossier import pdf as pdf_module
 from dossier.engine import DossierEngine, DossierState
 from dossier.form import default_form
 from dossier.pdf import build_context, printable, render_dossier_pdf, render_html
@@ -143,3 +145,41 @@ def test_html_is_autoescaped() -> None:
     )
     html = render_html(context)
     assert "&lt;script&gt;" in html and "<script>" not in html
+
+
+def test_the_font_parsed_once_gives_the_same_pdf_as_a_fresh_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each PDF copies the font parsed once per process: its glyph subset is its own (an earlier PDF
+    with other letters changes nothing) and the bytes equal those of a font parsed for it alone."""
+    state = DossierState(answers=answers())
+    first = render(state)
+    render(DossierState(answers=answers(description="Ωμέγα Жук ẞ ½ → ✓ Ỹ ỹ Ữ")))  # other glyphs
+    assert render(state) == first
+    monkeypatch.setattr(
+        pdf_module,
+        "_add_font",
+        lambda pdf, style, path: pdf.add_font(pdf_module.FONT_FAMILY, style, str(path)),
+    )
+    assert render(state) == first
+
+
+async def test_a_layout_process_gives_the_same_pdf_and_a_dead_one_is_replaced() -> None:
+    html = render_html(
+        build_context(
+            engine(),
+            DossierState(answers=answers()),
+            reference="OCOP-2026-0042",
+            status="submitted",
+            files=[],
+            now=NOW,
+            timezone="Asia/Ho_Chi_Minh",
+        )
+    )
+    in_thread = await pdf_module.layout_pdf(html, "t", NOW, processes=0)
+    assert await pdf_module.layout_pdf(html, "t", NOW, processes=1) == in_thread
+    pool = pdf_module._process_pool(1)
+    for process in list(pool._processes.values()):  # a layout process killed (out of memory, say)
+        process.kill()
+        process.join()
+    assert await pdf_module.layout_pdf(html, "t", NOW, processes=1) == in_thread  # laid out in a thread
+    assert pdf_module._process_pool(1) is not pool  # and a new pool next time
+    assert await pdf_module.layout_pdf(html, "t", NOW, processes=1) == in_thread

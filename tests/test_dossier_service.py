@@ -446,3 +446,14 @@ async def test_resume_goes_to_missing_item(service: DossierService) -> None:
     assert review.kind == "review"
     resumed = await service.resume(OWNER, p.dossier_id)
     assert resumed.step_id == "producer_type"
+
+
+async def test_a_nearly_empty_review_names_each_missing_item_once(service: DossierService) -> None:
+    p = await service.create(OWNER)
+    await service.choose(OWNER, p.dossier_id, 0, "0")
+    review = await service.review(OWNER, p.dossier_id)
+    html = Renderer().render("dossier/review", p=review)
+    assert len(review.missing) > 20
+    for item in review.missing:
+        assert html.count(f"• {item.label}:") == 1, item.label
+    assert html.count("còn thiếu") == len(review.missing)

@@ -137,3 +137,32 @@ def test_a_new_step_type_is_one_class(monkeypatch: pytest.MonkeyPatch) -> None:
     ok(engine.answer(state, None, "HTX@Gmail.com", TODAY))
     assert state.answers["contact_email"] == "htx@gmail.com"
     assert engine.display(form.step("contact_email"), "htx@gmail.com") == "htx@gmail.com"
+
+
+@pytest.mark.parametrize(
+    ("step_id", "typed", "offered"),
+    [
+        ("producer_name", "hợp tác xã nông nghiệp phú nghĩa", "Hợp tác xã Nông Nghiệp Phú Nghĩa"),
+        ("producer_name", "htx mây tre đan phú vinh", "HTX Mây Tre Đan Phú Vinh"),
+        ("producer_name", "công ty tnhh thực phẩm an phú", "Công ty TNHH Thực Phẩm An Phú"),
+        ("product_name", "trứng gà sạch cường hương", "Trứng gà sạch cường hương"),
+        ("representative", "nguyen van an", "Nguyen Van An"),
+    ],
+)
+def test_names_typed_in_small_letters_are_offered_with_capitals_never_forced(
+    step_id: str, typed: str, offered: str
+) -> None:
+    from dossier.steps.name import AS_TYPED, USE_TITLE
+
+    engine = DossierEngine(default_form(), FakeCommunes())
+    for press, stored in ((USE_TITLE, offered), (AS_TYPED, typed)):
+        state = DossierState(answers={"kind": "new", "producer_type": "cooperative"}, current=step_id)
+        ok(engine.answer(state, None, typed, date(2026, 11, 30)))
+        prompt = engine.prompt(state)
+        assert prompt.kind == "title_case" and prompt.detail["suggested"] == offered
+        assert step_id not in state.answers  # nothing stored until the producer says which
+        ok(engine.choose(state, step_id, press))
+        assert state.answers[step_id] == stored
+    state = DossierState(answers={"kind": "new"}, current=step_id)
+    ok(engine.answer(state, None, offered, date(2026, 11, 30)))  # typed with capitals: stored at once
+    assert state.answers[step_id] == offered

@@ -13,7 +13,7 @@ from dossier.steps.base import StepContext, StepKind
 from dossier.steps.choice import ChoiceKind, GroupKind, MultiKind, YesNoKind
 from dossier.steps.commune import CommuneKind
 from dossier.steps.files import DocumentKind, PhotoKind, PhotosKind
-from dossier.steps.name import NameKind
+from dossier.steps.name import NameKind, OrganisationNameKind, ProductNameKind
 from dossier.steps.typed import (
     DateKind,
     LongTextKind,
@@ -28,6 +28,8 @@ from dossier.validators import Invalid, Valid
 _KINDS: tuple[StepKind, ...] = (
     TextKind(),
     NameKind(),
+    OrganisationNameKind(),
+    ProductNameKind(),
     LongTextKind(),
     NumberKind(),
     PhoneKind(),

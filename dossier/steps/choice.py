@@ -28,6 +28,7 @@ from dossier.steps.base import (
     match_choice,
     str_tuple,
 )
+from knowledge.normalize import fold_text
 
 
 class ChoiceKind(StepKind):
@@ -224,10 +225,7 @@ class GroupKind(StepKind):
                 (*choices, PromptChoice(ctx.label(UP), UP)),
                 "choice",
                 "subgroup",
-                detail={
-                    "group": group.label,
-                    "sets": [{"number": c.number, "label": c.label} for c in group.sub],
-                },
+                detail={"group": group.label, "groups": sets_by_group(group.sub)},
             )
         choices = tuple(
             PromptChoice(c.button_label, str(i), c.id == current.get("group"))
@@ -240,8 +238,15 @@ class GroupKind(StepKind):
         if group is None:
             return str(value.get("group"))
         chosen = self.chosen(group, value) or group
+        key = "group" if group.sub else "group_single"
+        if key == "group" and fold_text(chosen.group or "") == fold_text(chosen.label):
+            key = "group_same"  # «Bộ số 23: Hoa (ngành Sinh vật cảnh)», not «nhóm Hoa» again
         return fill(
-            ctx.form.display["group"], group=group.label, number=chosen.number or "", set=chosen.label
+            ctx.form.display[key],
+            sector=group.label,
+            group=chosen.group or group.label,
+            number=chosen.number or "",
+            set=chosen.label,
         )
 
     @staticmethod
@@ -257,6 +262,16 @@ class GroupKind(StepKind):
             return False
         group = step.choice(str(value.get("group")))
         return group is not None and self.chosen(group, value) is not None
+
+
+def sets_by_group(sets: tuple[Choice, ...]) -> list[dict[str, Any]]:
+    """The sets of a sector under their group's name, in form order (for the question text)."""
+    out: list[dict[str, Any]] = []
+    for c in sets:
+        if not out or out[-1]["name"] != c.group:
+            out.append({"name": c.group, "sets": []})
+        out[-1]["sets"].append({"number": c.number, "label": c.label})
+    return out
 
 
 def _label_of(choice: Choice | None, fallback: str) -> str:

@@ -126,10 +126,12 @@ class DateKind(TypedKind):
 
 
 class NumberKind(TypedKind):
-    """A positive quantity with its unit, stored as {value, unit}."""
+    """A positive quantity with its unit, stored as {value, unit}. `not_more_than: <step>` compares it
+    with an earlier number step's answer (local workers ≤ workers); the engine checks it, having all
+    the answers."""
 
     type = "number"
-    rules = frozenset({"min", "max"})
+    rules = frozenset({"min", "max", "not_more_than"})
     messages = ("number_invalid", "unit_missing")
 
     def parse(self, ctx: StepContext, step: Step, text: str, today: date) -> Valid | Invalid:
