@@ -58,6 +58,7 @@ async def test_a_correction_round_trip_with_the_diff(bot: Harness) -> None:
     await producer.press("✏️ Sửa hồ sơ", message=told)
     review = producer.last
     assert "✏️ Số điện thoại" in review.labels and "✏️ Mô tả sản phẩm" in review.labels
+    assert "Cán bộ đề nghị sửa 2 mục" in review.text and "Mô tả quá ngắn" in review.text
     name_step = form.step("producer_name")
     forged = await producer.press_data(f"dos:j:{d}:{name_step.index}", message=review)
     assert any("chỉ sửa được các mục cán bộ yêu cầu" in m.text for m in forged)
