@@ -21,7 +21,9 @@ from knowledge.eligibility import EligibilityCheck
 from knowledge.inbox import Inbox
 from knowledge.relay import Relay, warn_if_unstaffed
 from knowledge.service import KnowledgeService
+from scheduler.events import EventService
 from scheduler.outbox import Pacing
+from scheduler.reminders import Reminders
 from scheduler.service import Outbox
 from scheduler.worker import RetryPolicy
 from storage.db import Database
@@ -48,6 +50,8 @@ class AppContext:
     eligibility: EligibilityCheck
     dossier: DossierService
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
+    events: EventService  # events, registrations, .ics and QR (scheduler/events.py)
+    reminders: Reminders  # the reminder job's core (scheduler/reminders.py)
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
 
     async def start(self) -> None:
@@ -74,11 +78,15 @@ def compose(
     db = db or Database(settings.database_url)
     knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
     staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
+    renderer = Renderer(settings.timezone)
+    dossier = DossierService(
+        db, clock, settings, communes=CommuneDirectory.load(), files=LocalFileStore(settings.storage_dir)
+    )
     return AppContext(
         settings=settings,
         db=db,
         clock=clock,
-        renderer=Renderer(settings.timezone),
+        renderer=renderer,
         users=Users(db, clock, staff),
         staff=staff,
         flood=FloodGuard(settings.flood_max_updates, settings.flood_window_seconds, now=flood_now),
@@ -86,9 +94,7 @@ def compose(
         inbox=Inbox(db, clock, knowledge),
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
-        dossier=DossierService(
-            db, clock, settings, communes=CommuneDirectory.load(), files=LocalFileStore(settings.storage_dir)
-        ),
+        dossier=dossier,
         outbox=Outbox(
             db,
             clock,
@@ -100,5 +106,7 @@ def compose(
             ),
             run_worker=settings.outbox_worker,
         ),
+        events=EventService(db, clock, renderer, timezone=settings.timezone),
+        reminders=Reminders(db, clock, settings, renderer, dossier.engine),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
     )

@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 PRODUCER_COMMANDS = ("start", "menu", "hoso", "dieukien", "lienhe", "trogiup", "huy")
+PRODUCER_COMMANDS += ("lich",)  # events (#13)
 STAFF_COMMANDS = ("cauhoi", "napkb")
+STAFF_COMMANDS += ("sukien",)  # events (#13)
 HELP_ALIASES = ("help",)

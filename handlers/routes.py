@@ -18,6 +18,7 @@ from telegram.ext import (
 )
 
 from handlers import basic, dedupe, dossier_flow, eligibility, gate, inbox, knowledge, relay
+from handlers import events as events_flow
 from handlers.context import Flow, Router
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -45,6 +46,9 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         # Staff: the inbox of unanswered questions, reloading the knowledge base.
         (0, CommandHandler("cauhoi", inbox.show_inbox)),
         (0, CommandHandler("napkb", knowledge.reload_kb)),
+        # Events: the producer's calendar (/lich) and staff's events (/sukien).
+        (0, CommandHandler("lich", events_flow.show_calendar)),
+        (0, CommandHandler("sukien", events_flow.staff_menu)),
         # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
         (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
         (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
@@ -53,6 +57,8 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         (0, CallbackQueryHandler(inbox.on_inbox_button, pattern=r"^sd:(ga|gl|gn|gle):")),
         (0, CallbackQueryHandler(inbox.on_declined_button, pattern=r"^sd:d[lr]\b")),
         (0, CallbackQueryHandler(relay.on_thread_button, pattern=r"^sd:")),
+        (0, CallbackQueryHandler(events_flow.on_button, pattern=r"^ev:")),
+        (0, CallbackQueryHandler(events_flow.on_staff_button, pattern=r"^evs:")),
         (0, CallbackQueryHandler(basic.stale_button)),
         # A staff member's Telegram reply to a question posted to them.
         (0, MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, relay.on_reply_message)),
@@ -74,19 +80,23 @@ ROUTER = Router(
         relay.STAFF_REPLY: Flow(on_text=relay.on_staff_reply_text),
         inbox.GROUP_ANSWER: Flow(on_text=inbox.on_group_answer_text),
         inbox.GROUP_LINK: Flow(on_text=inbox.on_group_link_text),
+        events_flow.WIZARD: Flow(on_text=events_flow.on_wizard_text),
+        events_flow.IMPORT: Flow(on_text=events_flow.on_import_text, on_media=events_flow.on_import_file),
     },
     # t.me/<bot>?start=<name>_<arg>
     deep_links={
         "hoso": lambda update, context, arg: dossier_flow.start(update, context),
         "dieukien": lambda update, context, arg: eligibility.start(update, context),
         "lienhe": lambda update, context, arg: relay.contact(update, context),
+        "ev": events_flow.open_link,
     },
-    # The main menu's buttons (m:<item>); "ask" and "events" are answered by basic.menu_button.
+    # The main menu's buttons (m:<item>); "ask" is answered by basic.menu_button.
     menu_actions={
         "eligibility": eligibility.start,
         "register": dossier_flow.start,
         "mine": dossier_flow.mine,
         "contact": relay.contact,
+        "events": events_flow.show_calendar,
     },
 )
 
