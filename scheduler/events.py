@@ -639,12 +639,12 @@ class EventService:
                 EventRegistration.status == RegistrationStatus.WAITING.value)))
             full = event.capacity is not None and (taken >= event.capacity or waiting_exists)
             status = RegistrationStatus.WAITING if full else RegistrationStatus.REGISTERED
-            if reg is None:
-                reg = EventRegistration(event_id=event_id, user_id=user_id, queued_at=now)
-                s.add(reg)
-            reg.status = status.value
-            reg.queued_at = now
-            reg.updated_at = now
+            if reg is not None:  # registering again: a new row, at the end of the queue (ids only grow)
+                await s.delete(reg)
+                await s.flush()
+            reg = EventRegistration(event_id=event_id, user_id=user_id, status=status.value, queued_at=now,
+                                    updated_at=now)
+            s.add(reg)
             await s.flush()
             view = await self._view(s, event, user_id)
             return RegistrationResult(status.value, False, view.position)
