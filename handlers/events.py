@@ -123,7 +123,8 @@ async def on_button(update: Update, context: Context) -> None:
             result = await ctx.events.register(uid, event_id)
             view = await ctx.events.get(event_id, uid)
             await replace(query, context, detail_reply(ctx, view))
-            await answer(update, context, Reply(ctx.renderer.render("events/registered", e=view, result=result)))
+            html = ctx.renderer.render("events/registered", e=view, result=result)
+            await answer(update, context, Reply(html))
         elif cb.action == "u":
             was = await ctx.events.unregister(uid, event_id)
             view = await ctx.events.get(event_id, uid)
@@ -488,7 +489,8 @@ async def on_wizard_text(update: Update, context: Context, user: User) -> None:
             if value <= ctx.clock.now():
                 raise EventError("in_the_past", value=text)
             setattr(draft, step, value)
-            if step == "starts_at" and draft.milestone and value.astimezone(ctx.events.tz).date() > draft.milestone:
+            late = draft.milestone and value.astimezone(ctx.events.tz).date() > draft.milestone
+            if step == "starts_at" and draft.milestone and late:
                 raise EventError("after_milestone", milestone=draft.milestone.strftime("%d/%m/%Y"))
             if draft.ends_at is not None and draft.starts_at is not None and draft.ends_at <= draft.starts_at:
                 if step == "ends_at":
@@ -501,7 +503,8 @@ async def on_wizard_text(update: Update, context: Context, user: User) -> None:
                 raise EventError("bad_capacity", limit=10_000)
             draft.capacity = int(text)
         elif step == "product_sets":
-            draft.product_sets = sorted({ctx.events.catalog.product_set(p) for p in ctx.events.catalog.split(text)})
+            catalog = ctx.events.catalog
+            draft.product_sets = sorted({catalog.product_set(p) for p in catalog.split(text)})
             state["step"] = "audience"
         elif step == "description":
             draft.description = text

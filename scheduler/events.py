@@ -401,7 +401,10 @@ class EventService:
         commune deadline yet among the events this member manages."""
         today = self.clock.now().astimezone(self.tz).date()
         candidates = [
-            date(y, m, d) for y in (today.year, today.year + 1) for (m, d) in MILESTONES if date(y, m, d) > today
+            date(y, m, d)
+            for y in (today.year, today.year + 1)
+            for (m, d) in MILESTONES
+            if date(y, m, d) > today
         ][:2]
         async with self.db.session() as s:
             rows = (await s.scalars(
@@ -488,7 +491,9 @@ class EventService:
             raise EventError("not_staff")
         return access
 
-    async def _managed(self, s: AsyncSession, access: StaffAccess, event_id: int, *, lock: bool = True) -> Event:
+    async def _managed(
+        self, s: AsyncSession, access: StaffAccess, event_id: int, *, lock: bool = True
+    ) -> Event:
         if lock:  # take the row first: concurrent edits and registrations queue behind each other
             await s.execute(
                 update(Event).where(Event.id == event_id).values(id=Event.id)
@@ -528,8 +533,10 @@ class EventService:
             if not changed:
                 return await self._view(s, event)
             if moved_time or "place" in changed:
-                await self._tell_registrants(s, event, "events/notice_moved", now, old_starts=before.starts_at,
-                                             moved_time=moved_time, old_place=before.place)
+                await self._tell_registrants(
+                    s, event, "events/notice_moved", now, old_starts=before.starts_at, moved_time=moved_time,
+                    old_place=before.place,
+                )
             audit(s, at=now, actor_id=actor_id, action="event.edit", event=event.id, fields=",".join(changed))
             return await self._view(s, event)
 

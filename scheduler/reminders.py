@@ -105,7 +105,9 @@ def _stamp(value: datetime) -> int:
     return int(value.timestamp())
 
 
-def current_offset(moment: datetime, offsets: Sequence[timedelta], now: datetime) -> tuple[int, datetime] | None:
+def current_offset(
+    moment: datetime, offsets: Sequence[timedelta], now: datetime
+) -> tuple[int, datetime] | None:
     """The offset whose reminder is due at `now` for something at `moment`: the latest one passed
     (index into `offsets`, sorted largest first) and when it stops being useful (the next offset's
     time, or the moment itself). None when none is due."""
@@ -229,7 +231,9 @@ class Reminders:
             ReminderDelivery.user_id == User.id,
         )
 
-    async def _claimed(self, s: AsyncSession, kind: str, keys: Iterable[tuple[str, str, int]]) -> set[tuple[str, str, int]]:
+    async def _claimed(
+        self, s: AsyncSession, kind: str, keys: Iterable[tuple[str, str, int]]
+    ) -> set[tuple[str, str, int]]:
         """Which (subject, offset, user) of `kind` are already in the ledger."""
         keys = list(keys)
         found: set[tuple[str, str, int]] = set()
@@ -385,7 +389,9 @@ class Reminders:
             text = self.renderer.render("events/reminder_training", e=_view_of(e, {}), hours=hours)
             buttons = [[{"text": self.renderer.label("events.open"), "callback_data": f"ev:v:{e.id}"}]]
             urgent = offsets[i] <= URGENT_BEFORE
-            out.extend(Due(Kind.TRAINING, subject, offset, int(u), text, expires, buttons, urgent) for u in users)
+            out.extend(
+                Due(Kind.TRAINING, subject, offset, int(u), text, expires, buttons, urgent) for u in users
+            )
         return out
 
     def _local_midnight(self, day: date) -> datetime:
@@ -424,7 +430,8 @@ class Reminders:
                 "events/reminder_certificate", name=name or self.renderer.label("events.untitled_dossier"),
                 valid_until=valid_until, days_left=(valid_until - today).days, stars=stars,
             )
-            buttons = [[{"text": self.renderer.label("events.rerate"), "callback_data": f"dos:rerate:{dossier_id}"}]]
+            label = self.renderer.label("events.rerate")
+            buttons = [[{"text": label, "callback_data": f"dos:rerate:{dossier_id}"}]]
             out.append(Due(Kind.CERTIFICATE, subject, offset, owner, text, expires, buttons))
         return out
 
@@ -432,7 +439,8 @@ class Reminders:
         out: list[Due] = []
         for kind, status, idle, template, topic in (
             (Kind.DRAFT_IDLE, DRAFT, self.draft_idle, "events/reminder_draft_idle", Topic.DOSSIER),
-            (Kind.RETURNED_IDLE, RETURNED, self.returned_idle, "events/reminder_returned_idle", Topic.DOSSIER),
+            (Kind.RETURNED_IDLE, RETURNED, self.returned_idle, "events/reminder_returned_idle",
+             Topic.DOSSIER),
         ):
             rows = (await s.scalars(
                 select(Dossier).join(User, User.id == Dossier.owner_id).where(

@@ -27,8 +27,11 @@ async def outbox_rows(bot: Harness, kind: str | None = None) -> list[OutboxMessa
         return list((await s.scalars(q)).all())
 
 
-async def create_training(staff: FakeUser, title: str = "Tập huấn làm hồ sơ OCOP", *, when: str = "20/03/2026 08:30",
-                          capacity: str = "2") -> None:
+async def create_training(
+    staff: FakeUser, title: str = "Tập huấn làm hồ sơ OCOP", *, when: str = "20/03/2026 08:30",
+    capacity: str = "2",
+) -> None:
+    """Staff make an open training through the wizard."""
     await staff.send("/sukien")
     await staff.press("➕ Tạo sự kiện mới")
     await staff.press("Tập huấn")
