@@ -88,7 +88,8 @@ class EventRegistration(Base):
 
 class ReminderDelivery(Base):
     """One reminder claimed for one user: (kind, subject, offset, user) is unique, and the claim is
-    written in the transaction that queues the message in the outbox."""
+    written in the transaction that queues the message in the outbox (whose idempotency key is
+    "kind|subject|offset|user")."""
 
     __tablename__ = "reminder_deliveries"
 
@@ -98,7 +99,6 @@ class ReminderDelivery(Base):
     offset: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("kind", "subject", "offset", "user_id", name="uq_reminder_deliveries_key"),

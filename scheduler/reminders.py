@@ -62,6 +62,7 @@ URGENT_BEFORE = timedelta(hours=12)  # a training reminder this close is sent ev
 MISSING_SHOWN = 5
 DOSSIERS_SHOWN = 3
 OUTBOX_KIND = "reminder"
+CLAIM_CHUNK = 200  # ledger rows claimed by one INSERT (under SQLite's 999-variable floor: 5 a row)
 DRAFT = "draft"
 RETURNED = "returned"
 
@@ -166,31 +167,37 @@ class Reminders:
             quiet = self.quiet(now)
             morning = self.quiet_ends(now) if quiet else now
             insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            ready = []
             for d in due:
                 if quiet and not d.urgent and d.expires_at > morning:
                     result.held += 1
-                    continue
+                else:
+                    ready.append(d)
+            for i in range(0, len(ready), CLAIM_CHUNK):
+                chunk = ready[i : i + CLAIM_CHUNK]
+                # One statement claims the whole chunk; RETURNING names the rows this run won (a row
+                # another process claimed first is skipped by ON CONFLICT and not returned).
                 claim = (
                     insert(ReminderDelivery)
-                    .values(kind=d.kind, subject=d.subject, offset=d.offset, user_id=d.user_id, at=now)
+                    .values([
+                        {"kind": d.kind, "subject": d.subject, "offset": d.offset, "user_id": d.user_id,
+                         "at": now}
+                        for d in chunk
+                    ])
                     .on_conflict_do_nothing(index_elements=["kind", "subject", "offset", "user_id"])
-                    .returning(ReminderDelivery.id)
+                    .returning(ReminderDelivery.kind, ReminderDelivery.subject, ReminderDelivery.offset,
+                               ReminderDelivery.user_id)
                 )
-                claimed = (await s.execute(claim)).scalar_one_or_none()
-                if claimed is None:
-                    continue  # another process claimed it first
-                outbox_id = await enqueue(
-                    s, chat_id=d.user_id, text=d.text, kind=OUTBOX_KIND, now=now, buttons=d.buttons,
-                    priority=d.priority, key=d.key,
-                )
-                if outbox_id is not None:
-                    await s.execute(
-                        ReminderDelivery.__table__.update()
-                        .where(ReminderDelivery.id == claimed)
-                        .values(outbox_id=outbox_id)
+                won = {(k, sub, off, int(u)) for k, sub, off, u in (await s.execute(claim)).all()}
+                for d in chunk:
+                    if (d.kind, d.subject, d.offset, d.user_id) not in won:
+                        continue
+                    await enqueue(
+                        s, chat_id=d.user_id, text=d.text, kind=OUTBOX_KIND, now=now, buttons=d.buttons,
+                        priority=d.priority, key=d.key,
                     )
-                result.queued += 1
-                result.due.append(d)
+                    result.queued += 1
+                    result.due.append(d)
         if result.queued or result.held:
             log.info("Reminders: %d queued, %d held for the morning", result.queued, result.held)
         return result
@@ -462,3 +469,58 @@ class Reminders:
                              "callback_data": f"dos:o:{d.id}"}]]
                 out.append(Due(kind, subject, off, owner, text, d.updated_at + idle + IDLE_USEFUL, buttons))
         return out
+
+
+# ---- preview: what would go out at a given moment (nothing is sent) --------------------------------
+def preview_main(argv: Sequence[str] | None = None) -> int:
+    """`python -m scheduler.reminders preview --at "dd/mm/yyyy HH:MM"`: print, from DATABASE_URL, what
+    the job would queue at that moment and to whom. Nothing is written or sent."""
+    import argparse
+    import asyncio
+
+    from common.config import ConfigError, load_settings
+    from dossier.form import default_form
+    from knowledge.communes import CommuneDirectory
+    from scheduler.events import EventError, parse_local
+
+    p = argparse.ArgumentParser(prog="reminders", description=preview_main.__doc__)
+    p.add_argument("action", choices=["preview"])
+    p.add_argument("--at", required=True, help='local time, "dd/mm/yyyy HH:MM" (Asia/Ho_Chi_Minh)')
+    args = p.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    tz = ZoneInfo(settings.timezone)
+    try:
+        at = parse_local(args.at, tz)
+    except EventError:
+        print(f'Bad --at "{args.at}": use dd/mm/yyyy HH:MM, for example 15/06/2026 08:00')
+        return 2
+
+    class _At:
+        def now(self) -> datetime:
+            return at
+
+    async def run() -> list[Due]:
+        db = Database(settings.database_url)
+        try:
+            engine = DossierEngine(default_form(), CommuneDirectory.load())
+            job = Reminders(db, _At(), settings, Renderer(settings.timezone), engine)
+            return await job.due(at)
+        finally:
+            await db.dispose()
+
+    due = asyncio.run(run())
+    print(f"{len(due)} reminder(s) at {at.astimezone(tz):%d/%m/%Y %H:%M} ({settings.timezone})")
+    for d in due:
+        first = d.text.splitlines()[0] if d.text else ""
+        print(f"{d.user_id}\t{d.kind}\t{d.offset}\t{d.subject}\t{first[:80]}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(preview_main(sys.argv[1:]))

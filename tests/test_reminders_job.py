@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from common.clock import FakeClock
@@ -257,3 +258,25 @@ async def test_a_reminder_reaches_the_chat_through_the_outbox_and_the_job_is_sch
     assert lan.last.labels == ["📅 Xem sự kiện"]
     await lan.press("📅 Xem sự kiện")
     assert "Anh/chị đã đăng ký tham gia" in lan.last.text
+
+
+async def test_the_preview_prints_what_would_go_and_sends_nothing(
+    settings: Settings, database: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ctx = compose(settings, clock=clock, db=database)
+    await users(ctx, (81, None, []))
+    ev = await event(ctx, "training", "10/03/2026 08:00", title="Tập huấn bao bì", capacity=3)
+    await ctx.events.register(81, ev)
+    if database.schema:  # PostgreSQL: the preview opens its own engine on the test's schema
+        pytest.skip("the preview reads DATABASE_URL; the schema-per-test database is not reachable by URL")
+    monkeypatch.setenv("DATABASE_URL", database.url.replace("sqlite+aiosqlite:", "sqlite:"))
+    import asyncio
+
+    from scheduler.reminders import preview_main
+
+    code = await asyncio.to_thread(preview_main, ["preview", "--at", "09/03/2026 09:00"])
+    out = capsys.readouterr().out
+    assert code == 0 and "1 reminder(s) at 09/03/2026 09:00" in out and "81\ttraining\t24h" in out
+    assert await queued(ctx) == []
+    assert await asyncio.to_thread(preview_main, ["preview", "--at", "mai"]) == 2

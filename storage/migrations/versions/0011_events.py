@@ -67,7 +67,6 @@ def upgrade() -> None:
         sa.Column("offset", sa.String(length=16), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column("at", storage.db.UTCDateTime(), nullable=False),
-        sa.Column("outbox_id", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder_deliveries")),
         sa.UniqueConstraint("kind", "subject", "offset", "user_id", name="uq_reminder_deliveries_key"),
     )
