@@ -252,8 +252,14 @@ async def test_a_reminder_reaches_the_chat_through_the_outbox_and_the_job_is_sch
     await lan.press("1. Tập huấn làm hồ sơ OCOP")
     await lan.press("✅ Đăng ký tham gia")
     clock.set(local("09/03/2026 08:05"))
-    assert (await ctx.reminders.tick()).queued == 1
+    from telegram.ext import CallbackContext
+
+    from handlers.app import run_reminders
+
+    await run_reminders(CallbackContext(bot.app))  # the JobQueue's callback, run by hand
+    await run_reminders(CallbackContext(bot.app))
     await drain_outbox(bot)
+    assert len([m for m in lan.messages if "Nhắc lịch tập huấn" in m.text]) == 1
     assert "Nhắc lịch tập huấn" in lan.last.text and "10/03/2026 08:00" in lan.last.text
     assert lan.last.labels == ["📅 Xem sự kiện"]
     await lan.press("📅 Xem sự kiện")
