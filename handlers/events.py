@@ -123,7 +123,8 @@ async def on_button(update: Update, context: Context) -> None:
             result = await ctx.events.register(uid, event_id)
             view = await ctx.events.get(event_id, uid)
             await replace(query, context, detail_reply(ctx, view))
-            html = ctx.renderer.render("events/registered", e=view, result=result)
+            hours = ctx.settings.reminder_training_hours
+            html = ctx.renderer.render("events/registered", e=view, result=result, hours=hours)
             await answer(update, context, Reply(html))
         elif cb.action == "u":
             was = await ctx.events.unregister(uid, event_id)

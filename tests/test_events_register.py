@@ -41,6 +41,7 @@ async def test_capacity_waiting_list_and_promotion_with_a_notice(bot: Harness) -
         await u.press("1. Tập huấn làm hồ sơ OCOP")
         await u.press("✅ Đăng ký tham gia")
     assert "Đã đăng ký cho anh/chị" in an.last.text
+    assert "Bot sẽ nhắc anh/chị trước 1 ngày và 2 giờ." in an.last.text  # REMINDER_TRAINING_HOURS
     assert "danh sách chờ, thứ 1" in binh.last.text
     assert "danh sách chờ, thứ 2" in chi.last.text
     await an.press("↩️ Huỷ đăng ký")
