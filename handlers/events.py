@@ -359,8 +359,9 @@ async def _staff_action(update: Update, context: Context, cb: CallbackData, acce
             raise EventError("not_found")
         chat = update.effective_chat
         assert chat is not None
-        await context.bot.send_photo(
-            chat.id, InputFile(ctx.events.qr_png(event_id), filename=f"su-kien-{event_id}.png"),
+        # As a document, so the PNG arrives as made (a photo would be recompressed) and prints sharp.
+        await context.bot.send_document(
+            chat.id, InputFile(ctx.events.qr_png(event_id), filename=f"su-kien-{event_id}-qr.png"),
             caption=ctx.renderer.render("events/qr_caption", e=view, link=ctx.events.deep_link(event_id)),
         )
         async with ctx.db.session() as s:

@@ -84,9 +84,9 @@ async def test_staff_get_a_qr_code_that_decodes_to_the_deep_link(bot: Harness) -
     await staff.send("/sukien")
     await staff.press("1. Tập huấn làm hồ sơ OCOP")
     await staff.press("🔳 Mã QR")
-    photo = staff.last.photo
-    assert photo is not None
-    image = Image.open(io.BytesIO(photo["content"]))
+    doc = staff.last.document
+    assert doc is not None and doc["file_name"] == f"su-kien-{event_id}-qr.png"
+    image = Image.open(io.BytesIO(doc["content"]))
     assert image.format == "PNG" and image.size[0] > 100
     (found,) = zxingcpp.read_barcodes(image.convert("L"))
     assert found.text == f"https://t.me/ocop_test_bot?start=ev_{event_id}"
