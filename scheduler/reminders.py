@@ -159,48 +159,54 @@ class Reminders:
 
     # ---- the job
     async def tick(self, now: datetime | None = None) -> TickResult:
-        """Queue every reminder due at `now` that nobody claimed yet, in one transaction."""
+        """Queue every reminder due at `now` that nobody claimed yet. What is due is read first; then
+        each chunk of reminders is claimed and queued in a short transaction of its own (a long one
+        would hold SQLite's single writer, and the bot's replies would wait behind it)."""
         now = now or self.clock.now()
         result = TickResult()
         async with self.db.session() as s:
             due = await self._due(s, now)
-            quiet = self.quiet(now)
-            morning = self.quiet_ends(now) if quiet else now
-            insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-            ready = []
-            for d in due:
-                if quiet and not d.urgent and d.expires_at > morning:
-                    result.held += 1
-                else:
-                    ready.append(d)
-            for i in range(0, len(ready), CLAIM_CHUNK):
-                chunk = ready[i : i + CLAIM_CHUNK]
-                # One statement claims the whole chunk; RETURNING names the rows this run won (a row
-                # another process claimed first is skipped by ON CONFLICT and not returned).
-                claim = (
-                    insert(ReminderDelivery)
-                    .values([
-                        {"kind": d.kind, "subject": d.subject, "offset": d.offset, "user_id": d.user_id,
-                         "at": now}
-                        for d in chunk
-                    ])
-                    .on_conflict_do_nothing(index_elements=["kind", "subject", "offset", "user_id"])
-                    .returning(ReminderDelivery.kind, ReminderDelivery.subject, ReminderDelivery.offset,
-                               ReminderDelivery.user_id)
-                )
-                won = {(k, sub, off, int(u)) for k, sub, off, u in (await s.execute(claim)).all()}
-                for d in chunk:
-                    if (d.kind, d.subject, d.offset, d.user_id) not in won:
-                        continue
-                    await enqueue(
-                        s, chat_id=d.user_id, text=d.text, kind=OUTBOX_KIND, now=now, buttons=d.buttons,
-                        priority=d.priority, key=d.key,
-                    )
-                    result.queued += 1
-                    result.due.append(d)
+        quiet = self.quiet(now)
+        morning = self.quiet_ends(now) if quiet else now
+        ready = []
+        for d in due:
+            if quiet and not d.urgent and d.expires_at > morning:
+                result.held += 1
+            else:
+                ready.append(d)
+        for i in range(0, len(ready), CLAIM_CHUNK):
+            async with self.db.session() as s:
+                queued = await self._claim_and_queue(s, ready[i : i + CLAIM_CHUNK], now)
+            result.queued += len(queued)
+            result.due.extend(queued)
         if result.queued or result.held:
             log.info("Reminders: %d queued, %d held for the morning", result.queued, result.held)
         return result
+
+    async def _claim_and_queue(self, s: AsyncSession, chunk: Sequence[Due], now: datetime) -> list[Due]:
+        """Claim `chunk` in the ledger with one statement and queue the ones this run won, in `s`.
+        RETURNING names the rows won: a row another process claimed first is skipped by ON CONFLICT."""
+        insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+        claim = (
+            insert(ReminderDelivery)
+            .values([
+                {"kind": d.kind, "subject": d.subject, "offset": d.offset, "user_id": d.user_id, "at": now}
+                for d in chunk
+            ])
+            .on_conflict_do_nothing(index_elements=["kind", "subject", "offset", "user_id"])
+            .returning(ReminderDelivery.kind, ReminderDelivery.subject, ReminderDelivery.offset,
+                       ReminderDelivery.user_id)
+        )
+        won = {(k, sub, off, int(u)) for k, sub, off, u in (await s.execute(claim)).all()}
+        queued = []
+        for d in chunk:
+            if (d.kind, d.subject, d.offset, d.user_id) in won:
+                await enqueue(
+                    s, chat_id=d.user_id, text=d.text, kind=OUTBOX_KIND, now=now, buttons=d.buttons,
+                    priority=d.priority, key=d.key,
+                )
+                queued.append(d)
+        return queued
 
     async def due(self, now: datetime) -> list[Due]:
         """What a run at `now` would queue (nothing is written): the preview for staff, and tests."""

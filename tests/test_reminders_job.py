@@ -6,6 +6,7 @@ through the outbox with its button."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -277,8 +278,6 @@ async def test_the_preview_prints_what_would_go_and_sends_nothing(
     if database.schema:  # PostgreSQL: the preview opens its own engine on the test's schema
         pytest.skip("the preview reads DATABASE_URL; the schema-per-test database is not reachable by URL")
     monkeypatch.setenv("DATABASE_URL", database.url.replace("sqlite+aiosqlite:", "sqlite:"))
-    import asyncio
-
     from scheduler.reminders import preview_main
 
     code = await asyncio.to_thread(preview_main, ["preview", "--at", "09/03/2026 09:00"])
@@ -286,3 +285,16 @@ async def test_the_preview_prints_what_would_go_and_sends_nothing(
     assert code == 0 and "1 reminder(s) at 09/03/2026 09:00" in out and "81\ttraining\t24h" in out
     assert await queued(ctx) == []
     assert await asyncio.to_thread(preview_main, ["preview", "--at", "mai"]) == 2
+
+
+async def test_two_processes_running_the_job_at_once_queue_each_reminder_once(
+    settings: Settings, database: Database, clock: FakeClock
+) -> None:
+    ctx = compose(settings, clock=clock, db=database)
+    other = compose(settings, clock=clock, db=database)
+    await users(ctx, *[(900 + i, "Xuân Mai", []) for i in range(30)])
+    await event(ctx, "round", "05/03/2026 08:00", communes=["Xuân Mai"], title="Đợt đánh giá")
+    clock.set(local("05/03/2026 08:01"))
+    first, second = await asyncio.gather(ctx.reminders.tick(), other.reminders.tick())
+    assert first.queued + second.queued == 30
+    assert sorted(c for c, _ in await queued(ctx)) == [900 + i for i in range(30)]
