@@ -26,7 +26,9 @@ from knowledge.relay import Relay, warn_if_unstaffed
 from knowledge.service import KnowledgeService
 from scheduler.audience import Preferences
 from scheduler.broadcast import BroadcastService
+from scheduler.events import EventService
 from scheduler.outbox import Pacing
+from scheduler.reminders import Reminders
 from scheduler.service import Outbox
 from scheduler.worker import RetryPolicy
 from storage.db import Database
@@ -55,6 +57,8 @@ class AppContext:
     dossier: DossierService
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
     claims: ClaimService  # assisted entry: dossiers officers entered, and the links that hand them over
+    events: EventService  # events, registrations, .ics and QR (scheduler/events.py)
+    reminders: Reminders  # the reminder job's core (scheduler/reminders.py)
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
     broadcasts: BroadcastService | None = None  # staff broadcasts and their runner (scheduler/)
     preferences: Preferences | None = None  # what a producer receives (/caidat)
@@ -99,6 +103,14 @@ def compose(
     staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
     renderer = Renderer(settings.timezone)
     communes = CommuneDirectory.load()
+    dossier = DossierService(
+        db,
+        clock,
+        settings,
+        communes=communes,
+        files=LocalFileStore(settings.storage_dir),
+        questions=KnowledgeMatch(knowledge),  # a question typed instead of an answer
+    )
     return AppContext(
         settings=settings,
         db=db,
@@ -112,14 +124,7 @@ def compose(
         inbox=Inbox(db, clock, knowledge),
         relay=Relay(db, clock),
         eligibility=EligibilityCheck.load(),
-        dossier=DossierService(
-            db,
-            clock,
-            settings,
-            communes=communes,
-            files=LocalFileStore(settings.storage_dir),
-            questions=KnowledgeMatch(knowledge),  # a question typed instead of an answer
-        ),
+        dossier=dossier,
         outbox=Outbox(
             db,
             clock,
@@ -132,6 +137,8 @@ def compose(
             run_worker=settings.outbox_worker,
         ),
         claims=ClaimService(db, clock, staff, days=settings.claim_link_days, timezone=settings.timezone),
+        events=EventService(db, clock, renderer, timezone=settings.timezone),
+        reminders=Reminders(db, clock, settings, renderer, dossier.engine),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
         broadcasts=BroadcastService(
             db, clock, renderer, rate=settings.outbox_rate, edit_every=settings.broadcast_progress_seconds,

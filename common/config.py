@@ -90,11 +90,41 @@ class Settings(BaseSettings):
     # Broadcasts: seconds between two edits of the live progress message, recipients per batch of rows.
     broadcast_progress_seconds: float = Field(default=5.0, ge=1.0)
     broadcast_batch: int = Field(default=500, ge=10, le=10_000)
+    # Reminders (scheduler/reminders.py): how far ahead of a commune deadline (days), a training
+    # (hours) and a certificate's valid-until date (days) they go; how long a draft / a returned dossier
+    # stays untouched before its one nudge (days); quiet hours (local HH:MM) when non-urgent reminders
+    # wait for the morning; how often the job runs and how many reminders one run queues at most.
+    reminder_deadline_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [14, 3, 1])
+    reminder_training_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [24, 2])
+    reminder_certificate_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [90, 30])
+    reminder_draft_idle_days: float = Field(default=7.0, gt=0)
+    reminder_returned_idle_days: float = Field(default=5.0, gt=0)
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "07:00"
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)
+    reminder_batch: int = Field(default=2000, ge=1)
 
     @field_validator("staff_ids", "admin_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> list[int]:
         return _parse_ids(value)
+
+    @field_validator(
+        "reminder_deadline_days", "reminder_training_hours", "reminder_certificate_days", mode="before"
+    )
+    @classmethod
+    def _offsets(cls, value: object) -> list[int]:
+        offsets = _parse_ids(value)
+        if any(v <= 0 for v in offsets):
+            raise ValueError("offsets are whole numbers above 0, separated by commas (example: 14,3,1)")
+        return sorted(set(offsets), reverse=True)
+
+    @field_validator("quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError(f"'{value}' is not a time of day HH:MM (example: 21:00)")
+        return value.strip()
 
     @field_validator("staff_chat_id", mode="before")
     @classmethod

@@ -95,8 +95,12 @@ async def on_startup(app: Application) -> None:
             await app.bot.set_my_commands(staff, scope=BotCommandScopeChat(ctx.settings.staff_chat_id))
         except (BadRequest, Forbidden) as exc:
             log.warning("Could not set commands for the staff chat: %s", exc)
+    ctx.events.bot_username = app.bot.username or ""  # deep links t.me/<bot>?start=ev_<id>
     if app.job_queue is not None:  # runs once the Application starts (polling, webhook), not in tests
         app.job_queue.run_once(start_outbox, when=0, name="outbox")
+        app.job_queue.run_repeating(
+            run_reminders, interval=ctx.settings.reminder_interval_seconds, first=5, name="reminders"
+        )
 
 
 async def start_outbox(context: CallbackContext) -> None:  # type: ignore[type-arg]
@@ -108,6 +112,15 @@ async def start_outbox(context: CallbackContext) -> None:  # type: ignore[type-a
     ctx.outbox.start(TelegramSender(outbox_bot))
     if ctx.broadcasts is not None:
         ctx.broadcasts.start(TelegramSender(outbox_bot))  # scheduled starts, rows in batches, progress
+
+
+async def run_reminders(context: CallbackContext) -> None:  # type: ignore[type-arg]
+    """The reminder job (every minute): queue what is due through the outbox (scheduler/reminders.py)."""
+    ctx: AppContext = context.application.bot_data["ctx"]
+    try:
+        await ctx.reminders.tick()
+    except Exception:  # the next run tries again; nothing was claimed in a failed run
+        log.exception("The reminder job failed")
 
 
 async def on_shutdown(app: Application) -> None:

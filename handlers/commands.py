@@ -18,6 +18,8 @@ PRODUCER_COMMANDS += ("trangthai",)
 STAFF_COMMANDS += ("duyet",)
 PRODUCER_COMMANDS += ("caidat",)  # what a producer receives (handlers/settings.py)
 STAFF_COMMANDS += ("thongbao",)  # staff broadcasts (handlers/broadcast.py)
+PRODUCER_COMMANDS += ("lich",)  # events (#13)
+STAFF_COMMANDS += ("sukien",)  # events (#13)
 HELP_ALIASES = ("help",)
 
 

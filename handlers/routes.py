@@ -31,6 +31,7 @@ from handlers import (
     relay,
     staff_admin,
 )
+from handlers import events as events_flow
 from handlers import review as review_desk
 from handlers.context import Flow, Router
 
@@ -72,6 +73,9 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         # Staff broadcasts (/thongbao); what a producer receives (/caidat).
         (0, CommandHandler("thongbao", broadcast.show)),
         (0, CommandHandler("caidat", settings.show)),
+        # Events: the producer's calendar (/lich) and staff's events (/sukien).
+        (0, CommandHandler("lich", events_flow.show_calendar)),
+        (0, CommandHandler("sukien", events_flow.staff_menu)),
         # Buttons, by the prefix of their data (common/callbacks.py parses the rest).
         (0, CallbackQueryHandler(basic.menu_button, pattern=r"^m:")),
         (0, CallbackQueryHandler(knowledge.on_callback, pattern=r"^kb:")),
@@ -85,6 +89,8 @@ def handler_table(*, deduplicate: bool = False) -> list[tuple[int, BaseHandler[U
         (0, CallbackQueryHandler(desk.on_button, pattern=r"^dsk:")),
         (0, CallbackQueryHandler(broadcast.on_button, pattern=r"^bc:")),
         (0, CallbackQueryHandler(settings.on_button, pattern=r"^set:")),
+        (0, CallbackQueryHandler(events_flow.on_button, pattern=r"^ev:")),
+        (0, CallbackQueryHandler(events_flow.on_staff_button, pattern=r"^evs:")),
         (0, CallbackQueryHandler(basic.stale_button)),
         # A staff member's Telegram reply to a question posted to them.
         (0, MessageHandler(filters.TEXT & ~filters.COMMAND & filters.REPLY, relay.on_reply_message)),
@@ -113,6 +119,8 @@ ROUTER = Router(
         broadcast.COMMUNES: Flow(on_text=broadcast.on_communes),
         broadcast.SCHEDULE: Flow(on_text=broadcast.on_schedule),
         settings.COMMUNE: Flow(on_text=settings.on_commune),
+        events_flow.WIZARD: Flow(on_text=events_flow.on_wizard_text),
+        events_flow.IMPORT: Flow(on_text=events_flow.on_import_text, on_media=events_flow.on_import_file),
     },
     # t.me/<bot>?start=<name>_<arg>
     deep_links={
@@ -121,13 +129,15 @@ ROUTER = Router(
         "lienhe": lambda update, context, arg: relay.contact(update, context),
         # An officer's link handing over a dossier they entered (handlers/desk.py).
         "claim": desk.claim,
+        "ev": events_flow.open_link,
     },
-    # The main menu's buttons (m:<item>); "ask" and "events" are answered by basic.menu_button.
+    # The main menu's buttons (m:<item>); "ask" is answered by basic.menu_button.
     menu_actions={
         "eligibility": eligibility.start,
         "register": dossier_flow.start,
         "mine": dossier_flow.mine,
         "contact": relay.contact,
+        "events": events_flow.show_calendar,
     },
 )
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from common.clock import FakeClock
 from common.render import Renderer
@@ -17,6 +17,7 @@ from dossier.models import Dossier
 from scheduler import audience as audiences
 from scheduler.audience import Audience, OutOfScope
 from scheduler.broadcast import BroadcastError, BroadcastRunner, BroadcastService, Content
+from scheduler.event_models import Event, EventRegistration
 from storage.db import Database
 from storage.models import Role, User
 from storage.outbox_models import OutboxMessage
@@ -95,25 +96,20 @@ async def test_criteria_and_their_combinations(people: Database) -> None:
     assert (counted.recipients, counted.unreachable, counted.muted) == (2, 1, 1)
 
 
-async def test_event_registrants_once_the_events_table_exists(people: Database) -> None:
+async def test_event_registrants_are_an_audience(people: Database) -> None:
     db = people
+    now = FakeClock().now()
     async with db.session() as s:
-        assert not await audiences.supports_events(s)
+        assert await audiences.supports_events(s)
+        for event_id in (1, 2):
+            s.add(Event(id=event_id, kind="training", title=f"Tập huấn {event_id}", starts_at=now,
+                        communes=[], product_sets=[], created_at=now, updated_at=now))
+        await s.flush()
+        for event_id, user_id, status in [(1, 1, "registered"), (1, 3, "cancelled"), (1, 2, "registered"),
+                                          (2, 6, "registered")]:
+            s.add(EventRegistration(event_id=event_id, user_id=user_id, status=status, queued_at=now,
+                                    updated_at=now))
     service = BroadcastService(db, FakeClock(), Renderer())
-    with pytest.raises(BroadcastError) as refused:
-        await service.count(Audience(event_id=1))
-    assert refused.value.reason == "no_events"
-    # What the events module will create: the criterion needs nothing else.
-    async with db.session() as s:
-        await s.execute(
-            text("CREATE TABLE event_registrations (event_id INTEGER, user_id BIGINT, status VARCHAR(16))")
-        )
-        await s.execute(
-            text(
-                "INSERT INTO event_registrations VALUES (1, 1, 'registered'), (1, 3, 'cancelled'), "
-                "(1, 2, 'registered'), (2, 6, 'registered')"
-            )
-        )
     assert await recipients(db, Audience(event_id=1)) == {1, 2}
     assert await recipients(db, Audience(event_id=1, communes=("Xuân Mai",))) == {2}
     assert (await service.count(Audience(event_id=2))).recipients == 1
