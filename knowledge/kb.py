@@ -155,7 +155,22 @@ class KnowledgeBase:
                     Problem(WARNING, where, f"dynamic contacts but {CONTACTS_FILE.name} is missing")
                 )
         problems.extend(self._eligibility_problems())
+        problems.extend(self._merged_problems())
         return problems
+
+    def _merged_problems(self) -> list[Problem]:
+        """`merged.yaml` must send each old id to a live entry, and an old id must not be live again."""
+        try:
+            merged = load_merged(self.data_dir)
+        except (ValueError, yaml.YAMLError, AttributeError) as exc:
+            return [Problem(ERROR, MERGED_FILE, str(exc))]
+        found: list[Problem] = []
+        for old, new in merged.items():
+            if old in self.entries:
+                found.append(Problem(ERROR, MERGED_FILE, f"{old!r} is merged into {new!r} but is an entry"))
+            elif new not in self.entries:
+                found.append(Problem(ERROR, MERGED_FILE, f"{old!r} is merged into {new!r}, not an entry"))
+        return found
 
     def _eligibility_problems(self) -> list[Problem]:
         """The eligibility questionnaire beside the entries must load and cite known sources."""
