@@ -32,7 +32,7 @@ from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
 
 from knowledge.decision import Decision
-from knowledge.kb import KnowledgeBase, load_knowledge_base
+from knowledge.kb import KnowledgeBase, load_knowledge_base, load_merged
 from knowledge.normalize import fold_text
 from knowledge.retrieval import Matcher
 
@@ -48,8 +48,15 @@ HELDOUT_FILES = [
 def load_eval(path: Path = EVAL_FILE) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
+    # A label names the entry as it was when the question was written: entries merged since then are
+    # followed to the entry that answers them now (knowledge/data/merged.yaml); the questions are untouched.
+    merged = load_merged()
     in_scope = [
-        {"q": str(i["q"]), "entry": str(i["entry"]), "kind": str(i.get("kind") or "plain")}
+        {
+            "q": str(i["q"]),
+            "entry": merged.get(str(i["entry"]), str(i["entry"])),
+            "kind": str(i.get("kind") or "plain"),
+        }
         for i in data.get("in_scope") or []
     ]
     out_scope = [

@@ -155,7 +155,22 @@ class KnowledgeBase:
                     Problem(WARNING, where, f"dynamic contacts but {CONTACTS_FILE.name} is missing")
                 )
         problems.extend(self._eligibility_problems())
+        problems.extend(self._merged_problems())
         return problems
+
+    def _merged_problems(self) -> list[Problem]:
+        """`merged.yaml` must send each old id to a live entry, and an old id must not be live again."""
+        try:
+            merged = load_merged(self.data_dir)
+        except (ValueError, yaml.YAMLError, AttributeError) as exc:
+            return [Problem(ERROR, MERGED_FILE, str(exc))]
+        found: list[Problem] = []
+        for old, new in merged.items():
+            if old in self.entries:
+                found.append(Problem(ERROR, MERGED_FILE, f"{old!r} is merged into {new!r} but is an entry"))
+            elif new not in self.entries:
+                found.append(Problem(ERROR, MERGED_FILE, f"{old!r} is merged into {new!r}, not an entry"))
+        return found
 
     def _eligibility_problems(self) -> list[Problem]:
         """The eligibility questionnaire beside the entries must load and cite known sources."""
@@ -358,3 +373,25 @@ def load_knowledge_base(data_dir: Path | str | None = None) -> KnowledgeBase:
     """Load the knowledge base from disk as it is, problems collected (`kb check`, benchmarks); the bot
     itself goes through the checked path, `knowledge.index.load_checked`."""
     return KnowledgeBase.load(data_dir)
+
+
+MERGED_FILE = "merged.yaml"
+
+
+def load_merged(data_dir: Path | str | None = None) -> dict[str, str]:
+    """Old entry id → the id that answers it now (`data/merged.yaml`: entries merged or renamed); {} when
+    the file is missing. Chains are followed ("a" → "b" → "c" gives "a" → "c")."""
+    path = Path(data_dir or DATA_DIR) / MERGED_FILE
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    raw = {str(k): str(v) for k, v in (data.get("merged") or {}).items()}
+    resolved: dict[str, str] = {}
+    for old in raw:
+        new, seen = raw[old], {old}
+        while new in raw and new not in seen:
+            seen.add(new)
+            new = raw[new]
+        resolved[old] = new
+    return resolved

@@ -54,7 +54,7 @@ def test_answers_carry_no_research_notes_and_promise_no_reminders(real_index: Kn
 
 def test_current_rule_is_named_where_the_criteria_apply(real_index: KnowledgeIndex) -> None:
     kb = real_index.kb
-    for entry_id in ("quy-dinh-nao-dang-ap-dung", "ho-so-gom-nhung-gi", "khi-nao-nop-ho-so", "qd-26-2026"):
+    for entry_id in ("ho-so-gom-nhung-gi", "khi-nao-nop-ho-so", "qd-26-2026"):
         assert "26/2026" in kb.entries[entry_id].rule, entry_id
     for entry_id in ("qd-148-2023", "qd-1489-2025"):
         assert "trước đây" in kb.entries[entry_id].rule, entry_id

@@ -293,3 +293,10 @@ async def test_open_questions_from_before_groups_were_stored_are_placed_lazily(
     assert [g.ids for g in groups] == [ids[:2], ids[2:]]
     async with service.db.session() as s:
         assert [(await s.get(Question, q)).cluster_id for q in ids] == [ids[0], ids[0], ids[2]]
+
+
+async def test_an_entry_merged_into_another_opens_that_one(service: KnowledgeService) -> None:
+    assert await service.entry_view("noi-nop-cu") is None
+    (service.data_dir / "merged.yaml").write_text("merged:\n  noi-nop-cu: noi-nop\n", "utf-8")
+    view = await service.entry_view("noi-nop-cu")  # a button sent before the merge
+    assert view is not None and view.id == "noi-nop"
