@@ -131,12 +131,12 @@ async def on_text(update: Update, context: Context) -> None:
     ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    if len(msg.text) > MAX_TEXT_CHARS:
+    db_user = context.db_user
+    flow = context.router.flows.get(db_user.flow) if db_user is not None and db_user.flow else None
+    if len(msg.text) > MAX_TEXT_CHARS and not (flow is not None and flow.any_length):
         reply = ctx.renderer.render("common/too_long", length=len(msg.text), limit=MAX_TEXT_CHARS)
         await answer(update, context, Reply(reply))
         return
-    db_user = context.db_user
-    flow = context.router.flows.get(db_user.flow) if db_user is not None and db_user.flow else None
     if flow is not None:
         await flow.on_text(update, context, db_user)
         return

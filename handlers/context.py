@@ -58,6 +58,9 @@ class Flow:
 
     on_text: FlowCallback
     on_media: FlowCallback | None = None
+    # The flow checks the length of what is typed itself (a broadcast's text may be up to Telegram's
+    # 4,096 characters); otherwise text over basic.MAX_TEXT_CHARS gets the general "too long" reply.
+    any_length: bool = False
 
 
 @dataclass(frozen=True)

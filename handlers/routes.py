@@ -115,7 +115,7 @@ ROUTER = Router(
         staff_admin.ADD_FLOW: Flow(on_text=staff_admin.on_add_text),
         # An officer typing a note, a reason or a result at the review desk.
         **{name: Flow(on_text=review_desk.on_text) for name in review_desk.FLOWS},
-        broadcast.CONTENT: Flow(on_text=broadcast.on_content, on_media=broadcast.on_content),
+        broadcast.CONTENT: Flow(on_text=broadcast.on_content, on_media=broadcast.on_content, any_length=True),
         broadcast.COMMUNES: Flow(on_text=broadcast.on_communes),
         broadcast.SCHEDULE: Flow(on_text=broadcast.on_schedule),
         settings.COMMUNE: Flow(on_text=settings.on_commune),
