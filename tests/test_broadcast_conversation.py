@@ -204,3 +204,13 @@ async def test_cancel_from_the_progress_message_then_a_late_press(bot: Harness, 
     await officer.press_data("bc:x:1", message=progress)
     assert officer.last.text == "Thông báo này đã kết thúc, không hủy được nữa."
     assert not any(m.text.startswith("📢") for m in bot.fake.bot_messages(101))
+
+
+async def test_a_long_text_gets_the_broadcast_limit_not_the_general_one(bot: Harness) -> None:
+    officer = bot.user(STAFF_ID, "Hà")
+    await officer.send("/thongbao")
+    await officer.press("✍️ Soạn thông báo mới")
+    await officer.send("x" * 4090)  # Telegram takes it from the officer; with «Thông báo từ Hà» it is over
+    assert "quá giới hạn 4.096 ký tự của Telegram" in officer.last.text
+    await officer.send("z" * 4030)  # over the bot's 4,000 for questions, within a broadcast's limit
+    assert "Đối tượng nhận thông báo #1" in officer.last.text
