@@ -30,7 +30,7 @@ from scheduler.event_models import Event, EventKind, EventRegistration, EventSta
 from scheduler.outbox import enqueue
 from storage.db import Database
 from storage.models import User
-from storage.outbox_models import Priority
+from storage.outbox_models import OutboxMessage, OutboxState, Priority
 from storage.staff import StaffAccess, audit
 
 DATETIME_FORMAT = "%d/%m/%Y %H:%M"
@@ -532,6 +532,8 @@ class EventService:
             changed = [k for k, v in clean.to_json().items() if before.to_json().get(k) != v]
             if not changed:
                 return await self._view(s, event)
+            if moved_time:
+                await drop_queued_reminders(s, event.id)  # the new time gets reminders of its own
             if moved_time or "place" in changed:
                 await self._tell_registrants(
                     s, event, "events/notice_moved", now, old_starts=before.starts_at, moved_time=moved_time,
@@ -550,6 +552,7 @@ class EventService:
                 raise EventError("cancelled")
             event.status = EventStatus.CANCELLED.value
             event.updated_at = now
+            await drop_queued_reminders(s, event.id)
             await self._tell_registrants(s, event, "events/notice_cancelled", now)
             audit(s, at=now, actor_id=actor_id, action="event.cancel", event=event.id, title=event.title)
             return await self._view(s, event)
@@ -861,3 +864,22 @@ def _yaml_value(value: object) -> object:
 
 def local_morning(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+async def drop_queued_reminders(s: AsyncSession, event_id: int) -> int:
+    """Cancel, in `s`, the reminders of an event that are queued in the outbox but not sent yet (a
+    reminder queued seconds before the event was cancelled or moved must not go out). Their ledger rows
+    stay: the old time is never reminded again."""
+    from scheduler.reminders import OUTBOX_KIND
+
+    done = await s.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == OUTBOX_KIND,
+            OutboxMessage.state == OutboxState.PENDING.value,
+            OutboxMessage.idempotency_key.like(f"%|ev:{event_id}@%"),
+        )
+        .values(state=OutboxState.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+    return int(done.rowcount or 0)

@@ -298,3 +298,23 @@ async def test_two_processes_running_the_job_at_once_queue_each_reminder_once(
     first, second = await asyncio.gather(ctx.reminders.tick(), other.reminders.tick())
     assert first.queued + second.queued == 30
     assert sorted(c for c, _ in await queued(ctx)) == [900 + i for i in range(30)]
+
+
+async def test_a_reminder_queued_just_before_a_cancel_or_a_move_does_not_go_out(
+    settings: Settings, database: Database, clock: FakeClock
+) -> None:
+    ctx = compose(settings, clock=clock, db=database)
+    await users(ctx, (72, None, []))
+    first = await event(ctx, "training", "10/03/2026 08:00", title="Lớp sáng")
+    second = await event(ctx, "training", "10/03/2026 15:00", title="Lớp chiều")
+    await ctx.events.register(72, first)
+    await ctx.events.register(72, second)
+    assert await tick_at(ctx, clock, "09/03/2026 15:01") == 2  # both 24-hour reminders queued, not sent
+    await ctx.events.cancel(ctx.staff, STAFF_ID, first)
+    draft = await ctx.events.draft_of(second)
+    draft.starts_at = local("11/03/2026 15:00")
+    await ctx.events.edit(ctx.staff, STAFF_ID, second, draft)
+    async with ctx.db.session() as s:
+        rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))).all()
+    assert sorted(r.state for r in rows) == ["cancelled", "cancelled"]
+    assert await tick_at(ctx, clock, "10/03/2026 15:01") == 1  # the moved one is reminded at its new time
