@@ -118,7 +118,7 @@ async def test_a_milestone_is_confirmed_with_the_communes_own_deadline(bot: Harn
     await staff.send("/sukien")
     await staff.press("📌 Đặt hạn xã cho mốc 30/06/2026")
     await staff.send("02/07/2026 17:00")
-    assert "trước mốc của tỉnh (30/06/2026)" in staff.last.text
+    assert "trước mốc của Thành phố (30/06/2026)" in staff.last.text
     await staff.send("15/06/2026 17:00")
     await staff.press("⏭ Bỏ qua")  # place
     await staff.press("Mọi người")
