@@ -41,12 +41,18 @@ COMMANDS = [
     "/start", "/menu", "/hoso", "/dieukien", "/lienhe", "/trogiup", "/help", "/huy", "/cauhoi", "/napkb",
     "/start hoso", "/start dieukien", "/start lienhe", "/start zalo_2026", "/start <b>", "/khongco",
     "/START", "/hoso@ocop_test_bot", "/hoso@other_bot",
+    "/trangthai", "/trangthai OCOP-2026-0001", "/caidat", "/lich", "/start ev_1", "/start ev_x",
+    "/start claim_abc", "/start claim_" + "A" * 40,
+    # staff commands a producer tries: exactly the unknown-command reply
+    "/duyet", "/xuat", "/thongke", "/thongbao", "/sukien", "/nhaphoso", "/canbo", "/nhatky",
 ]
 FORGED = [
     "dos:o:9223372036854775808", "dos:o:1", "dos:a:1:99999999999:x", "dos:", "dos:del:-1", "dos:pdf:2",
     "kb:p:9223372036854775808:x", "kb:up:", "kb:dn:1", "kb:e:1:khong-co", "sd:new:", "sd:ga:1",
     "sd:rp:1", "sd:gle:1:x", "sd:dr:99", "el:1:x", "el:back", "m:zz", "m", "zz", ":", "a:b:c:d:e:f",
     "x" * 64, "é" * 32,
+    "rv:o:1", "rv:q:-", "dsk:xg:-:-:-", "dsk:zz", "bc:x:1", "bc:go:99", "set:t:general", "set:t:zz",
+    "ev:r:1", "ev:ics:1", "evs:new", "evs:qr:1", "st:rmok:1", "st:e:99999999999999999999", "dos:rerate:1",
 ]
 FILES = ("photo", "pdf", "fake_pdf", "empty", "sticker", "voice", "location", "contact")
 
@@ -114,7 +120,10 @@ class Fuzzer:
                 await staff.press_data(self.rng.choice(data), message=message)
         elif roll < 0.8:
             self._count("staff_command")
-            await staff.send(self.rng.choice(["/cauhoi", "/napkb", "/trogiup", "/cauhoi"]))
+            await staff.send(self.rng.choice(
+                ["/cauhoi", "/napkb", "/trogiup", "/duyet", "/thongke", "/xuat", "/thongbao", "/sukien",
+                 "/nhaphoso", "/trangthai", "/lich", "/caidat"]
+            ))
         else:
             self._count("staff_text")
             await staff.send(self.staff_text())
