@@ -11,6 +11,7 @@ Composition root and command line:
     python bot.py db restore FILE  # SQLite: restore a backup into DATABASE_URL
     python bot.py kb check         # validate the knowledge base
     python bot.py form check       # validate the dossier form definition
+    python bot.py reminders preview --at "dd/mm/yyyy HH:MM"   # what the reminder job would send then
 
 Configuration comes from environment variables or a .env file (see .env.example).
 """
@@ -254,6 +255,12 @@ def cmd_form(settings: Settings, args: argparse.Namespace) -> int:
     return form_check_main(args.rest)
 
 
+def cmd_reminders(settings: Settings, args: argparse.Namespace) -> int:
+    from scheduler.reminders import preview_main
+
+    return preview_main([args.action, "--at", args.at])
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bot.py", description="Trợ lý OCOP — Telegram bot for OCOP producers.")
     sub = p.add_subparsers(dest="command")
@@ -311,6 +318,14 @@ def parser() -> argparse.ArgumentParser:
     f = sub.add_parser("form", help="dossier form commands", description="Dossier form commands.")
     f.add_argument("action", choices=["check"], help="check: validate the dossier form definition")
     f.add_argument("rest", nargs=argparse.REMAINDER)
+    r = sub.add_parser(
+        "reminders",
+        help="reminder commands",
+        description="Reminder commands. preview: print, from DATABASE_URL, what the reminder job would "
+        "queue at --at and to whom (nothing is written or sent).",
+    )
+    r.add_argument("action", choices=["preview"], help="preview: what would be sent at --at, to whom")
+    r.add_argument("--at", required=True, help='local time "dd/mm/yyyy HH:MM" (Asia/Ho_Chi_Minh)')
     return p
 
 
@@ -322,6 +337,7 @@ COMMANDS = {
     "db": cmd_db,
     "kb": cmd_kb,
     "form": cmd_form,
+    "reminders": cmd_reminders,
 }
 
 

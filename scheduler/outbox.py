@@ -34,6 +34,40 @@ PACING_ROW = 1
 MAX_ERROR = 1000
 
 
+def outbox_row(
+    *,
+    chat_id: int,
+    text: str,
+    kind: str,
+    now: datetime,
+    buttons: Sequence[Sequence[dict[str, Any]]] | None = None,
+    priority: int = Priority.NOTICE,
+    key: str | None = None,
+    not_before: datetime | None = None,
+    media: dict[str, Any] | None = None,
+    broadcast_id: int | None = None,
+) -> dict[str, Any]:
+    """The pending outbox row `enqueue` writes, checked (text or media, lengths of kind and key)."""
+    if not text.strip() and media is None:
+        raise ValueError("an outbox message needs a text")
+    if len(kind) > 32 or (key is not None and len(key) > 128):
+        raise ValueError("kind is at most 32 characters, key at most 128")
+    return {
+        "chat_id": chat_id,
+        "kind": kind,
+        "priority": int(priority),
+        "text": text,
+        "buttons": [list(row) for row in buttons] if buttons else None,
+        "media": media,
+        "broadcast_id": broadcast_id,
+        "idempotency_key": key,
+        "state": OutboxState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": max(now, not_before) if not_before else now,
+        "created_at": now,
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -52,24 +86,10 @@ async def enqueue(
     here). `key` makes it idempotent per `kind`: a second enqueue with the same (kind, key) is
     ignored and returns None; otherwise the new row's id. `media` makes it a photo/document (by
     file_id) or a copy of a message, `text` being its caption (see OutboxMessage.media)."""
-    if not text.strip() and media is None:
-        raise ValueError("an outbox message needs a text")
-    if len(kind) > 32 or (key is not None and len(key) > 128):
-        raise ValueError("kind is at most 32 characters, key at most 128")
-    values = {
-        "chat_id": chat_id,
-        "kind": kind,
-        "priority": int(priority),
-        "text": text,
-        "buttons": [list(row) for row in buttons] if buttons else None,
-        "media": media,
-        "broadcast_id": broadcast_id,
-        "idempotency_key": key,
-        "state": OutboxState.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": max(now, not_before) if not_before else now,
-        "created_at": now,
-    }
+    values = outbox_row(
+        chat_id=chat_id, text=text, kind=kind, now=now, buttons=buttons, priority=priority, key=key,
+        not_before=not_before, media=media, broadcast_id=broadcast_id,
+    )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
@@ -81,16 +101,25 @@ async def enqueue(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+ENQUEUE_CHUNK = 500  # rows a multi-row INSERT (12 columns: far under both databases' parameter limits)
+
+
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many prepared rows (OutboxMessage columns) in one statement (executemany) in the
-    caller's transaction, skipping those whose (kind, idempotency_key) already exists. Used for
-    broadcast batches."""
+    """Insert many prepared rows (OutboxMessage columns, the same keys in every row; `outbox_row`
+    makes them) in the caller's transaction, with one multi-row INSERT per ENQUEUE_CHUNK rows,
+    skipping those whose (kind, idempotency_key) already exists, as `enqueue` does. Used for
+    broadcast batches and reminders."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["kind", "idempotency_key"])
-    await session.execute(stmt, list(rows))
+    for i in range(0, len(rows), ENQUEUE_CHUNK):
+        stmt = (
+            insert(OutboxMessage)
+            .values(list(rows[i : i + ENQUEUE_CHUNK]))
+            .on_conflict_do_nothing(index_elements=["kind", "idempotency_key"])
+        )
+        await session.execute(stmt)
 
 
 @dataclass(frozen=True)

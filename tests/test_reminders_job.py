@@ -285,6 +285,11 @@ async def test_the_preview_prints_what_would_go_and_sends_nothing(
     assert code == 0 and "1 reminder(s) at 09/03/2026 09:00" in out and "81\ttraining\t24h" in out
     assert await queued(ctx) == []
     assert await asyncio.to_thread(preview_main, ["preview", "--at", "mai"]) == 2
+    import bot  # the same through the command line: python bot.py reminders preview --at ...
+
+    assert await asyncio.to_thread(bot.main, ["reminders", "preview", "--at", "09/03/2026 09:00"]) == 0
+    assert "81\ttraining\t24h" in capsys.readouterr().out
+    assert await queued(ctx) == []
 
 
 async def test_two_processes_running_the_job_at_once_queue_each_reminder_once(
