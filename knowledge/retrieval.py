@@ -123,11 +123,13 @@ class Matcher:
         self._tagged_places.sort(key=lambda pair: -len(pair[0]))
         # Place names as folded token sequences (tagged names with their tags, and the old district's
         # name): what a story sentence says about where the producer is.
-        self._place_sequences: list[tuple[str, ...]] = sorted(
+        self._place_sequences: dict[str, list[tuple[str, ...]]] = {}
+        for seq in sorted(
             {tuple(tagged.split()) for tagged, _ in self._tagged_places}
             | {tuple(name.split()) for name in UNTAGGED_PLACES},
             key=lambda seq: -len(seq),
-        )
+        ):
+            self._place_sequences.setdefault(seq[0], []).append(seq)  # by first word, longest first
         self.entry_ids: list[str] = list(kb.entries)
         extra = extra_questions or {}
         samples: list[_Sample] = []
@@ -394,12 +396,14 @@ class Matcher:
     def _without_places(self, norm: Normalized) -> Normalized:
         """`norm` without the place names it mentions (with their unit tags)."""
         folded = norm.folded_tokens
+        if not self._has_place(norm):
+            return norm
         drop: set[int] = set()
-        for seq in self._place_sequences:
-            n = len(seq)
-            for start in range(len(folded) - n + 1):
-                if folded[start : start + n] == seq:
-                    drop.update(range(start, start + n))
+        for start, token in enumerate(folded):
+            for seq in self._place_sequences.get(token, ()):
+                if folded[start : start + len(seq)] == seq:
+                    drop.update(range(start, start + len(seq)))
+                    break
         drop.update(i for i, tok in enumerate(folded) if tok.startswith(PLACE_TAG_PREFIX))
         if not drop:
             return norm
