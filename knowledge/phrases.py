@@ -13,7 +13,7 @@ from knowledge.normalize import fold_text
 
 SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
 PLACE_TAG_PREFIX = "dv"  # "dvxuanmai": a place of the current unit Xuân Mai (never a typed word)
-_UNTAGGED_PLACES = frozenset({"chuong my"})
+UNTAGGED_PLACES = frozenset({"chuong my"})  # folded
 
 
 def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:
@@ -37,7 +37,7 @@ def place_phrases(directory: CommuneDirectory | None = None) -> list[list[str]]:
     directory = directory or CommuneDirectory.load()
     groups: list[list[str]] = []
     for name, units in directory.unit_names():
-        if fold_text(name) in _UNTAGGED_PLACES:
+        if fold_text(name) in UNTAGGED_PLACES:
             continue
         tags = " ".join(PLACE_TAG_PREFIX + fold_text(unit).replace(" ", "") for unit in units)
         groups.append([f"{name} {tags}", name])

@@ -11,7 +11,9 @@ and per entry: its best sample, plus how much of the question the entry's sample
 cover as a whole. Before that: normalisation (abbreviations, fillers), synonym phrases
 (`knowledge.phrases`) and typo repair (an unknown word is mapped to the closest known word, or split in
 two known words). Long messages are also scored with their story sentences weighing less than the
-sentences that ask something, and sentence by sentence (`knowledge.sentences`).
+sentences that ask something, and sentence by sentence (`knowledge.sentences`); a place named only in
+the story is left out of all that (and of what the classifier reads) unless the question is about a place
+(names one, or asks where / which commune), so the story's commune does not choose the entry.
 Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word (and so
 does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
 so a question about something else covers little and scores low; with no known content word at all the
@@ -34,6 +36,7 @@ tuned with `python -m bench kb` on bench/data/kb_eval.yaml only (never on the he
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -45,7 +48,7 @@ from knowledge.decision import PROGRAMME_WORD, Decision, Match, blend, decide
 from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
 from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
-from knowledge.phrases import PLACE_TAG_PREFIX, load_synonyms, place_phrases
+from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
 from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split
 
 PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
@@ -70,7 +73,14 @@ TYPO_FACTOR = 0.7  # a repaired word matches with this share of its weight
 # STORY_WEIGHT of the question sentences', and part by part (`knowledge.sentences.message_parts`); each
 # entry keeps its best confidence.
 LONG_WHOLE_FACTOR = 0.85
-STORY_WEIGHT = 0.4
+STORY_WEIGHT = 0.25
+# A question is about a place (so places named in the story before it may steer) when it names one or
+# asks where / which commune (folded, after synonyms: "nộp ở đâu" reads "noi nop").
+PLACE_QUESTION_RE = re.compile(
+    r"\b(?:o dau|noi nop|cho nao|xa nao|phuong nao|xa moi|thuoc xa|thuoc phuong)\b"
+)
+# The classifier reads a long message whole and its question sentences alone: the latter's share.
+QUESTION_CLASSIFIER_SHARE = 0.5
 # A word found in no sample question and no answer weighs this many times the rarest known word.
 UNKNOWN_WORD_FACTOR = 1.5
 # A word typed with accents that neither the samples nor the answers have (only its folded form matches
@@ -111,6 +121,15 @@ class Matcher:
             tags = " ".join(t for t in folded.split() if t.startswith(PLACE_TAG_PREFIX))
             self._tagged_places.append((f" {folded} ", f" {tags} "))
         self._tagged_places.sort(key=lambda pair: -len(pair[0]))
+        # Place names as folded token sequences (tagged names with their tags, and the old district's
+        # name): what a story sentence says about where the producer is.
+        self._place_sequences: dict[str, list[tuple[str, ...]]] = {}
+        for seq in sorted(
+            {tuple(tagged.split()) for tagged, _ in self._tagged_places}
+            | {tuple(name.split()) for name in UNTAGGED_PLACES},
+            key=lambda seq: -len(seq),
+        ):
+            self._place_sequences.setdefault(seq[0], []).append(seq)  # by first word, longest first
         self.entry_ids: list[str] = list(kb.entries)
         extra = extra_questions or {}
         samples: list[_Sample] = []
@@ -335,26 +354,77 @@ class Matcher:
         sentences = sentence_split(text)
         question = " ".join(p for p, is_q in sentences if is_q)
         story = " ".join(p for p, is_q in sentences if not is_q)
+        # A place named only in the story steers nothing unless the question is about a place (names one,
+        # or asks where): "nhà tôi ở Thụy Hương…, ai chấm sao?" is not a question about Thụy Hương.
+        places_steer = not question or self._about_place(self.prepare_query(question))
+        if not places_steer and story and self._has_place(self.prepare_query(story)):
+            q_norm = self.prepare_query(question)
+            s_norm = self._without_places(self.prepare_query(story))
+            joined = Normalized(
+                s_norm.tokens + q_norm.tokens,
+                s_norm.folded_tokens + q_norm.folded_tokens,
+                s_norm.repaired | q_norm.repaired,
+            )
+            ranked, has_domain = self._score(joined, exclude_sample)
+            best = {entry_id: confidence * whole for entry_id, confidence in ranked}
         if question and story:
             # The whole message again, its story sentences weighing STORY_WEIGHT of the question's.
-            q_norm, s_norm = self.prepare_query(question), self.prepare_query(story)
-            feats = {f: v * STORY_WEIGHT for f, v in text_features(s_norm).items()}
-            for f, v in text_features(q_norm).items():
-                feats[f] = max(feats.get(f, 0.0), v)
-            joined = Normalized(
-                s_norm.tokens + q_norm.tokens, s_norm.folded_tokens + q_norm.folded_tokens, q_norm.repaired
-            )
-            for entry_id, confidence in self._score(joined, exclude_sample, feats)[0]:
+            for entry_id, confidence in self._score_with_story(question, story, exclude_sample, places_steer):
                 best[entry_id] = max(best.get(entry_id, 0.0), confidence)
         for part, factor in parts:
             if part == text.strip():
                 continue  # a one-sentence message: already scored whole
-            part_ranked, _ = self._score(self.prepare_query(part), exclude_sample)
+            part_norm = self.prepare_query(part)
+            if factor < 1.0 and not places_steer:
+                part_norm = self._without_places(part_norm)  # a story sentence
+            part_ranked, _ = self._score(part_norm, exclude_sample)
             for entry_id, confidence in part_ranked:
                 if confidence * factor > best.get(entry_id, 0.0):
                     best[entry_id] = confidence * factor
         merged = sorted(best.items(), key=lambda kv: -kv[1])[:10]
         return merged, has_domain
+
+    def _has_place(self, norm: Normalized) -> bool:
+        return any(t.startswith(PLACE_TAG_PREFIX) for t in norm.folded_tokens) or any(
+            name in norm.folded for name in UNTAGGED_PLACES
+        )
+
+    def _about_place(self, norm: Normalized) -> bool:
+        """Whether a question is about a place: names one, or asks where or which commune."""
+        return self._has_place(norm) or bool(PLACE_QUESTION_RE.search(norm.folded))
+
+    def _without_places(self, norm: Normalized) -> Normalized:
+        """`norm` without the place names it mentions (with their unit tags)."""
+        folded = norm.folded_tokens
+        if not self._has_place(norm):
+            return norm
+        drop: set[int] = set()
+        for start, token in enumerate(folded):
+            for seq in self._place_sequences.get(token, ()):
+                if folded[start : start + len(seq)] == seq:
+                    drop.update(range(start, start + len(seq)))
+                    break
+        drop.update(i for i, tok in enumerate(folded) if tok.startswith(PLACE_TAG_PREFIX))
+        if not drop:
+            return norm
+        keep = [i for i in range(len(folded)) if i not in drop]
+        return Normalized(tuple(norm.tokens[i] for i in keep), tuple(folded[i] for i in keep), norm.repaired)
+
+    def _score_with_story(
+        self, question: str, story: str, exclude_sample: int | None, places_steer: bool = True
+    ) -> list[tuple[str, float]]:
+        """The ranking of `question` told after `story`, the story's words weighing STORY_WEIGHT (its
+        place names none unless `places_steer`)."""
+        q_norm, s_norm = self.prepare_query(question), self.prepare_query(story)
+        if not places_steer:
+            s_norm = self._without_places(s_norm)
+        feats = {f: v * STORY_WEIGHT for f, v in text_features(s_norm).items()}
+        for f, v in text_features(q_norm).items():
+            feats[f] = max(feats.get(f, 0.0), v)
+        joined = Normalized(
+            s_norm.tokens + q_norm.tokens, s_norm.folded_tokens + q_norm.folded_tokens, q_norm.repaired
+        )
+        return self._score(joined, exclude_sample, feats)[0]
 
     def _score(
         self,
@@ -488,12 +558,19 @@ class Matcher:
         question sentences' (the story around a question should neither hide it nor make it look like
         another subject)."""
         assert self.classifier is not None
-        probabilities = self.classifier.probabilities(self._classifier_text(self.prepare_query(text).folded))
         if len(text.split()) < LONG_MESSAGE_WORDS:
-            return probabilities
+            return self.classifier.probabilities(self._classifier_text(self.prepare_query(text).folded))
         sentences = sentence_split(text)
         question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")
+        story = " ".join(p for p, is_q in sentences if not is_q)
+        whole = self.prepare_query(text).folded
+        if story and question and not self._about_place(self.prepare_query(question)):
+            # As in `scores`: a place named only in the story does not steer.
+            told = self._without_places(self.prepare_query(story)).folded
+            whole = f"{told} {self.prepare_query(question).folded}"
+        probabilities = self.classifier.probabilities(self._classifier_text(whole))
         folded = self.prepare_query(question).folded
         if not folded or question == text.strip():
             return probabilities
-        return (probabilities + self.classifier.probabilities(self._classifier_text(folded))) / 2.0
+        asked = self.classifier.probabilities(self._classifier_text(folded))
+        return (1.0 - QUESTION_CLASSIFIER_SHARE) * probabilities + QUESTION_CLASSIFIER_SHARE * asked
