@@ -27,7 +27,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench.outbox import DEFAULT_PG, _bot, _busiest_second, _create_pg, _drop_pg
+from bench.outbox import DEFAULT_PG, _bot, _busiest_second
+from bench.pgdb import create_database, drop_database
 from common.clock import SystemClock
 from common.render import Renderer
 from fakebot.core import FakeTelegram
@@ -176,7 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if part == "memory" and args.skip_memory:
                 continue
             try:
-                name, url = await _create_pg(args.database_url)
+                name, url = await create_database(args.database_url, "ocop_bench_broadcast")
             except Exception as exc:  # no server: say so, keep the SQLite figures
                 figures["postgresql"] = f"skipped: {exc.__class__.__name__}: {exc}"[:200]
                 break
@@ -186,7 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 else:
                     pg[part] = await memory(url, args.memory_recipients)
             finally:
-                await _drop_pg(args.database_url, name)
+                await drop_database(args.database_url, name)
         else:
             figures["postgresql"] = pg
     return figures

@@ -20,16 +20,13 @@ import asyncio
 import json
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.constants import ParseMode
 from telegram.ext import Defaults
 
+from bench.pgdb import create_database, drop_database
 from common.clock import SystemClock
 from fakebot.core import FakeTelegram
 from fakebot.request import FAKE_BASE_URL, FAKE_FILE_URL, FakeRequest
@@ -38,7 +35,7 @@ from handlers.telegram_bot import OcopBot
 from scheduler.outbox import Pacing
 from scheduler.port import Buttons, SendResult
 from scheduler.service import Outbox
-from storage.db import Database, async_url
+from storage.db import Database
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 TEXT = "<b>Hồ sơ OCOP</b> của bạn đã được tiếp nhận. Số {n}."
@@ -142,22 +139,6 @@ async def baseline(n: int) -> float:
     return n / elapsed
 
 
-async def _create_pg(server_url: str) -> tuple[str, str]:
-    name = f"ocop_bench_outbox_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return name, make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_pg(server_url: str, name: str) -> None:
-    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     n_fast = 2000 if args.quick else 5000
     n_paced = 250 if args.quick else 2000
@@ -170,14 +151,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         figures["sqlite"] = await run_db(f"sqlite:///{Path(tmp) / 'bench.db'}", n_fast, n_paced, args.rate)
     if args.db != "none":
         try:
-            name, url = await _create_pg(args.db)
+            name, url = await create_database(args.db, "ocop_bench_outbox")
         except Exception as exc:  # no server: say so, keep the SQLite figures
             figures["postgresql"] = f"skipped: {exc.__class__.__name__}: {exc}"[:200]
         else:
             try:
                 figures["postgresql"] = await run_db(url, n_fast, n_paced, args.rate)
             finally:
-                await _drop_pg(args.db, name)
+                await drop_database(args.db, name)
     return figures
 
 

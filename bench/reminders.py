@@ -26,21 +26,19 @@ import json
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, event, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.pgdb import create_database, drop_database
 from common.clock import FakeClock
 from common.config import Settings
 from compose import compose
 from dossier.models import Dossier
 from scheduler.event_models import Event, EventRegistration, ReminderDelivery
-from storage.db import Database, async_url
+from storage.db import Database
 from storage.models import User
 from storage.outbox_models import OutboxMessage
 
@@ -167,22 +165,6 @@ async def run_db(url: str, n_users: int, ticks: int) -> dict[str, Any]:
         await db.dispose()
 
 
-async def _create_pg(server_url: str) -> tuple[str, str]:
-    name = f"ocop_bench_reminders_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return name, make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_pg(server_url: str, name: str) -> None:
-    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [5000] if args.quick else [5000, 50_000]
     ticks = 3 if args.quick else 5
@@ -195,14 +177,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return figures
     for n in sizes:
         try:
-            name, url = await _create_pg(args.db)
+            name, url = await create_database(args.db, "ocop_bench_reminders")
         except Exception as exc:  # no server: say so, keep the SQLite figures
             figures["postgresql"] = f"skipped: {exc.__class__.__name__}: {exc}"[:200]
             break
         try:
             figures["postgresql"].append(await run_db(url, n, ticks))
         finally:
-            await _drop_pg(args.db, name)
+            await drop_database(args.db, name)
     return figures
 
 

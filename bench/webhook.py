@@ -24,17 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.pgdb import create_database, drop_database
 from fakebot.server import FakeServer
-from storage.db import Database, async_url
+from storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "cho em hỏi sản phẩm ocop là gì ạ"
@@ -175,25 +172,13 @@ class Run:
 
 
 async def _create_database(server_url: str) -> tuple[str, str]:
-    name = f"ocop_bench_webhook_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    name, url = await create_database(server_url, "ocop_bench_webhook")
     db = Database(url)  # migrate once up front, so no round pays for it
     try:
         await db.upgrade()
     finally:
         await db.dispose()
     return name, url
-
-
-async def _drop_database(server_url: str, name: str) -> None:
-    admin = create_async_engine(async_url(server_url), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await admin.dispose()
 
 
 async def measure(server_url: str, users: int, rounds: int, round_limit: float) -> dict[str, Any]:
@@ -219,7 +204,7 @@ async def measure(server_url: str, users: int, rounds: int, round_limit: float) 
         for instance in instances:
             instance.stop()
         fake.stop()
-        await _drop_database(server_url, name)
+        await drop_database(server_url, name)
     failures = [i.name for i in instances if "Update failed" in i.log_path.read_text()]
     if failures:
         raise RuntimeError(f"handler errors in {failures}; logs in {logdir}")
