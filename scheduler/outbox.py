@@ -101,25 +101,19 @@ async def enqueue(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-ENQUEUE_CHUNK = 500  # rows a multi-row INSERT (12 columns: far under both databases' parameter limits)
-
-
 async def enqueue_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Insert many prepared rows (OutboxMessage columns, the same keys in every row; `outbox_row`
-    makes them) in the caller's transaction, with one multi-row INSERT per ENQUEUE_CHUNK rows,
-    skipping those whose (kind, idempotency_key) already exists, as `enqueue` does. Used for
-    broadcast batches and reminders."""
+    makes them) in the caller's transaction, skipping those whose (kind, idempotency_key) already
+    exists, as `enqueue` does. One executemany: SQLAlchemy sends it as multi-row INSERTs
+    ("insertmanyvalues", up to 1,000 rows a statement) with one compiled statement, which is several
+    times faster than compiling a `.values([...])` of hundreds of rows. Used for broadcast batches
+    and reminders."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for i in range(0, len(rows), ENQUEUE_CHUNK):
-        stmt = (
-            insert(OutboxMessage)
-            .values(list(rows[i : i + ENQUEUE_CHUNK]))
-            .on_conflict_do_nothing(index_elements=["kind", "idempotency_key"])
-        )
-        await session.execute(stmt)
+    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["kind", "idempotency_key"])
+    await session.execute(stmt, list(rows))
 
 
 @dataclass(frozen=True)
