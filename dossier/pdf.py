@@ -318,7 +318,7 @@ def render_dossier_pdf(
     timezone: str = "Asia/Ho_Chi_Minh",
 ) -> bytes:
     """The registration form of this dossier as PDF bytes. `files`: (step label, file name, kind)."""
-    context = build_context(
+    html = dossier_html(
         engine, state, reference=reference, status=status, files=files, now=now, timezone=timezone
     )
-    return html_to_pdf(render_html(context), title=engine.form.title, created=now)
+    return html_to_pdf(html, title=engine.form.title, created=now)

@@ -301,18 +301,10 @@ class Reminders:
         if not self.deadline_days:
             return []
         offsets = [timedelta(days=d) for d in self.deadline_days]
-        events = (await s.scalars(select(Event).where(
-            Event.kind == EventKind.DEADLINE.value,
-            Event.status == EventStatus.ACTIVE.value,
-            Event.starts_at > now,
-            Event.starts_at <= now + offsets[0],
-        ).order_by(Event.starts_at))).all()
         out: list[Due] = []
-        for e in events:
-            found = current_offset(e.starts_at, offsets, now)
-            if found is None or len(out) >= limit:
+        for e, i, expires in await _upcoming(s, EventKind.DEADLINE, offsets, now):
+            if len(out) >= limit:
                 continue
-            i, expires = found
             days = self.deadline_days[i]
             subject, offset = f"ev:{e.id}@{_stamp(e.starts_at)}", f"{days}d"
             conds = [
@@ -378,18 +370,10 @@ class Reminders:
         if not self.training_hours:
             return []
         offsets = [timedelta(hours=h) for h in self.training_hours]
-        events = (await s.scalars(select(Event).where(
-            Event.kind == EventKind.TRAINING.value,
-            Event.status == EventStatus.ACTIVE.value,
-            Event.starts_at > now,
-            Event.starts_at <= now + offsets[0],
-        ).order_by(Event.starts_at))).all()
         out: list[Due] = []
-        for e in events:
-            found = current_offset(e.starts_at, offsets, now)
-            if found is None or len(out) >= limit:
+        for e, i, expires in await _upcoming(s, EventKind.TRAINING, offsets, now):
+            if len(out) >= limit:
                 continue
-            i, expires = found
             hours = self.training_hours[i]
             subject, offset = f"ev:{e.id}@{_stamp(e.starts_at)}", f"{hours}h"
             users = (await s.scalars(
@@ -534,3 +518,23 @@ if __name__ == "__main__":
     import sys
 
     sys.exit(preview_main(sys.argv[1:]))
+
+
+async def _upcoming(
+    s: AsyncSession, kind: EventKind, offsets: list[timedelta], now: datetime
+) -> list[tuple[Event, int, datetime]]:
+    """Active events of `kind` starting within the first (largest) offset, each with the index of the
+    offset whose moment has come and until when that reminder is useful; events between two moments
+    are left out."""
+    events = (await s.scalars(select(Event).where(
+        Event.kind == kind.value,
+        Event.status == EventStatus.ACTIVE.value,
+        Event.starts_at > now,
+        Event.starts_at <= now + offsets[0],
+    ).order_by(Event.starts_at))).all()
+    out = []
+    for e in events:
+        found = current_offset(e.starts_at, offsets, now)
+        if found is not None:
+            out.append((e, found[0], found[1]))
+    return out
