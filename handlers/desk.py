@@ -37,7 +37,7 @@ from dossier.workflow import is_editable
 from handlers import basic, dossier_flow
 from handlers.context import AppContext, Context
 from handlers.send import answer, drop_buttons, replace
-from storage.staff import StaffAccess, audit
+from storage.staff import StaffAccess
 
 NS = "dsk"
 ANY = "-"
@@ -195,9 +195,8 @@ async def _send_files(update: Update, context: Context, access: StaffAccess, pic
         )
         if part
     )
-    async with ctx.db.session() as s:
-        audit(s, at=now, actor_id=access.user_id, action="desk.export", rows=files.rows,
-              scope=", ".join(sorted(communes)) if communes is not None else "*", filter=filtered)
+    scope_names = ", ".join(sorted(communes)) if communes is not None else "*"
+    await ctx.staff.record(access.user_id, "desk.export", rows=files.rows, scope=scope_names, filter=filtered)
     stamp = now.astimezone(ctx.renderer.tz).strftime("%Y%m%d-%H%M")
     chat = update.effective_chat
     assert chat is not None
@@ -228,9 +227,8 @@ async def stats_command(update: Update, context: Context) -> None:
     stats = await count_dossiers(ctx.db, access.commune_filter())
     now = ctx.clock.now()
     scope = scope_text(names, access)
-    async with ctx.db.session() as s:
-        audit(s, at=now, actor_id=access.user_id, action="desk.stats", total=stats.total,
-              scope=", ".join(sorted(access.communes)) if access.scoped else "*")
+    await ctx.staff.record(access.user_id, "desk.stats", total=stats.total,
+                           scope=", ".join(sorted(access.communes)) if access.scoped else "*")
     communes = [(names.commune(c), n) for c, n in stats.by_commune]
     sets = [(names.product_set(p), n) for p, n in stats.by_product_set]
     html = ctx.renderer.render(

@@ -364,10 +364,7 @@ async def _staff_action(update: Update, context: Context, cb: CallbackData, acce
             chat.id, InputFile(ctx.events.qr_png(event_id), filename=f"su-kien-{event_id}-qr.png"),
             caption=ctx.renderer.render("events/qr_caption", e=view, link=ctx.events.deep_link(event_id)),
         )
-        async with ctx.db.session() as s:
-            from storage.staff import audit
-
-            audit(s, at=ctx.clock.now(), actor_id=uid, action="event.qr", event=event_id)
+        await ctx.staff.record(uid, "event.qr", event=event_id)
     elif a == "i":
         cb.expect(0)
         await ctx.users.set_flow(uid, IMPORT, {})

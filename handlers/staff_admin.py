@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import BotCommandScopeChat, Update
 from telegram.error import BadRequest, Forbidden
 
@@ -19,9 +20,8 @@ from handlers import basic
 from handlers.commands import staff_command_list
 from handlers.context import Context
 from handlers.send import answer, replace
-from scheduler.outbox import enqueue
 from storage.models import Role, User
-from storage.staff import StaffConfigured, StaffListing, UnknownUser
+from storage.staff import OnChange, StaffAccess, StaffConfigured, StaffListing, UnknownUser
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,9 @@ async def show_audit(update: Update, context: Context) -> None:
 
 async def _audit_reply(context: Context, offset: int) -> Reply:
     ctx = context.app_ctx
-    entries = await ctx.staff.audit_entries(limit=LOG_PAGE + 1, offset=offset)
+    entries, names = await ctx.staff.audit_entries(limit=LOG_PAGE + 1, offset=offset)
     more = len(entries) > LOG_PAGE
     entries = entries[:LOG_PAGE]
-    actor_ids = {e.actor_id for e in entries if e.actor_id is not None}
-    async with ctx.db.session() as s:
-        names = {u.id: u.full_name for u in [await s.get(User, i) for i in actor_ids] if u is not None}
     r = ctx.renderer
     rows = []
     if more:
@@ -136,21 +133,28 @@ async def on_add_text(update: Update, context: Context, user: User) -> None:
     await answer(update, context, _role_reply(context, target))
 
 
-async def _notify_member(context: Context, user_id: int, template: str, **data: object) -> None:
-    """Tell the member about their new or removed role (through the outbox) and set their command menu."""
+def _notice(context: Context, user_id: int) -> OnChange:
+    """Queue the notice of a new or removed role to the person, in the transaction of the change."""
     ctx = context.app_ctx
-    async with ctx.db.session() as s:
-        await enqueue(
-            s,
-            chat_id=user_id,
-            text=ctx.renderer.render(template, **data),
-            kind="staff_role",
-            now=ctx.clock.now(),
-        )
+
+    async def queue(s: AsyncSession, access: StaffAccess | None) -> None:
+        if access is None:
+            text = ctx.renderer.render("staff/revoked_notice")
+        else:
+            text = ctx.renderer.render(
+                "staff/granted_notice", role=access.role.value, communes=sorted(access.communes)
+            )
+        await ctx.outbox.enqueue(s, chat_id=user_id, text=text, kind="staff_role")
+
+    return queue
+
+
+async def _set_menu(context: Context, user_id: int, *, staff: bool) -> None:
+    """Give (or take back) the staff command menu in the person's chat."""
     scope = BotCommandScopeChat(user_id)
     try:
-        if template == "staff/granted_notice":
-            await context.bot.set_my_commands(staff_command_list(ctx), scope=scope)
+        if staff:
+            await context.bot.set_my_commands(staff_command_list(context.app_ctx), scope=scope)
         else:
             await context.bot.delete_my_commands(scope=scope)
     except (BadRequest, Forbidden) as exc:  # they have not opened the bot: the menu is set at next start
@@ -249,12 +253,12 @@ async def on_button(update: Update, context: Context) -> None:
         cb.expect(1)
         await query.answer()
         try:
-            removed = await ctx.staff.revoke(admin_id, target_id)
+            removed = await ctx.staff.revoke(admin_id, target_id, on_change=_notice(context, target_id))
         except StaffConfigured:
             await answer(update, context, Reply(r.render("staff/configured", name=target.full_name)))
             return
         if removed:
-            await _notify_member(context, target_id, "staff/revoked_notice")
+            await _set_menu(context, target_id, staff=False)
         html = r.render("staff/removed", name=target.full_name, removed=removed)
         await replace(query, context, Reply(html, [[Button(r.label("staff.back"), "st:ls")]]))
 
@@ -265,11 +269,13 @@ async def _save(update: Update, context: Context, target: User, role: Role, comm
     assert query is not None and update.effective_user is not None
     await ctx.users.set_flow(update.effective_user.id, None)
     try:
-        access, _ = await ctx.staff.grant(update.effective_user.id, target.id, role, communes)
+        access, _ = await ctx.staff.grant(
+            update.effective_user.id, target.id, role, communes, on_change=_notice(context, target.id)
+        )
     except UnknownUser:
         await answer(update, context, Reply(ctx.renderer.render("staff/not_found", ref=str(target.id))))
         return
     data = {"role": access.role.value, "communes": sorted(access.communes)}
-    await _notify_member(context, target.id, "staff/granted_notice", **data)
+    await _set_menu(context, target.id, staff=True)
     html = ctx.renderer.render("staff/saved", name=target.full_name, configured=access.configured, **data)
     await replace(query, context, Reply(html, [[Button(ctx.renderer.label("staff.back"), "st:ls")]]))

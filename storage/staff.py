@@ -11,7 +11,7 @@ Every staff action is written with `audit()` in the transaction that does it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,11 @@ class StaffListing:
     role: Role
     communes: tuple[str, ...]
     configured: bool
+
+
+# Run in the transaction of a role change, with the new access (None: removed) — e.g. to queue the
+# notice to the person in the outbox, so the change and its notice commit together.
+OnChange = Callable[[AsyncSession, "StaffAccess | None"], Awaitable[None]]
 
 
 class StaffConfigured(Exception):
@@ -160,7 +165,8 @@ class StaffDirectory:
             return next((u for u in users if (u.username or "").lower() == name), None)
 
     async def grant(
-        self, actor_id: int, user_id: int, role: Role, communes: Sequence[str] = ()
+        self, actor_id: int, user_id: int, role: Role, communes: Sequence[str] = (),
+        on_change: OnChange | None = None,
     ) -> tuple[StaffAccess, bool]:
         """Make `user_id` staff or admin over `communes` (empty: all). Returns the access and whether the
         user was not staff before. Raises UnknownUser if they never talked to the bot."""
@@ -183,9 +189,11 @@ class StaffDirectory:
             user.role = access.role.value
             audit(s, at=now, actor_id=actor_id, action="staff.grant", user=user_id, role=role.value,
                   communes=", ".join(row.communes) or "*")
+            if on_change is not None:
+                await on_change(s, access)
         return access, not was_staff
 
-    async def revoke(self, actor_id: int, user_id: int) -> bool:
+    async def revoke(self, actor_id: int, user_id: int, on_change: OnChange | None = None) -> bool:
         """Remove a granted role (False if there was none). Raises StaffConfigured for configured ids."""
         if self.configured_role(user_id) != Role.PRODUCER:
             raise StaffConfigured(str(user_id))
@@ -199,6 +207,8 @@ class StaffDirectory:
             if user is not None:
                 user.role = Role.PRODUCER.value
             audit(s, at=now, actor_id=actor_id, action="staff.revoke", user=user_id)
+            if on_change is not None:
+                await on_change(s, None)
         return True
 
     async def listing(self) -> list[StaffListing]:
@@ -247,8 +257,19 @@ class StaffDirectory:
             granted = (await s.scalars(select(StaffMember.user_id))).all()
         return sorted(set(granted) | self.staff_ids | self.admin_ids)
 
-    async def audit_entries(self, *, limit: int = 20, offset: int = 0) -> list[AuditLog]:
-        """The newest audit-log rows first."""
+    async def record(self, actor_id: int | None, action: str, **detail: Any) -> None:
+        """Write one audit-log row in a transaction of its own (an action that changed nothing else:
+        an export, a statistics view, a QR code made)."""
+        async with self.db.session() as s:
+            audit(s, at=self.clock.now(), actor_id=actor_id, action=action, **detail)
+
+    async def audit_entries(
+        self, *, limit: int = 20, offset: int = 0
+    ) -> tuple[list[AuditLog], dict[int, str]]:
+        """The newest audit-log rows first, and the names of their actors (id → name)."""
         async with self.db.session() as s:
             q = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit).offset(offset)
-            return list((await s.scalars(q)).all())
+            entries = list((await s.scalars(q)).all())
+            ids = {e.actor_id for e in entries if e.actor_id is not None}
+            users = (await s.scalars(select(User).where(User.id.in_(ids)))).all() if ids else []
+        return entries, {u.id: u.full_name for u in users}

@@ -43,4 +43,6 @@ async def test_grant_scope_revoke_and_audit(database: Database) -> None:
         assert (await s.get(User, 20)).role == Role.PRODUCER
         actions = (await s.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
     assert actions == ["staff.grant", "staff.revoke"]
-    assert [e.action for e in await staff.audit_entries()] == ["staff.revoke", "staff.grant"]
+    entries, names = await staff.audit_entries()
+    assert [e.action for e in entries] == ["staff.revoke", "staff.grant"]
+    assert names == {1: "Admin"}
