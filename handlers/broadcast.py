@@ -121,7 +121,7 @@ async def on_content(update: Update, context: Context, db_user: User) -> None:
 def _sender_name(context: Context, user: User, access: StaffAccess) -> str:
     communes = ", ".join(sorted(access.communes)) if access.scoped else ""
     return context.app_ctx.renderer.label(
-        "broadcast.sender", name=user.full_name or "cán bộ", communes=communes
+        "broadcast.sender", name=user.full_name, communes=communes
     )
 
 

@@ -20,6 +20,7 @@ from telegram import InputFile, Update
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
+from common.text import clip
 from dossier.claims import ClaimOutcome, ClaimRefused
 from dossier.export import export_dossiers
 from dossier.stats import (
@@ -255,7 +256,7 @@ async def stats_command(update: Update, context: Context) -> None:
 # ---- /nhaphoso ----------------------------------------------------------------------------------
 def _short(names: DeskNames, name: str | None, limit: int = 30) -> str:
     text = name or names.label("untitled")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 @basic.staff_required

@@ -16,6 +16,7 @@ from telegram import InputFile, Message, Update
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
+from common.text import clip, utf16_len
 from dossier.review import StatusLine
 from dossier.service import (
     DossierIncomplete,
@@ -39,7 +40,7 @@ EDIT_PAGE = 8  # items of one section per «Sửa một mục» screen: with the
 
 def _name(ctx: AppContext, summary: DossierSummary, limit: int = 40) -> str:
     name = summary.product_name or ctx.renderer.label("dossier.untitled")
-    return name if len(name) <= limit else name[: limit - 1] + "…"
+    return clip(name, limit)
 
 
 # ---- rendering ----------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
     html = ""
     for limit in REVIEW_LIMITS:  # long answers are shortened until the review fits one message
         html = r.render("dossier/review", p=p, limit=limit)
-        if len(plain_text(html).encode("utf-16-le")) // 2 <= TEXT_LIMIT:
+        if utf16_len(plain_text(html)) <= TEXT_LIMIT:
             break
     rows: list[list[Button]] = []
     if p.kind == "locked":
@@ -90,7 +91,7 @@ def fix_rows(ctx: AppContext, p: DossierPrompt) -> list[list[Button]]:
     """Returned for correction: a button for each item the officer flagged (the only ones open)."""
     label = ctx.renderer.label
     return [
-        [Button(label("review.fix_item", label=name[:50]), f"dos:j:{p.dossier_id}:{no}")]
+        [Button(label("review.fix_item", label=clip(name, 50)), f"dos:j:{p.dossier_id}:{no}")]
         for _, no, name, _ in p.corrections
     ]
 
@@ -116,7 +117,7 @@ def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None, 
     page = min(max(page, 0), pages - 1)
     shown = section.items[page * EDIT_PAGE : (page + 1) * EDIT_PAGE]
     rows = [
-        [Button(r.label("dossier.edit_item", label=item.label[:60]), f"dos:j:{d}:{item.step_no}")]
+        [Button(r.label("dossier.edit_item", label=clip(item.label, 60)), f"dos:j:{d}:{item.step_no}")]
         for item in shown
     ]
     turn = []
@@ -157,18 +158,18 @@ def list_reply(ctx: AppContext, lines: list[StatusLine]) -> Reply:
     for steps in STATUS_TIMELINES:
         html = r.render("review/status_list", lines=shown, status_names=names, steps=steps,
                         more=len(lines) - len(shown))
-        if len(plain_text(html).encode("utf-16-le")) // 2 <= TEXT_LIMIT:
+        if utf16_len(plain_text(html)) <= TEXT_LIMIT:
             break
     rows: list[list[Button]] = []
     for d in shown:
         name = d.product_name or r.label("dossier.untitled")
-        short = name if len(name) <= 40 else name[:39] + "…"
+        short = clip(name, 40)
         if d.editable:
             rows.append([Button(r.label("dossier.open", name=short), f"dos:o:{d.id}")])
         else:
             rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
         if d.certified:
-            rows.append([Button(r.label("review.rerate", name=short[:30]), f"dos:rerate:{d.id}")])
+            rows.append([Button(r.label("review.rerate", name=clip(short, 30)), f"dos:rerate:{d.id}")])
     rows.append([Button(r.label("dossier.new"), "dos:n")])
     return Reply(html, rows)
 

@@ -18,6 +18,8 @@ from telegram import InputFile, Update
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
+from common.text import clip
+from common.topics import Topic, receives
 from handlers import basic
 from handlers.context import AppContext, Context
 from handlers.send import answer, drop_buttons, replace
@@ -124,7 +126,8 @@ async def on_button(update: Update, context: Context) -> None:
             view = await ctx.events.get(event_id, uid)
             await replace(query, context, detail_reply(ctx, view))
             hours = ctx.settings.reminder_training_hours
-            html = ctx.renderer.render("events/registered", e=view, result=result, hours=hours)
+            muted = not receives(context.db_user.muted_topics if context.db_user else None, Topic.EVENTS)
+            html = ctx.renderer.render("events/registered", e=view, result=result, hours=hours, muted=muted)
             await answer(update, context, Reply(html))
         elif cb.action == "u":
             was = await ctx.events.unregister(uid, event_id)
@@ -304,7 +307,7 @@ async def _staff_action(update: Update, context: Context, cb: CallbackData, acce
             return
         draft = EventDraft(
             kind=EventKind.DEADLINE.value, milestone=day,
-            title=ctx.renderer.label("events.kind.deadline") + f" (mốc {day:%d/%m/%Y})",
+            title=ctx.renderer.label("events.deadline_title", day=f"{day:%d/%m/%Y}"),
             communes=sorted(access.communes) if access.scoped else [],
         )
         await drop_buttons(query)
@@ -558,5 +561,5 @@ async def on_import_text(update: Update, context: Context, user: User) -> None:
 
 
 def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 

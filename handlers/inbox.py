@@ -177,7 +177,7 @@ async def on_group_link_text(update: Update, context: Context, user: User) -> No
         if len(f"sd:gle:{ids[0]}:{e}".encode()) <= 64
     ]
     rows = [
-        [Button(ctx.renderer.label("desk.pick_entry", title=t[:60]), f"sd:gle:{ids[0]}:{e}")]
+        [Button(ctx.renderer.label("desk.pick_entry", title=clip(t, 60)), f"sd:gle:{ids[0]}:{e}")]
         for e, t in found
     ]
     await answer(update, context, Reply(ctx.renderer.render("kb/group_link_choose", entries=found), rows))

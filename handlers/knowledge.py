@@ -8,6 +8,7 @@ from telegram import Update
 
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
+from common.text import clip
 from handlers import basic
 from handlers.context import AppContext, Context
 from handlers.send import answer, replace
@@ -43,7 +44,7 @@ def entry_reply(
 
 
 def _short(title: str, limit: int = 48) -> str:
-    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+    return clip(title, limit)
 
 
 def result_reply(ctx: AppContext, result: AskResult) -> Reply:

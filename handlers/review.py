@@ -21,6 +21,7 @@ from telegram.error import BadRequest, Forbidden
 
 from common.callbacks import BadCallback, CallbackData, parse
 from common.reply import Button, Reply
+from common.text import clip, utf16_len
 from dossier.errors import DossierNotFound, TransitionNotAllowed
 from dossier.review import (
     STARS,
@@ -53,7 +54,7 @@ class Unreachable(Exception):
 
 
 def _len(html: str) -> int:
-    return len(plain_text(html).encode("utf-16-le")) // 2
+    return utf16_len(plain_text(html))
 
 
 def _uid(update: Update) -> int:
@@ -107,7 +108,7 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
                     n=q.page * 8 + n,
                     name=(d.reference or str(d.id))
                     + " · "
-                    + (d.product_name or r.label("dossier.untitled"))[:40],
+                    + clip(d.product_name or r.label("dossier.untitled"), 40),
                 ),
                 f"rv:o:{d.id}",
             )
@@ -135,11 +136,12 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
     ]
     rows += [filters[i : i + 2] for i in range(0, len(filters), 2)]
     if q.commune:
-        rows.append([Button(r.label("review.filter_commune", name=q.commune[:30]), f"rv:fc:{q.status}:{ps}")])
+        label = r.label("review.filter_commune", name=clip(q.commune, 30))
+        rows.append([Button(label, f"rv:fc:{q.status}:{ps}")])
     else:
         rows.append([Button(r.label("review.any_commune"), f"rv:fc:{q.status}:{ps}")])
     if q.product_set:
-        name = ctx.review.set_name(q.product_set)[:30]
+        name = clip(ctx.review.set_name(q.product_set), 30)
         rows.append([Button(r.label("review.filter_set", name=name), f"rv:fp:{q.status}:{ci}")])
     else:
         rows.append([Button(r.label("review.any_set"), f"rv:fp:{q.status}:{ci}")])
@@ -258,7 +260,7 @@ async def act_pick_filter(update: Update, context: Context, cb: CallbackData) ->
     if cb.action == "fc":
         rows = [[Button(r.label("review.any_commune"), f"rv:q:{status}:-:{keep}:0")]]
         rows += [
-            [Button(r.label("review.pick", name=name[:40]), f"rv:q:{status}:{i}:{keep}:0")]
+            [Button(r.label("review.pick", name=clip(name, 40)), f"rv:q:{status}:{i}:{keep}:0")]
             for i, name in enumerate(q.communes[:MAX_FILTER_BUTTONS])
         ]
         what = "commune"
@@ -267,7 +269,8 @@ async def act_pick_filter(update: Update, context: Context, cb: CallbackData) ->
         rows += [
             [
                 Button(
-                    r.label("review.pick", name=ctx.review.set_name(ps)[:40]), f"rv:q:{status}:{keep}:{ps}:0"
+                    r.label("review.pick", name=clip(ctx.review.set_name(ps), 40)),
+                    f"rv:q:{status}:{keep}:{ps}:0",
                 )
             ]
             for ps in q.product_sets[:MAX_FILTER_BUTTONS]

@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from common.clock import Clock
 from common.render import Renderer
+from common.topics import Topic, receives
 from dossier.models import Dossier
 from scheduler.event_models import Event, EventKind, EventRegistration, EventStatus, RegistrationStatus
 from scheduler.outbox import enqueue
@@ -559,17 +560,28 @@ class EventService:
 
     async def _tell_registrants(self, s: AsyncSession, event: Event, template: str, now: datetime,
                                 **extra: Any) -> None:
-        regs = (await s.scalars(select(EventRegistration).where(
-            EventRegistration.event_id == event.id,
-            EventRegistration.status != RegistrationStatus.CANCELLED.value,
-        ))).all()
+        """Queue `template` to everyone registered or waiting. `reminded` tells the template whether this
+        person will get the event's reminders (registered, and the events topic not turned off)."""
+        regs = (await s.execute(
+            select(EventRegistration.user_id, EventRegistration.status, User.muted_topics)
+            .join(User, User.id == EventRegistration.user_id)
+            .where(
+                EventRegistration.event_id == event.id,
+                EventRegistration.status != RegistrationStatus.CANCELLED.value,
+            )
+        )).all()
         if not regs:
             return
-        text = self.renderer.render(template, e=_view_of(event, {}), **extra)
+        view = _view_of(event, {})
+        texts = {
+            reminded: self.renderer.render(template, e=view, reminded=reminded, **extra)
+            for reminded in (True, False)
+        }
         stamp = f"{event.id}:{int(event.updated_at.timestamp())}:{template.rsplit('_', 1)[-1]}"
-        for reg in regs:
-            await enqueue(s, chat_id=reg.user_id, text=text, kind="event_notice", now=now,
-                          priority=Priority.NOTICE, key=f"{stamp}:{reg.user_id}",
+        for user_id, status, muted in regs:
+            reminded = status == RegistrationStatus.REGISTERED.value and receives(muted, Topic.EVENTS)
+            await enqueue(s, chat_id=user_id, text=texts[reminded], kind="event_notice", now=now,
+                          priority=Priority.NOTICE, key=f"{stamp}:{user_id}",
                           buttons=[[{"text": self.renderer.label("events.open"),
                                      "callback_data": f"ev:v:{event.id}"}]])
 

@@ -164,3 +164,16 @@ async def test_import_good_files_and_refuse_a_bad_row_whole(bot: Harness) -> Non
     assert "Tập huấn ghi nhãn" in hoa.last.text and "Hạn nộp hồ sơ xã Xuân Mai" not in hoa.last.text
     await other.send("/lich")
     assert "Tập huấn ghi nhãn" not in other.last.text and "Hạn nộp hồ sơ xã Xuân Mai" in other.last.text
+
+
+async def test_no_reminder_is_promised_to_someone_who_turned_event_messages_off(bot: Harness) -> None:
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await create_training(staff, capacity="5")
+    dung = bot.user(814, "Dũng")
+    await dung.send("/caidat")
+    await dung.press("🔕 Tắt: Sự kiện, tập huấn")
+    await dung.send("/lich")
+    await dung.press("1. Tập huấn làm hồ sơ OCOP")
+    await dung.press("✅ Đăng ký tham gia")
+    assert "Đã đăng ký cho anh/chị" in dung.last.text
+    assert "Bot sẽ nhắc" not in dung.last.text and "bot sẽ không nhắc lịch" in dung.last.text
