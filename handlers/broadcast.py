@@ -9,6 +9,7 @@ cancel) · p / r (pause / resume) · csv (failures file) · v (a past broadcast'
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from telegram.constants import ParseMode
 
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
+from common.text import clip
 from dossier.models import DossierStatus
 from handlers import basic
 from handlers.context import Context
@@ -165,6 +167,18 @@ async def _audience_reply(
         ]
         rows = [picks[k : k + 2] for k in range(0, len(picks), 2)]
         rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
+    elif prompt == "events":
+        events = await context.app_ctx.events.upcoming_for_staff(access)
+        rows = [
+            [
+                Button(
+                    r.label("broadcast.pick", on=e.id == audience.event_id, label=clip(e.title, 40)),
+                    f"bc:ev:{i}:{e.id}",
+                )
+            ]
+            for e in events
+        ]
+        rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
     else:
         rows = [
             [
@@ -175,6 +189,7 @@ async def _audience_reply(
                 Button(r.label("broadcast.by_set"), f"bc:a:{i}:ps"),
                 Button(r.label("broadcast.by_status"), f"bc:a:{i}:st"),
             ],
+            [Button(r.label("broadcast.by_event"), f"bc:a:{i}:ev")],
             [
                 Button(r.label("broadcast.preview"), f"bc:pv:{i}"),
                 Button(r.label("broadcast.discard"), f"bc:x:{i}"),
@@ -361,6 +376,14 @@ async def on_button(update: Update, context: Context) -> None:
             await service.set_audience(access, broadcast_id, audience)
             prompt = "sets" if cb.action == "ps" else "statuses"
             await replace(query, context, await _audience_reply(context, access, broadcast_id, prompt))
+        elif cb.action == "ev":
+            event_id = cb.expect(2).id(1)
+            if event_id not in {e.id for e in await ctx.events.upcoming_for_staff(access)}:
+                raise BadCallback(f"event {event_id} is not one of this member's")
+            audience = Audience.from_json((await service.get(access, broadcast_id)).audience)
+            chosen = None if audience.event_id == event_id else event_id
+            await service.set_audience(access, broadcast_id, dataclasses.replace(audience, event_id=chosen))
+            await replace(query, context, await _audience_reply(context, access, broadcast_id, "events"))
         elif cb.action == "pv":
             cb.expect(1)
             await _preview(update, context, access, broadcast_id)
@@ -418,8 +441,8 @@ async def _audience_button(
             "broadcast/ask_communes", scope=sorted(access.communes) if access.scoped else []
         )
         await answer(update, context, Reply(html))
-    elif which in ("ps", "st"):
-        prompt = "sets" if which == "ps" else "statuses"
+    elif which in ("ps", "st", "ev"):
+        prompt = {"ps": "sets", "st": "statuses", "ev": "events"}[which]
         await replace(query, context, await _audience_reply(context, access, broadcast_id, prompt))
     else:
         raise BadCallback(f"unknown audience button {which!r}")

@@ -6,9 +6,8 @@ Criteria combine with AND; the values inside one criterion with OR:
   commune is `users.commune` when set (/caidat), else the commune of their latest dossier that has one.
 - `product_sets` and `statuses`: the user has a dossier of one of these product sets *and* one of these
   statuses (the same dossier when both are given: "returned tea dossiers").
-- `event_id`: the user registered for that event (`event_registrations(event_id, user_id, status)`,
-  made by the events module; registrations whose status is `cancelled` do not count). Extension point:
-  until that table exists `Audiences.supports_events()` is false and the composer does not offer it.
+- `event_id`: the user registered for that event, or waits for a place (scheduler/event_models.py;
+  cancelled registrations do not count).
 - `topic`: the kind of message (common/topics.py); users who turned it off are left out and counted
   ("subscribers of a topic" are exactly the users who did not mute it).
 A new criterion is a field here and one clause in `_criteria`.
@@ -23,16 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import String, and_, cast, column, func, inspect, select, table
+from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.topics import Topic, parse_topic
 from dossier.models import Dossier
+from scheduler.event_models import EventRegistration, RegistrationStatus
 from storage.models import Role, User
-
-EVENT_REGISTRATIONS = table("event_registrations", column("event_id"), column("user_id"), column("status"))
-CANCELLED_REGISTRATION = "cancelled"
 
 
 class OutOfScope(ValueError):
@@ -125,9 +122,9 @@ def _criteria(audience: Audience) -> list[ColumnElement[bool]]:
             conditions.append(Dossier.status.in_(audience.statuses))
         clauses.append(select(Dossier.id).where(*conditions).exists())
     if audience.event_id is not None:
-        registered = select(EVENT_REGISTRATIONS.c.user_id).where(
-            EVENT_REGISTRATIONS.c.event_id == audience.event_id,
-            EVENT_REGISTRATIONS.c.status != CANCELLED_REGISTRATION,
+        registered = select(EventRegistration.user_id).where(
+            EventRegistration.event_id == audience.event_id,
+            EventRegistration.status != RegistrationStatus.CANCELLED.value,
         )
         clauses.append(User.id.in_(registered))
     return clauses
@@ -145,12 +142,6 @@ class AudienceCount:
     recipients: int
     unreachable: int  # blocked the bot
     muted: int  # turned the topic off (and reachable)
-
-
-async def supports_events(session: AsyncSession) -> bool:
-    """Whether the events module's registrations table exists (the `event_id` criterion works)."""
-    conn = await session.connection()
-    return await conn.run_sync(lambda sync: inspect(sync).has_table("event_registrations"))
 
 
 async def count(session: AsyncSession, audience: Audience) -> AudienceCount:

@@ -294,8 +294,6 @@ class BroadcastService:
 
     async def count(self, audience: Audience) -> AudienceCount:
         async with self.db.session() as s:
-            if audience.event_id is not None and not await audiences.supports_events(s):
-                raise BroadcastError("no_events")
             return await audiences.count(s, audience)
 
     async def confirm(

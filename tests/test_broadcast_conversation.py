@@ -214,3 +214,26 @@ async def test_a_long_text_gets_the_broadcast_limit_not_the_general_one(bot: Har
     assert "quá giới hạn 4.096 ký tự của Telegram" in officer.last.text
     await officer.send("z" * 4030)  # over the bot's 4,000 for questions, within a broadcast's limit
     assert "Đối tượng nhận thông báo #1" in officer.last.text
+
+
+async def test_the_registrants_of_an_event_are_an_audience_in_the_composer(bot: Harness) -> None:
+    from tests.test_events_wizard import create_training
+
+    officer = bot.user(STAFF_ID, "Hà")
+    await create_training(officer, capacity="5")
+    lan, minh = bot.user(121, "Lan"), bot.user(122, "Minh")
+    await minh.send("/start")
+    await lan.send("/lich")
+    await lan.press("1. Tập huấn làm hồ sơ OCOP")
+    await lan.press("✅ Đăng ký tham gia")
+    await officer.send("/thongbao")
+    await officer.press("✍️ Soạn thông báo mới")
+    await officer.send("Lớp tập huấn dời sang phòng họp tầng 2")
+    assert "2 người sẽ nhận" in officer.last.text
+    await officer.press("🎓 Người đăng ký một sự kiện")
+    await officer.press("Tập huấn làm hồ sơ OCOP")
+    assert "1 người sẽ nhận" in officer.last.text and "người đăng ký sự kiện" in officer.last.text
+    await officer.press("✓ Tập huấn làm hồ sơ OCOP")  # pressed again: no longer a criterion
+    assert "2 người sẽ nhận" in officer.last.text
+    await officer.press_data("bc:ev:1:99")  # an event that is not one of this officer's
+    assert "cũ" in officer.last.text or "hết hạn" in officer.last.text
