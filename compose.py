@@ -57,11 +57,11 @@ class AppContext:
     dossier: DossierService
     outbox: Outbox  # every message that is not a direct reply (scheduler/)
     claims: ClaimService  # assisted entry: dossiers officers entered, and the links that hand them over
+    broadcasts: BroadcastService  # staff broadcasts and their runner (scheduler/)
+    preferences: Preferences  # what a producer receives (/caidat)
     events: EventService  # events, registrations, .ics and QR (scheduler/events.py)
     reminders: Reminders  # the reminder job's core (scheduler/reminders.py)
     processed: ProcessedUpdates | None = None  # duplicate deliveries (DEDUPLICATE_UPDATES)
-    broadcasts: BroadcastService | None = None  # staff broadcasts and their runner (scheduler/)
-    preferences: Preferences | None = None  # what a producer receives (/caidat)
     # Dossier status (issue #11): the officers' desk and the status notices, built from the services
     # above; it also hooks the dossier service (a submission's notice to officers).
     review: ReviewDesk = field(init=False)
@@ -82,8 +82,7 @@ class AppContext:
         warn_if_unstaffed(self.settings.staff_set, self.settings.staff_chat_id)
 
     async def stop(self) -> None:
-        if self.broadcasts is not None:
-            await self.broadcasts.stop()
+        await self.broadcasts.stop()
         await self.outbox.stop()  # the worker finishes its message and records it first
         await self.db.dispose()
 

@@ -110,8 +110,7 @@ async def start_outbox(context: CallbackContext) -> None:  # type: ignore[type-a
     await outbox_bot.initialize()
     ctx: AppContext = app.bot_data["ctx"]
     ctx.outbox.start(TelegramSender(outbox_bot))
-    if ctx.broadcasts is not None:
-        ctx.broadcasts.start(TelegramSender(outbox_bot))  # scheduled starts, rows in batches, progress
+    ctx.broadcasts.start(TelegramSender(outbox_bot))  # scheduled starts, rows in batches, progress
 
 
 async def run_reminders(context: CallbackContext) -> None:  # type: ignore[type-arg]

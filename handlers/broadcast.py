@@ -25,7 +25,7 @@ from handlers.context import Context
 from handlers.outbox_sender import TelegramSender
 from handlers.send import answer, replace
 from scheduler.audience import Audience, OutOfScope, product_sets
-from scheduler.broadcast import BroadcastError, BroadcastService, Content, describe
+from scheduler.broadcast import BroadcastError, Content, describe
 from scheduler.port import Buttons
 from storage.models import User
 from storage.staff import StaffAccess
@@ -36,12 +36,6 @@ SCHEDULE = "bc_schedule"
 TIME_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
 STATUSES = tuple(s.value for s in DossierStatus if s is not DossierStatus.DRAFT)
 COPY_KINDS = ("video", "audio", "animation", "voice")
-
-
-def _service(context: Context) -> BroadcastService:
-    service = context.app_ctx.broadcasts
-    assert service is not None
-    return service
 
 
 async def _access(update: Update, context: Context) -> StaffAccess | None:
@@ -68,7 +62,7 @@ async def show(update: Update, context: Context) -> None:
         await basic.staff_only(update, context)
         return
     r = context.app_ctx.renderer
-    items = await _service(context).recent(access)
+    items = await context.app_ctx.broadcasts.recent(access)
     states = {p.broadcast.state: r.label(f"broadcast.state_{p.broadcast.state}") for p in items}
     rows = [[Button(r.label("broadcast.new"), "bc:new")]]
     views = [Button(r.label("broadcast.view", id=p.broadcast.id), f"bc:v:{p.broadcast.id}") for p in items]
@@ -112,7 +106,7 @@ async def on_content(update: Update, context: Context, db_user: User) -> None:
     try:
         if content is None:
             raise BroadcastError("unsupported")
-        b = await _service(context).create(access, content, _sender_name(context, db_user, access))
+        b = await context.app_ctx.broadcasts.create(access, content, _sender_name(context, db_user, access))
     except BroadcastError as exc:
         await _error(update, context, exc)  # the flow stays: they can send another
         return
@@ -131,7 +125,7 @@ def _sender_name(context: Context, user: User, access: StaffAccess) -> str:
 async def _audience_reply(
     context: Context, access: StaffAccess, broadcast_id: int, prompt: str = ""
 ) -> Reply:
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     r = context.app_ctx.renderer
     b = await service.get(access, broadcast_id)
     audience = Audience.from_json(b.audience)
@@ -226,7 +220,7 @@ async def on_communes(update: Update, context: Context, db_user: User) -> None:
             update, context, Reply(ctx.renderer.render("broadcast/communes_unknown", names=unknown or names))
         )
         return
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     try:
         b = await service.get(access, broadcast_id)
         audience = Audience.from_json(b.audience)
@@ -292,7 +286,7 @@ async def on_schedule(update: Update, context: Context, db_user: User) -> None:
         return
     chat = update.effective_chat
     assert chat is not None
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     try:
         b = await service.confirm(access, broadcast_id, chat_id=chat.id, message_id=None, at=at)
     except BroadcastError as exc:
@@ -320,7 +314,7 @@ async def on_button(update: Update, context: Context) -> None:
         return
     ctx = context.app_ctx
     r = ctx.renderer
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     if cb.action == "new":
         cb.expect(0)
         await query.answer()
@@ -430,7 +424,7 @@ async def _audience_button(
     ctx = context.app_ctx
     query = update.callback_query
     assert query is not None
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     if which == "all":
         await service.set_audience(access, broadcast_id, Audience())
         await replace(query, context, await _audience_reply(context, access, broadcast_id))
@@ -453,7 +447,7 @@ async def _preview(update: Update, context: Context, access: StaffAccess, broadc
     and the choice: send now, schedule, change the audience, discard."""
     ctx = context.app_ctx
     r = ctx.renderer
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     b = await service.get(access, broadcast_id)
     if b.state != "draft":
         raise BroadcastError("not_draft")
@@ -492,7 +486,7 @@ async def _preview(update: Update, context: Context, access: StaffAccess, broadc
 
 
 async def _send_csv(update: Update, context: Context, access: StaffAccess, broadcast_id: int) -> None:
-    service = _service(context)
+    service = context.app_ctx.broadcasts
     data, count = await service.failures_csv(access, broadcast_id)
     b = await service.get(access, broadcast_id)
     chat = update.effective_chat

@@ -14,21 +14,14 @@ from common.reply import Button, Reply
 from common.topics import TOPICS, Topic, parse_topic
 from handlers.context import Context
 from handlers.send import answer, replace
-from scheduler.audience import Preferences
 from storage.models import User
 
 COMMUNE = "settings_commune"
 
 
-def _prefs(context: Context) -> Preferences:
-    prefs = context.app_ctx.preferences
-    assert prefs is not None
-    return prefs
-
-
 async def _reply(context: Context, user_id: int) -> Reply:
     r = context.app_ctx.renderer
-    muted, commune = await _prefs(context).get(user_id)
+    muted, commune = await context.app_ctx.preferences.get(user_id)
     topics = [
         {"name": r.label(f"settings.topic_{t.value}"), "on": t.value not in muted, "id": t.value}
         for t in TOPICS
@@ -65,13 +58,13 @@ async def on_button(update: Update, context: Context) -> None:
     if topic is None or cb.action not in ("t", "mute"):
         raise BadCallback(f"unknown settings button {query.data!r}")
     if cb.action == "mute":
-        await _prefs(context).set_topic(user.id, topic, on=False)
+        await context.app_ctx.preferences.set_topic(user.id, topic, on=False)
         await query.answer(r.label("settings.muted"))
         name = r.label(f"settings.topic_{topic.value}")
         await answer(update, context, Reply(r.render("settings/muted", name=name)))
         return
-    muted, _commune = await _prefs(context).get(user.id)
-    await _prefs(context).set_topic(user.id, topic, on=topic.value in muted)
+    muted, _commune = await context.app_ctx.preferences.get(user.id)
+    await context.app_ctx.preferences.set_topic(user.id, topic, on=topic.value in muted)
     await query.answer()
     await replace(query, context, await _reply(context, user.id))
 
@@ -88,7 +81,7 @@ async def on_commune(update: Update, context: Context, db_user: User) -> None:
         html = ctx.renderer.render("settings/commune_unknown", text=msg.text)
         await answer(update, context, Reply(html))
         return
-    await _prefs(context).set_commune(db_user.id, match.new_unit)
+    await context.app_ctx.preferences.set_commune(db_user.id, match.new_unit)
     await ctx.users.set_flow(db_user.id, None)
     old = None if match.is_current else f"{match.kind} {match.old_name}"
     await answer(
