@@ -15,8 +15,6 @@ from common.clock import FakeClock
 from dossier.claims import DOSSIER_ENTRY, ClaimOutcome, DossierClaim
 from dossier.models import Dossier
 from fakebot.driver import FakeUser, Harness
-from handlers.outbox_sender import TelegramSender
-from scheduler.outbox import Pacing
 from storage.db import Database
 from storage.models import AuditLog, User
 from tests.conftest import ADMIN_ID, STAFF_ID
@@ -30,9 +28,7 @@ async def no_wait(seconds: float) -> None:
 
 async def deliver_notices(bot: Harness) -> None:
     """Run the outbox worker until every queued notice has gone out through the fake Bot API."""
-    ctx = bot.app.bot_data["ctx"]
-    worker = ctx.outbox.worker(TelegramSender(bot.app.bot), sleep=no_wait, pacing=Pacing(rate=0, per_chat=0))
-    await worker.run_until_drained()
+    await bot.deliver_outbox()
 
 
 async def enter_dossier(officer: FakeUser, producer_name: str) -> int:

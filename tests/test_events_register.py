@@ -15,7 +15,6 @@ from PIL import Image
 from sqlalchemy import select
 
 from fakebot.driver import Harness
-from handlers.outbox_sender import TelegramSender
 from scheduler.event_models import Event, EventRegistration
 from tests.conftest import STAFF_ID
 from tests.test_events_wizard import audit_actions, create_training, event_ids, outbox_rows
@@ -25,10 +24,7 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 async def drain_outbox(bot: Harness) -> None:
     """Send every queued message through the fake (the worker, as the running bot would)."""
-    ctx = bot.app.bot_data["ctx"]
-    outbox_bot = bot.app.bot_data["outbox_bot"]
-    await outbox_bot.initialize()
-    await ctx.outbox.worker(TelegramSender(outbox_bot)).run_until_drained()
+    await bot.deliver_outbox()
 
 
 async def test_capacity_waiting_list_and_promotion_with_a_notice(bot: Harness) -> None:

@@ -15,9 +15,6 @@ from common.clock import FakeClock
 from dossier.models import Attachment, Dossier, DossierStatusHistory
 from fakebot.core import SentMessage, StoredFile
 from fakebot.driver import FakeUser, Harness
-from handlers.app import OUTBOX_BOT
-from handlers.outbox_sender import TelegramSender
-from scheduler.outbox import Pacing
 from storage.models import AuditLog
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 from tests.test_dossier_service import fill
@@ -29,11 +26,7 @@ async def _no_sleep(seconds: float) -> None:
 
 async def drain(bot: Harness) -> None:
     """Run the outbox worker, unpaced, until nothing is pending (what the bot's own worker does)."""
-    ctx = bot.app.bot_data["ctx"]
-    outbox_bot = bot.app.bot_data[OUTBOX_BOT]
-    await outbox_bot.initialize()
-    worker = ctx.outbox.worker(TelegramSender(outbox_bot), sleep=_no_sleep, pacing=Pacing(rate=0, per_chat=0))
-    await worker.run_until_drained()
+    await bot.deliver_outbox()
 
 
 def register_files(bot: Harness, count: int = 20) -> None:
