@@ -22,10 +22,6 @@ from tests.conftest import ADMIN_ID, STAFF_ID
 LINK_RE = re.compile(r"https://t\.me/ocop_test_bot\?start=(claim_([A-Za-z0-9_-]+))")
 
 
-async def no_wait(seconds: float) -> None:
-    return None
-
-
 async def deliver_notices(bot: Harness) -> None:
     """Run the outbox worker until every queued notice has gone out through the fake Bot API."""
     await bot.deliver_outbox()

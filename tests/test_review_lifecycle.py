@@ -6,7 +6,6 @@ each change, as it would run beside the bot."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 from sqlalchemy import select
@@ -18,10 +17,6 @@ from fakebot.driver import FakeUser, Harness
 from storage.models import AuditLog
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 from tests.test_dossier_service import fill
-
-
-async def _no_sleep(seconds: float) -> None:
-    await asyncio.sleep(0)
 
 
 async def drain(bot: Harness) -> None:
