@@ -29,6 +29,8 @@ _KIND_WORDS = {
     "phuong": "phường",
     "p": "phường",
 }
+# Names that are also the old district's: they name the ward only with "phường" before them.
+_DISTRICT_NAMES = frozenset({"chuong my"})
 _NOISE_RE = re.compile(
     r"\b(?:cu|moi|truoc day|truoc|nay|bay gio|hien nay|o|tai|thuoc|em|toi|minh|nha|huyen chuong my|"
     r"chuong my cu|ha noi|tp ha noi|thanh pho ha noi|ha tay)\b"
@@ -56,6 +58,8 @@ class CommuneMatch:
     sources: tuple[str, ...]
     district: str | None = None
     score: float = 100.0
+    area_km2: float | None = None  # a current unit's, when known
+    population: int | None = None
 
     @property
     def new_unit_label(self) -> str | None:
@@ -72,6 +76,8 @@ class CurrentUnit:
     provisional: bool
     note: str
     sources: tuple[str, ...]
+    area_km2: float | None = None
+    population: int | None = None
 
     @property
     def label(self) -> str:
@@ -101,6 +107,8 @@ class CommuneDirectory:
                 provisional=bool(u.get("provisional", False)),
                 note=str(u.get("note") or ""),
                 sources=tuple(str(s) for s in u.get("sources") or ()),
+                area_km2=float(u["area_km2"]) if u.get("area_km2") is not None else None,
+                population=int(u["population"]) if u.get("population") is not None else None,
             )
             for u in data.get("current_units") or []
         ]
@@ -137,6 +145,8 @@ class CommuneDirectory:
                     note=unit.note,
                     is_current=True,
                     sources=unit.sources,
+                    area_km2=unit.area_km2,
+                    population=unit.population,
                 )
             )
         self._names = sorted({fold_text(e.old_name) for e in self._entries}, key=len, reverse=True)
@@ -210,6 +220,8 @@ class CommuneDirectory:
             if f" {candidate} " in padded:
                 kinds = (label for word, label in _KIND_WORDS.items() if f" {word} {candidate} " in padded)
                 kind = next(kinds, None)
+                if kind is None and candidate in _DISTRICT_NAMES:
+                    continue  # "ở Chương Mỹ" is the old district, not the ward
                 found.append(self._pick(candidate, kind, 90.0))
                 padded = padded.replace(f" {candidate} ", " ")
         found.sort(key=lambda m: m.is_current)

@@ -15,6 +15,9 @@ BIGRAM_STOP_FACTOR = 0.5  # a bigram with one function word
 ACCENT_FACTOR = 0.5
 STOPWORD_FACTOR = 0.25
 PLACE_TAG_FACTOR = 0.5  # a place tag weighs this share of a word
+# A word of a place name weighs this share: where the producer is says little about what they ask (the
+# question's other words choose the entry; the tag still brings the unit's samples closer).
+PLACE_NAME_FACTOR = 0.5
 STOPWORDS = frozenset(
     """
     la thi co khong cua va de cho toi em minh anh chi ban nay do voi ve ma neu hay hoac roi da se dang bi
@@ -37,19 +40,26 @@ def accumulate(postings: list[np.ndarray], weights: list[float], size: int) -> n
     return np.bincount(np.concatenate(postings), weights=np.repeat(weights, lengths), minlength=size)
 
 
-def text_features(norm: Normalized) -> dict[str, float]:
-    """Feature → factor (multiplied by the feature's IDF): folded words, folded bigrams, accented words."""
+def text_features(norm: Normalized, places: frozenset[int] = frozenset()) -> dict[str, float]:
+    """Feature → factor (multiplied by the feature's IDF): folded words, folded bigrams, accented words.
+
+    `places`: positions of the words that are part of a place name (they weigh PLACE_NAME_FACTOR)."""
     feats: dict[str, float] = {}
     folded = norm.folded_tokens
-    for acc, tok in zip(norm.tokens, folded, strict=True):
+    for index, (acc, tok) in enumerate(zip(norm.tokens, folded, strict=True)):
         factor = STOPWORD_FACTOR if tok in STOPWORDS else 1.0
         if tok.startswith(PLACE_TAG_PREFIX):  # no Vietnamese word starts with "dv"
             factor = PLACE_TAG_FACTOR
-        feats[f"u:{tok}"] = factor
+        elif index in places:
+            factor *= PLACE_NAME_FACTOR
+        feats[f"u:{tok}"] = max(feats.get(f"u:{tok}", 0.0), factor)
         if acc != tok:
-            feats[f"a:{acc}"] = factor * ACCENT_FACTOR
-    for left, right in itertools.pairwise(folded):
+            feats[f"a:{acc}"] = max(feats.get(f"a:{acc}", 0.0), factor * ACCENT_FACTOR)
+    for index, (left, right) in enumerate(itertools.pairwise(folded)):
         stops = (left in STOPWORDS) + (right in STOPWORDS)
         factor = (1.0, BIGRAM_STOP_FACTOR, STOPWORD_FACTOR)[stops]
-        feats[f"b:{left} {right}"] = factor
+        if index in places or index + 1 in places:
+            factor *= PLACE_NAME_FACTOR
+        key = f"b:{left} {right}"
+        feats[key] = max(feats.get(key, 0.0), factor)
     return feats

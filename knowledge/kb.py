@@ -7,6 +7,11 @@ raises on bad content: every problem is collected with its file and entry id, ba
 and `check()` adds the cross-entry problems (unknown sources and related ids, the eligibility file).
 `knowledge.check` (`python bot.py kb check`) adds the sample questions the matcher would answer with a
 different entry.
+Beside the curated sample questions, `knowledge/data/paraphrases/*.yaml` (entry id → questions) holds
+more ways people ask the same thing — long messages with a story first, chat abbreviations, no accents,
+typos — written from each entry's answer. They are training data for the matcher's classifier only: never
+shown, never the lexical index's samples, and not part of `kb check`'s collision count (which is about
+the curated samples).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from knowledge.normalize import fold_text
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CONTACTS_FILE = DATA_DIR / "contacts.yaml"
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
+PARAPHRASES_DIR = "paraphrases"
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DYNAMIC_KINDS = frozenset({"contacts"})
 REQUIRED = ("id", "title", "questions", "answer", "tags", "sources", "rule", "valid_from", "reviewed")
@@ -105,6 +111,7 @@ class KnowledgeBase:
     problems: list[Problem] = field(default_factory=list)
     data_dir: Path = DATA_DIR
     out_of_scope: dict[str, OutOfScopeTopic] = field(default_factory=dict)
+    paraphrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path | str | None = None) -> KnowledgeBase:
@@ -127,7 +134,8 @@ class KnowledgeBase:
                     continue
                 entries[entry.id] = entry
         out_of_scope = _load_out_of_scope(data_dir / OUT_OF_SCOPE_FILE, entries, problems)
-        return cls(entries, sources, problems, data_dir, out_of_scope)
+        paraphrases = _load_paraphrases(data_dir, entries, out_of_scope, problems)
+        return cls(entries, sources, problems, data_dir, out_of_scope, paraphrases)
 
     def get(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
@@ -376,6 +384,54 @@ def load_knowledge_base(data_dir: Path | str | None = None) -> KnowledgeBase:
 
 
 MERGED_FILE = "merged.yaml"
+
+
+def _load_paraphrases(
+    data_dir: Path,
+    entries: dict[str, Entry],
+    out_of_scope: dict[str, OutOfScopeTopic],
+    problems: list[Problem],
+) -> dict[str, tuple[str, ...]]:
+    """Entry id → its paraphrases from `paraphrases/*.yaml` (ids of merged entries followed; a paraphrase
+    of an unknown entry, or one that is also an out-of-scope question, is an error; duplicates dropped)."""
+    folder = data_dir / PARAPHRASES_DIR
+    if not folder.is_dir():
+        return {}
+    try:
+        merged = load_merged(data_dir)
+    except (ValueError, yaml.YAMLError, AttributeError):
+        merged = {}  # reported by check()
+    declined = {fold_text(q): t.id for t in out_of_scope.values() for q in t.questions}
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        data = _read_yaml(path, problems)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(ERROR, path.name, "top level must map entry ids to lists of questions"))
+            continue
+        for raw_id, questions in data.items():
+            entry_id = merged.get(str(raw_id), str(raw_id))
+            where = f"{path.name}: {raw_id}"
+            if entry_id not in entries:
+                problems.append(Problem(ERROR, where, "no such entry"))
+                continue
+            try:
+                texts = _str_list(questions, "paraphrases")
+            except ValueError as exc:
+                problems.append(Problem(ERROR, where, str(exc)))
+                continue
+            bucket = found.setdefault(entry_id, {})
+            for text in texts:
+                key = fold_text(text)
+                if not key:
+                    continue
+                if key in declined:
+                    message = f"{text!r} is also a question of out-of-scope topic {declined[key]!r}"
+                    problems.append(Problem(ERROR, where, message))
+                    continue
+                bucket.setdefault(key, text)
+    return {entry_id: tuple(texts.values()) for entry_id, texts in found.items()}
 
 
 def load_merged(data_dir: Path | str | None = None) -> dict[str, str]:

@@ -18,12 +18,12 @@ Out-of-scope guard: a word the knowledge base has never seen weighs more than it
 does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
 so a question about something else covers little and scores low; with no known content word at all the
 confidence is capped.
-Then the supervised half (`knowledge.classifier`, trained on the same sample questions plus the
-questions of `data/out_of_scope.yaml`; blended in `knowledge.decision.blend`): the entries are ranked
-by a mix of the lexical confidence and the classifier's probability (`CLASSIFIER_WEIGHT`), and a
-question the classifier puts among the out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more
-(`OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP` when it names the programme) is declined, naming the topic when
-one stands out.
+Then the supervised half (`knowledge.classifier`, trained on the same sample questions, the entries'
+paraphrases (`data/paraphrases/`) and the questions of `data/out_of_scope.yaml`; blended in
+`knowledge.decision.blend`): the entries are ranked by a mix of the lexical confidence and the
+classifier's probability (`CLASSIFIER_WEIGHT`), and a question the classifier puts among the
+out-of-scope topics with `OUT_OF_SCOPE_THRESHOLD` or more (`OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP` when it
+names the programme) is declined, naming the topic when one stands out.
 Place names (old and current communes of `data/communes.yaml`) are tagged with the current unit they
 belong to (`place_phrases`), so an old commune meets the samples that name its neighbours.
 The decision: ANSWER when the lexical confidence (how well the knowledge base covers the question) is
@@ -96,6 +96,7 @@ class _Sample:
     text: str
     folded: str
     is_question: bool
+    compared: str  # what the character similarity reads: the folded text without its place names
 
 
 class Matcher:
@@ -144,8 +145,8 @@ class Matcher:
                 norm = self._prepare(text)
                 if not norm:
                     continue
-                samples.append(_Sample(e_index, text, norm.folded, is_question))
-                features.append(text_features(norm))
+                samples.append(_Sample(e_index, text, norm.folded, is_question, self._char_text(norm)))
+                features.append(self._features(norm))
         self.samples = samples
         self._sample_features = features
         self.sample_entry = np.array([s.entry for s in samples], dtype=np.int64)
@@ -183,6 +184,15 @@ class Matcher:
         texts = [self._classifier_text(sample.folded) for sample in self.samples]
         labels = [sample.entry for sample in self.samples]
         n_entries = len(self.entry_ids)
+        for entry_id, paraphrases in self.kb.paraphrases.items():
+            e_index = self.entry_index.get(entry_id)
+            if e_index is None:
+                continue
+            for text in paraphrases:
+                folded = self._classifier_text(self._prepare(text).folded)
+                if folded:
+                    texts.append(folded)
+                    labels.append(e_index)
         for k, topic_id in enumerate(self.out_of_scope_ids):
             for question in self.kb.out_of_scope[topic_id].questions:
                 folded = self._classifier_text(self._prepare(question).folded)
@@ -231,7 +241,7 @@ class Matcher:
         self._answer_words: set[str] = set()  # accented words of the answers
         for entry_id in self.entry_ids:
             norm = self.phrases.apply(self.normalizer.normalize(self.kb.entries[entry_id].answer))
-            answer_feats.append({f for f in text_features(norm) if not f.startswith("a:")})
+            answer_feats.append({f for f in self._features(norm) if not f.startswith("a:")})
             self._answer_words.update(norm.tokens)
         n_entries = max(len(self.entry_ids), 1)
         df: dict[str, int] = {}
@@ -384,6 +394,29 @@ class Matcher:
         merged = sorted(best.items(), key=lambda kv: -kv[1])[:10]
         return merged, has_domain
 
+    def _place_positions(self, folded: Sequence[str]) -> frozenset[int]:
+        """Positions of the words that belong to a place name (with its unit tags)."""
+        found: set[int] = set()
+        for start, token in enumerate(folded):
+            for seq in self._place_sequences.get(token, ()):
+                if tuple(folded[start : start + len(seq)]) == seq:
+                    found.update(range(start, start + len(seq)))
+                    break
+        return frozenset(found)
+
+    def _char_text(self, norm: Normalized) -> str:
+        """The folded text the character similarity compares: without place names (two questions about
+        one commune look alike letter by letter whatever they ask), unless it is nothing but a place."""
+        positions = self._place_positions(norm.folded_tokens)
+        if not positions:
+            return norm.folded
+        kept = " ".join(t for i, t in enumerate(norm.folded_tokens) if i not in positions)
+        return kept or norm.folded
+
+    def _features(self, norm: Normalized) -> dict[str, float]:
+        """`text_features` with the words of place names weighing less (see PLACE_NAME_FACTOR)."""
+        return text_features(norm, self._place_positions(norm.folded_tokens))
+
     def _has_place(self, norm: Normalized) -> bool:
         return any(t.startswith(PLACE_TAG_PREFIX) for t in norm.folded_tokens) or any(
             name in norm.folded for name in UNTAGGED_PLACES
@@ -418,8 +451,8 @@ class Matcher:
         q_norm, s_norm = self.prepare_query(question), self.prepare_query(story)
         if not places_steer:
             s_norm = self._without_places(s_norm)
-        feats = {f: v * STORY_WEIGHT for f, v in text_features(s_norm).items()}
-        for f, v in text_features(q_norm).items():
+        feats = {f: v * STORY_WEIGHT for f, v in self._features(s_norm).items()}
+        for f, v in self._features(q_norm).items():
             feats[f] = max(feats.get(f, 0.0), v)
         joined = Normalized(
             s_norm.tokens + q_norm.tokens, s_norm.folded_tokens + q_norm.folded_tokens, q_norm.repaired
@@ -435,7 +468,7 @@ class Matcher:
         if not query or not self.samples:
             return [], False
         if qfeats is None:
-            qfeats = text_features(query)
+            qfeats = self._features(query)
         # A word typed with accents the index never saw on that folded word ("sổ" where the index only
         # has "sơ") is probably another word: its folded match counts for less.
         mismatched = {
@@ -505,12 +538,12 @@ class Matcher:
         pre_combined = token_score * (1.0 - CHAR_WEIGHT)
         k = min(CHAR_CANDIDATES, len(pre))
         candidates = np.argpartition(-token_score, k - 1)[:k] if k < len(pre) else range(k)
-        qtext = query.folded
+        qtext = self._char_text(query)
         for j in candidates:
             index = int(pre[j])
             if token_score[j] <= 0 or index == exclude_sample:
                 continue
-            char = CHAR_SCORER(qtext, self.samples[index].folded, processor=None) / 100.0
+            char = CHAR_SCORER(qtext, self.samples[index].compared, processor=None) / 100.0
             pre_combined[j] += CHAR_WEIGHT * char * min(1.0, token_score[j] * 4)
         combined = np.zeros(len(self.samples), dtype=np.float64)
         combined[pre] = pre_combined

@@ -83,7 +83,7 @@ class AskResult:
     entry: EntryView | None
     suggestions: list[Suggestion] = field(default_factory=list)
     out_of_scope: OutOfScopeTopic | None = None
-    place: CommuneMatch | None = None  # the old commune the question names, for an answer about where
+    place: CommuneMatch | None = None  # the commune the question names, for an answer about where
 
     @property
     def answered(self) -> bool:
@@ -312,11 +312,11 @@ class KnowledgeService:
         return AskResult(question_id, outcome, match.confidence, view, suggestions, topic, named)
 
     def _place(self, text: str) -> CommuneMatch | None:
-        """The old commune a question about where to go names (a current unit needs no note)."""
+        """The commune a question about where to go names: an old one (told its new unit) or a current
+        one (told what it is made of and where to submit)."""
         if self._communes is None:
             self._communes = CommuneDirectory.load()
-        named = self._communes.mentioned(text)
-        return named if named is not None and not named.is_current else None
+        return self._communes.mentioned(text)
 
     async def question_text(self, question_id: int, user_id: int) -> str | None:
         """The text of a question the user asked (None when it is not theirs or does not exist)."""

@@ -40,7 +40,7 @@ def test_kb_check_command_exits_zero() -> None:
 IN_SCOPE = [
     ("giấy tờ cần nộp khi đăng ký ocop là những gì", "ho-so-gom-nhung-gi"),
     ("bao nhieu diem thi dc 4 sao", "cac-hang-sao"),
-    ("xã thủy xuân tiên cũ bây giờ là xã nào", "xa-xuan-mai"),
+    ("xã thủy xuân tiên cũ bây giờ là xã nào", "nop-ho-so-o-dau"),
 ]
 OTHER_SUBJECTS = [
     ("xin giấy phép xây nhà ở xã trần phú cần gì", "dat-dai"),

@@ -56,5 +56,8 @@ def test_current_rule_is_named_where_the_criteria_apply(real_index: KnowledgeInd
     kb = real_index.kb
     for entry_id in ("ho-so-gom-nhung-gi", "khi-nao-nop-ho-so", "qd-26-2026"):
         assert "26/2026" in kb.entries[entry_id].rule, entry_id
-    for entry_id in ("qd-148-2023", "qd-1489-2025"):
-        assert "trước đây" in kb.entries[entry_id].rule, entry_id
+    # The earlier decisions are told as such, each with the time it applied.
+    answer = kb.entries["qd-26-2026"].answer
+    assert "Các văn bản trước đây" in answer
+    for said in ("Áp dụng đến 23/2/2023", "QĐ 148/QĐ-TTg (24/2/2023)", "QĐ 1489/QĐ-TTg (06/7/2025)"):
+        assert said in answer, said
