@@ -13,7 +13,7 @@ from enum import StrEnum
 import numpy as np
 
 # Decision thresholds on the confidence (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
-ANSWER_THRESHOLD = 0.42
+ANSWER_THRESHOLD = 0.39
 SUGGEST_THRESHOLD = 0.32
 # Answer only when the best entry leads the second by this much; otherwise offer both.
 MIN_MARGIN = 0.02
@@ -23,7 +23,7 @@ MAX_SUGGESTIONS = 3
 # The classifier: its share of the ranking score (the rest is the lexical confidence), the share of
 # out-of-scope probability that declines a question, and the probability that makes an entry worth
 # offering as a suggestion even when its lexical confidence is low.
-CLASSIFIER_WEIGHT = 0.5
+CLASSIFIER_WEIGHT = 0.8
 OUT_OF_SCOPE_THRESHOLD = 0.3
 # A question that names the programme ("ocop", or a synonym rewritten to it) is declined only when the
 # classifier is much surer: people rarely name OCOP when they ask about something else.

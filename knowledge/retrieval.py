@@ -395,10 +395,13 @@ class Matcher:
         return merged, has_domain
 
     def _place_positions(self, folded: Sequence[str]) -> frozenset[int]:
-        """Positions of the words that belong to a place name (with its unit tags)."""
+        """Positions of the words that belong to a commune's name (with its unit tags); the old district's
+        name is a subject of its own ("Chương Mỹ có bao nhiêu sản phẩm OCOP") and is left out."""
         found: set[int] = set()
         for start, token in enumerate(folded):
             for seq in self._place_sequences.get(token, ()):
+                if " ".join(seq) in UNTAGGED_PLACES:
+                    continue
                 if tuple(folded[start : start + len(seq)]) == seq:
                     found.update(range(start, start + len(seq)))
                     break

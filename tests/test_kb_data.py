@@ -46,7 +46,7 @@ OTHER_SUBJECTS = [
     ("xin giấy phép xây nhà ở xã trần phú cần gì", "dat-dai"),
     ("giá lợn hơi ở chương mỹ hôm nay", "gia-ca-thi-truong"),
     ("tối nay phú nghĩa có mưa to không", "thoi-tiet"),
-    ("gà nhà em bị khò khè chữa thế nào", "*"),  # declined without naming a subject ("*")
+    ("gà nhà em bị khò khè chữa thế nào", "chan-nuoi-thu-y"),
 ]
 
 
