@@ -189,7 +189,8 @@ def bm25_baseline(
 
 
 def scaled_kb(kb: KnowledgeBase, factor: int, seed: int = 7) -> KnowledgeBase:
-    """`factor`× the entries: perturbed copies (ids suffixed, words dropped/shuffled, a filler added)."""
+    """`factor`× the entries: perturbed copies (ids suffixed, words dropped/shuffled, a filler added), with
+    their paraphrases perturbed alike."""
     rng = random.Random(seed)
     fillers = [
         "nhỉ",
@@ -202,23 +203,32 @@ def scaled_kb(kb: KnowledgeBase, factor: int, seed: int = 7) -> KnowledgeBase:
         "cho hộ",
         "với sản phẩm",
     ]
+    def perturbed(q: str, copy: int) -> str:
+        words = q.split()
+        if len(words) > 3:
+            words.pop(rng.randrange(len(words)))
+        if len(words) > 2 and rng.random() < 0.5:
+            i = rng.randrange(len(words) - 1)
+            words[i], words[i + 1] = words[i + 1], words[i]
+        words.insert(rng.randrange(len(words) + 1), rng.choice(fillers))
+        return " ".join(words) + f" {copy}"
+
     entries = dict(kb.entries)
+    paraphrases = dict(kb.paraphrases)
     for copy in range(1, factor):
         for entry in kb.entries.values():
-            questions = []
-            for q in entry.questions:
-                words = q.split()
-                if len(words) > 3:
-                    words.pop(rng.randrange(len(words)))
-                if len(words) > 2 and rng.random() < 0.5:
-                    i = rng.randrange(len(words) - 1)
-                    words[i], words[i + 1] = words[i + 1], words[i]
-                words.insert(rng.randrange(len(words) + 1), rng.choice(fillers))
-                questions.append(" ".join(words) + f" {copy}")
             new_id = f"{entry.id}-x{copy}"
-            entries[new_id] = replace(entry, id=new_id, questions=tuple(questions), related=())
+            questions = tuple(perturbed(q, copy) for q in entry.questions)
+            entries[new_id] = replace(entry, id=new_id, questions=questions, related=())
+            if entry.id in kb.paraphrases:
+                paraphrases[new_id] = tuple(perturbed(q, copy) for q in kb.paraphrases[entry.id])
     return KnowledgeBase(
-        entries=entries, sources=kb.sources, problems=[], data_dir=kb.data_dir, out_of_scope=kb.out_of_scope
+        entries=entries,
+        sources=kb.sources,
+        problems=[],
+        data_dir=kb.data_dir,
+        out_of_scope=kb.out_of_scope,
+        paraphrases=paraphrases,
     )
 
 

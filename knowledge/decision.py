@@ -15,6 +15,9 @@ import numpy as np
 # Decision thresholds on the confidence (tuned on bench/data/kb_eval.yaml with `python -m bench kb`).
 ANSWER_THRESHOLD = 0.39
 SUGGEST_THRESHOLD = 0.32
+# A long message (`knowledge.sentences.LONG_MESSAGE_WORDS` words or more) covers the knowledge base's
+# words less, its story being words of no entry: answered from this lexical confidence.
+ANSWER_THRESHOLD_LONG = 0.33
 # Answer only when the best entry leads the second by this much; otherwise offer both.
 MIN_MARGIN = 0.02
 # Entries below this confidence are not offered as "closest topics".
@@ -24,7 +27,7 @@ MAX_SUGGESTIONS = 3
 # out-of-scope probability that declines a question, and the probability that makes an entry worth
 # offering as a suggestion even when its lexical confidence is low.
 CLASSIFIER_WEIGHT = 0.8
-OUT_OF_SCOPE_THRESHOLD = 0.3
+OUT_OF_SCOPE_THRESHOLD = 0.25
 # A question that names the programme ("ocop", or a synonym rewritten to it) is declined only when the
 # classifier is much surer: people rarely name OCOP when they ask about something else.
 OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP = 0.6
@@ -78,6 +81,7 @@ def decide(
     evidence: float | None = None,
     out_of_scope: str | None = None,
     floor: float = SUGGESTION_FLOOR,
+    long_message: bool = False,
 ) -> Match:
     """Turn ranked (entry_id, score) pairs into a Match with its decision.
 
@@ -93,7 +97,8 @@ def decide(
         return Match(None, best, Decision.UNKNOWN, evidence=level, out_of_scope=out_of_scope)
     second = ranked[1][1] if len(ranked) > 1 else 0.0
     others = [(e, c) for e, c in ranked[1:] if c >= floor][:MAX_SUGGESTIONS]
-    if level >= ANSWER_THRESHOLD and best - second >= MIN_MARGIN:
+    answer_threshold = ANSWER_THRESHOLD_LONG if long_message else ANSWER_THRESHOLD
+    if level >= answer_threshold and best - second >= MIN_MARGIN:
         return Match(best_id, best, Decision.ANSWER, tuple(others), evidence=level)
     if level >= SUGGEST_THRESHOLD:
         return Match(best_id, best, Decision.SUGGEST, tuple(others[: MAX_SUGGESTIONS - 1]), evidence=level)
@@ -110,6 +115,7 @@ def blend(
     *,
     has_domain: bool,
     names_programme: bool,
+    long_message: bool = False,
 ) -> Match:
     """The decision with the classifier: entries ranked by a mix of the lexical confidence (`ranked`)
     and the classifier's `probabilities` (entries first, then the out-of-scope topics); declined as
@@ -139,4 +145,11 @@ def blend(
         named = out_of_scope_p[likeliest] >= OUT_OF_SCOPE_NAMED_SHARE * declined
         topic = out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC
     evidence = ranked[0][1] if ranked else 0.0
-    return decide(candidates, has_domain=has_domain, evidence=evidence, out_of_scope=topic, floor=0.0)
+    return decide(
+        candidates,
+        has_domain=has_domain,
+        evidence=evidence,
+        out_of_scope=topic,
+        floor=0.0,
+        long_message=long_message,
+    )

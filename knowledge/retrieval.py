@@ -586,6 +586,7 @@ class Matcher:
                 self.out_of_scope_ids,
                 has_domain=has_domain,
                 names_programme=names_programme,
+                long_message=len(text.split()) >= LONG_MESSAGE_WORDS,
             )
         return replace(result, normalized=normalized)
 
