@@ -8,10 +8,11 @@ baseline (default settings, and a folded token_set variant) and a BM25 baseline,
 cut-off (best mean of accuracy and abstention over a grid); then p50/p99 latency per question at the real
 size and at 10× (synthetic perturbed copies of the entries), with the time to build (train) the 10×
 matcher, the memory it adds and the run's peak RSS.
-For each held-out set that exists (bench/data/kb_heldout.yaml, kb_heldout_2026.yaml and
-kb_heldout_3.yaml: questions written blind, never used for tuning), the matcher's aggregate figures and
-per-kind figures are printed too ("held-out", and "heldout" by file name in --json): no per-question
-results.
+The dev set (bench/data/kb_dev.yaml: written blind, then looked at) is reported the same way, with its
+failures under --failures. For each held-out set that exists (bench/data/kb_heldout.yaml,
+kb_heldout_2026.yaml and kb_heldout_3.yaml: questions written blind, never used for tuning), the
+matcher's aggregate figures and per-kind figures are printed too ("held-out", and "heldout" by file name
+in --json): no per-question results.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ HELDOUT_FILES = [
     # above had been looked at; only its aggregate figures have ever been printed.
     Path(__file__).resolve().parent / "data" / "kb_heldout_3.yaml",
 ]
+# Written blind like the held-out sets (2026-11-30), then looked at: its failures chose the thresholds and
+# showed what the paraphrases lacked. Reported (with its failures under --failures), not held out.
+DEV_FILE = Path(__file__).resolve().parent / "data" / "kb_dev.yaml"
 
 
 def load_eval(path: Path = EVAL_FILE) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -285,6 +289,11 @@ def main(argv: list[str]) -> int:
             figures.pop("failures")
             figures.pop("per_kind_out_of_scope")
             target[path.name] = figures
+    dev: dict[str, Any] = {}
+    dev_failures: list[str] = []
+    if DEV_FILE.exists():
+        dev = evaluate_matcher(matcher, *load_eval(DEV_FILE))
+        dev_failures = dev.pop("failures")
     fuzz_base = rapidfuzz_baseline(kb, in_scope, out_scope)
     fuzz_folded = rapidfuzz_baseline(kb, in_scope, out_scope, folded=True)
     bm25_base = bm25_baseline(kb, in_scope, out_scope)
@@ -318,6 +327,7 @@ def main(argv: list[str]) -> int:
         "eval_entries_missing_from_kb": unknown,
         "heldout": heldout,
         "heldout_lexical_only": heldout_lexical,
+        "dev": dev,
         "index_10x_rss_mb": round(big_mb, 1),
         "peak_rss_mb": round(peak_mb, 1),
     }
@@ -349,6 +359,13 @@ def main(argv: list[str]) -> int:
     print(
         "per kind, out of scope: " + ", ".join(f"{k} {v}%" for k, v in ours["per_kind_out_of_scope"].items())
     )
+    if dev:
+        print(
+            f"{'dev (' + DEV_FILE.name + ')':38} "
+            f"{dev['top1_in_scope']:>14}% {dev['incl_suggestions']:>11}% "
+            f"{dev['abstention_out_of_scope']:>10}% {dev['top1_without_cutoff']:>15}%"
+        )
+        print("  per kind, in scope: " + ", ".join(f"{k} {v}%" for k, v in dev["per_kind_in_scope"].items()))
     for name, held in heldout.items():
         lex = heldout_lexical[name]
         print(
@@ -374,6 +391,9 @@ def main(argv: list[str]) -> int:
     )
     if args.failures:
         print("\n".join(failures))
+        if dev_failures:
+            print(f"dev ({DEV_FILE.name}):")
+            print("\n".join(dev_failures))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     return 0

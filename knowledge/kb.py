@@ -34,7 +34,7 @@ PARAPHRASES_DIR = "paraphrases"
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 DYNAMIC_KINDS = frozenset({"contacts"})
 REQUIRED = ("id", "title", "questions", "answer", "tags", "sources", "rule", "valid_from", "reviewed")
-OPTIONAL = ("related", "unverified", "dynamic")
+OPTIONAL = ("related", "unverified", "dynamic", "detail")
 
 ERROR = "error"
 WARNING = "warning"
@@ -79,17 +79,29 @@ class Entry:
     unverified: bool = False
     dynamic: str | None = None
     file: str = ""
+    # Shown after the answer unless the reply already carries a card about the commune the question named
+    # (the full table of old and new communes, say, for someone who did not name theirs).
+    detail: str = ""
 
     @property
     def paragraphs(self) -> list[str]:
         """The answer split on blank lines, each paragraph stripped."""
-        return [p.strip() for p in re.split(r"\n\s*\n", self.answer.strip()) if p.strip()]
+        return _paragraphs(self.answer)
+
+    @property
+    def detail_paragraphs(self) -> list[str]:
+        """The detail split on blank lines."""
+        return _paragraphs(self.detail)
 
     @property
     def short_answer(self) -> str:
         """The first paragraph (the short answer)."""
         paragraphs = self.paragraphs
         return paragraphs[0] if paragraphs else ""
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
 
 
 @dataclass(frozen=True)
@@ -239,6 +251,9 @@ def _parse_entry(raw: Any, file: str) -> Entry:
     unverified = raw.get("unverified", False)
     if not isinstance(unverified, bool):
         raise ValueError("unverified must be true or false")
+    detail = raw.get("detail") or ""
+    if not isinstance(detail, str):
+        raise ValueError("detail must be a string")
     try:
         valid_from = _as_date(raw["valid_from"])
         reviewed = _as_date(raw["reviewed"])
@@ -258,6 +273,7 @@ def _parse_entry(raw: Any, file: str) -> Entry:
         unverified=unverified,
         dynamic=dynamic,
         file=file,
+        detail=detail.strip(),
     )
 
 

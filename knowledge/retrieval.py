@@ -240,7 +240,8 @@ class Matcher:
         answer_feats: list[set[str]] = []
         self._answer_words: set[str] = set()  # accented words of the answers
         for entry_id in self.entry_ids:
-            norm = self.phrases.apply(self.normalizer.normalize(self.kb.entries[entry_id].answer))
+            entry = self.kb.entries[entry_id]
+            norm = self.phrases.apply(self.normalizer.normalize(f"{entry.answer}\n\n{entry.detail}"))
             answer_feats.append({f for f in self._features(norm) if not f.startswith("a:")})
             self._answer_words.update(norm.tokens)
         n_entries = max(len(self.entry_ids), 1)

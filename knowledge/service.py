@@ -61,6 +61,7 @@ class EntryView:
     dynamic: str | None
     related: list[tuple[str, str]]
     contacts: dict[str, Any] | None = None
+    detail_paragraphs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ class KnowledgeService:
             dynamic=entry.dynamic,
             related=related,
             contacts=contacts,
+            detail_paragraphs=entry.detail_paragraphs,
         )
 
     async def search_entries(self, text: str, limit: int = 5) -> list[tuple[str, str]]:

@@ -41,6 +41,10 @@ async def test_where_to_submit_from_an_old_commune_names_the_new_one(bot: Harnes
     lan = bot.user(501, "Lan")
     reply = (await lan.send("tôi ở Tốt Động thì nộp hồ sơ ở đâu"))[-1]
     assert "Xã Tốt Động cũ nay thuộc xã Quảng Bị" in reply.text, reply.text
+    table_row = "Quảng Bị, Tốt Động, Hợp Đồng, Hoàng Diệu → xã Quảng Bị"
+    assert table_row not in reply.text  # the card says it: no table of every commune on a phone screen
+    general = (await lan.send("nộp hồ sơ ocop ở đâu"))[-1]
+    assert table_row in general.text and "📍" not in general.text  # no commune named: the whole table
     split = (await lan.send("nhà tôi ở Lam Điền cũ thì nộp hồ sơ ocop ở đâu"))[-1]
     assert "xã Quảng Bị" in split.text and "xã Bình Minh" in split.text and "thôn" in split.text
     other = (await lan.send("OCOP là gì"))[-1]
