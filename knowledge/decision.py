@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -116,6 +116,7 @@ def blend(
     has_domain: bool,
     names_programme: bool,
     long_message: bool = False,
+    position: Mapping[str, int] | None = None,
 ) -> Match:
     """The decision with the classifier: entries ranked by a mix of the lexical confidence (`ranked`)
     and the classifier's `probabilities` (entries first, then the out-of-scope topics); declined as
@@ -126,7 +127,8 @@ def blend(
     total = entry_p.sum()
     entry_p = entry_p / total if total > 0 else entry_p
     lexical = np.zeros(n_entries, dtype=np.float64)
-    position = {entry_id: i for i, entry_id in enumerate(entry_ids)}
+    if position is None:  # entry id → index in `entry_ids` (the matcher keeps one)
+        position = {entry_id: i for i, entry_id in enumerate(entry_ids)}
     for entry_id, confidence in ranked:
         lexical[position[entry_id]] = confidence
     score = (1.0 - CLASSIFIER_WEIGHT) * lexical + CLASSIFIER_WEIGHT * entry_p

@@ -62,6 +62,12 @@ class EntryView:
     related: list[tuple[str, str]]
     contacts: dict[str, Any] | None = None
     detail_paragraphs: list[str] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def source_names(self) -> list[str]:
+        """What the source line shows: each source's publisher (else its title), each name once."""
+        return list(dict.fromkeys(s.publisher or s.title for s in self.sources))
 
 
 @dataclass(frozen=True)
@@ -255,6 +261,7 @@ class KnowledgeService:
             related=related,
             contacts=contacts,
             detail_paragraphs=entry.detail_paragraphs,
+            tags=entry.tags,
         )
 
     async def search_entries(self, text: str, limit: int = 5) -> list[tuple[str, str]]:

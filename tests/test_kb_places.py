@@ -83,3 +83,14 @@ def test_a_place_in_the_story_steers_only_a_question_about_a_place(real_index: K
         "Năm nay tôi muốn đưa nhãn sấy đi đánh giá. Vậy tôi phải nộp hồ sơ ở đâu?"
     )
     assert match.decision is Decision.ANSWER and match.entry_id == "nop-ho-so-o-dau", match
+
+
+async def test_a_named_product_hears_it_can_take_part_and_how_to_start(bot: Harness) -> None:
+    farmer = bot.user(502, "Hoa")
+    reply = (await farmer.send("mat ong nha e co dc lam ocop ko"))[-1]
+    assert "bộ 4" in reply.text, reply.text
+    assert "được tham gia OCOP" in reply.text and "/dieukien" in reply.text and "/hoso" in reply.text
+    # A source named twice (two articles of one site) is listed once.
+    rule = (await farmer.send("qd 148 con hieu luc ko"))[-1]
+    names = rule.text.split("Nguồn: ")[1].split("; ")
+    assert len(names) == len(set(names)), names
