@@ -27,7 +27,7 @@ MAX_SUGGESTIONS = 3
 # out-of-scope probability that declines a question, and the probability that makes an entry worth
 # offering as a suggestion even when its lexical confidence is low.
 CLASSIFIER_WEIGHT = 0.8
-OUT_OF_SCOPE_THRESHOLD = 0.25
+OUT_OF_SCOPE_THRESHOLD = 0.3
 # A question that names the programme ("ocop", or a synonym rewritten to it) is declined only when the
 # classifier is much surer: people rarely name OCOP when they ask about something else.
 OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP = 0.6

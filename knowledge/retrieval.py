@@ -197,6 +197,9 @@ class Matcher:
         for k, topic_id in enumerate(self.out_of_scope_ids):
             for question in self.kb.out_of_scope[topic_id].questions:
                 folded = self._classifier_text(self._prepare(question).folded)
+                # A producer asking about something else often says they have OCOP stars: naming the
+                # programme must never become a sign of another subject.
+                folded = " ".join(t for t in folded.split() if t != PROGRAMME_WORD)
                 if folded:
                     texts.append(folded)
                     labels.append(n_entries + k)
