@@ -8,9 +8,9 @@ multinomial logistic regression (scikit-learn). It gives, for a question, a prob
 lexical matcher (`knowledge.retrieval`) uses it to rank the entries and to recognise questions about
 something else.
 
-Training takes about two seconds for the real knowledge base, so trained models are cached per process
-by a digest of their training data and settings: building a matcher again on the same data (tests,
-`/napkb` without changes) costs nothing.
+Training takes about 2.5 seconds for the real knowledge base (with its paraphrases), so trained models
+are cached per process by a digest of their training data and settings: building a matcher again on the
+same data (tests, `/napkb` without changes) costs nothing.
 """
 
 from __future__ import annotations
