@@ -18,6 +18,12 @@ SUGGEST_THRESHOLD = 0.32
 # A long message (`knowledge.sentences.LONG_MESSAGE_WORDS` words or more) covers the knowledge base's
 # words less, its story being words of no entry: answered from this lexical confidence.
 ANSWER_THRESHOLD_LONG = 0.33
+# A question whose ranking score (the classifier's probability and the lexical confidence together)
+# reaches SURE_SCORE is answered when its lexical confidence is at least SURE_MIN_EVIDENCE: the words
+# differ from the samples' ("nộp onl đc k"), but the classifier has learnt them — when it has also
+# learnt what other subjects look like (the knowledge base has out-of-scope topics).
+SURE_SCORE = 0.6
+SURE_MIN_EVIDENCE = 0.2
 # Answer only when the best entry leads the second by this much; otherwise offer both.
 MIN_MARGIN = 0.02
 # Entries below this confidence are not offered as "closest topics".
@@ -82,12 +88,14 @@ def decide(
     out_of_scope: str | None = None,
     floor: float = SUGGESTION_FLOOR,
     long_message: bool = False,
+    trust_classifier: bool = False,
 ) -> Match:
     """Turn ranked (entry_id, score) pairs into a Match with its decision.
 
     `evidence` is the confidence the thresholds apply to (default: the best score); `out_of_scope` a
     topic id the question was recognised as (declined: UNKNOWN without suggestions); `floor` the score
-    below which an entry is not offered.
+    below which an entry is not offered; `trust_classifier` lets a SURE_SCORE ranking answer below the
+    answer threshold (only for a classifier that has learnt what other subjects look like).
     """
     if not ranked:
         return Match(None, 0.0, Decision.UNKNOWN, evidence=evidence or 0.0, out_of_scope=out_of_scope)
@@ -98,7 +106,8 @@ def decide(
     second = ranked[1][1] if len(ranked) > 1 else 0.0
     others = [(e, c) for e, c in ranked[1:] if c >= floor][:MAX_SUGGESTIONS]
     answer_threshold = ANSWER_THRESHOLD_LONG if long_message else ANSWER_THRESHOLD
-    if level >= answer_threshold and best - second >= MIN_MARGIN:
+    sure = trust_classifier and has_domain and best >= SURE_SCORE and level >= SURE_MIN_EVIDENCE
+    if (level >= answer_threshold or sure) and best - second >= MIN_MARGIN:
         return Match(best_id, best, Decision.ANSWER, tuple(others), evidence=level)
     if level >= SUGGEST_THRESHOLD:
         return Match(best_id, best, Decision.SUGGEST, tuple(others[: MAX_SUGGESTIONS - 1]), evidence=level)
@@ -154,4 +163,5 @@ def blend(
         out_of_scope=topic,
         floor=0.0,
         long_message=long_message,
+        trust_classifier=len(out_of_scope_ids) > 0,
     )

@@ -299,3 +299,19 @@ def test_a_question_naming_ocop_needs_a_surer_classifier_to_be_declined(tmp_path
     assert m.match("nộp hồ sơ ở đâu").out_of_scope == "thoi-tiet"
     kept = m.match("nộp hồ sơ ocop ở đâu")
     assert kept.out_of_scope is None and kept.entry_id == "noi-nop"
+
+
+def test_a_sure_ranking_answers_below_the_threshold_only_when_the_classifier_knows_other_subjects() -> None:
+    from knowledge.decision import SURE_MIN_EVIDENCE, SURE_SCORE
+
+    ranked = [("a", SURE_SCORE + 0.05), ("b", 0.1)]
+    level = (SURE_MIN_EVIDENCE + ANSWER_THRESHOLD) / 2  # between the two: the lexical half alone suggests
+    trusted = decide(ranked, evidence=level, trust_classifier=True)
+    assert trusted.decision is Decision.ANSWER and trusted.entry_id == "a"
+    assert decide(ranked, evidence=level).decision is not Decision.ANSWER
+    too_little = SURE_MIN_EVIDENCE - 0.01
+    assert decide(ranked, evidence=too_little, trust_classifier=True).decision is not Decision.ANSWER
+    lower = [("a", SURE_SCORE - 0.05), ("b", 0.1)]
+    assert decide(lower, evidence=level, trust_classifier=True).decision is not Decision.ANSWER
+    no_domain = decide(ranked, evidence=level, trust_classifier=True, has_domain=False)
+    assert no_domain.decision is not Decision.ANSWER
