@@ -36,7 +36,8 @@ CLASSIFIER_WEIGHT = 0.8
 OUT_OF_SCOPE_THRESHOLD = 0.3
 # A question that names the programme ("ocop", or a synonym rewritten to it) is declined only when the
 # classifier is much surer: people rarely name OCOP when they ask about something else.
-OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP = 0.6
+OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP = 0.85
+OUT_OF_SCOPE_CERTAIN = 0.4
 PROGRAMME_WORD = "ocop"
 CLASSIFIER_SUGGESTION_FLOOR = 0.15
 # A declined question is said to be about its most likely out-of-scope topic only when that topic holds
@@ -151,7 +152,12 @@ def blend(
     topic = None
     declined = float(out_of_scope_p.sum()) if len(out_of_scope_p) else 0.0
     threshold = OUT_OF_SCOPE_THRESHOLD_NAMING_OCOP if names_programme else OUT_OF_SCOPE_THRESHOLD
-    if declined >= threshold:
+    # Declined when other subjects hold `threshold` of the probability, and either one of them is likelier
+    # than every entry or together they hold OUT_OF_SCOPE_CERTAIN: a question spread thinly over several
+    # other subjects whose best guess is an entry is about that entry.
+    best_entry = float(probabilities[:n_entries].max()) if n_entries else 0.0
+    leads = len(out_of_scope_p) > 0 and float(out_of_scope_p.max()) > best_entry
+    if declined >= threshold and (leads or declined >= max(threshold, OUT_OF_SCOPE_CERTAIN)):
         likeliest = int(np.argmax(out_of_scope_p))
         named = out_of_scope_p[likeliest] >= OUT_OF_SCOPE_NAMED_SHARE * declined
         topic = out_of_scope_ids[likeliest] if named else UNNAMED_TOPIC

@@ -315,3 +315,33 @@ def test_a_sure_ranking_answers_below_the_threshold_only_when_the_classifier_kno
     assert decide(lower, evidence=level, trust_classifier=True).decision is not Decision.ANSWER
     no_domain = decide(ranked, evidence=level, trust_classifier=True, has_domain=False)
     assert no_domain.decision is not Decision.ANSWER
+
+
+def test_other_subjects_spread_thin_do_not_decline_a_question_whose_best_guess_is_an_entry(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    from knowledge.decision import OUT_OF_SCOPE_CERTAIN, OUT_OF_SCOPE_THRESHOLD
+
+    root = write_kb(tmp_path)
+    (root / "out_of_scope.yaml").write_text(yaml.safe_dump(OUT_OF_SCOPE, allow_unicode=True), "utf-8")
+    m = Matcher(KnowledgeBase.load(root))
+    n = len(m.entry_ids)
+    share = {"value": 0.0}
+
+    class Spread:
+        """Half of `share` on each of the two out-of-scope topics, the rest on noi-nop."""
+
+        def probabilities(self, text: str) -> np.ndarray:
+            p = np.zeros(n + 2)
+            p[n] = p[n + 1] = share["value"] / 2
+            p[m.entry_index["noi-nop"]] = 1.0 - share["value"]
+            return p
+
+    m.classifier = Spread()  # type: ignore[assignment]
+    share["value"] = (OUT_OF_SCOPE_THRESHOLD + OUT_OF_SCOPE_CERTAIN) / 2  # enough, but spread thin
+    kept = m.match("nộp hồ sơ ở đâu")
+    assert kept.out_of_scope is None and kept.entry_id == "noi-nop", kept
+    share["value"] = OUT_OF_SCOPE_CERTAIN + 0.02  # together they are sure enough
+    assert m.match("nộp hồ sơ ở đâu").out_of_scope is not None
