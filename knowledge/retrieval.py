@@ -31,7 +31,7 @@ The decision: ANSWER when the lexical confidence (how well the knowledge base co
 `ANSWER_THRESHOLD` or above and the best entry leads the next by `MIN_MARGIN`; SUGGEST in the middle
 band; UNKNOWN below (with the closest topics, if any) or out of scope.
 All weights and thresholds are named constants (here, in `knowledge.decision` and `knowledge.features`),
-tuned with `python -m bench kb` on bench/data/kb_eval.yaml only (never on the held-out set).
+chosen with `python -m bench kb` on bench/data/kb_eval.yaml and the dev set (never on a held-out set).
 """
 
 from __future__ import annotations
