@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
+
+# How people type a moment: "dd/mm/yyyy HH:MM" (or "8h00").
+LOCAL_DATETIME_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
+
+
+def parse_local_datetime(text: str, tz: tzinfo) -> datetime | None:
+    """'dd/mm/yyyy HH:MM' typed in local time `tz` → an aware UTC datetime; None when it is not a real
+    date and time."""
+    m = LOCAL_DATETIME_RE.match(text or "")
+    if not m:
+        return None
+    day, month, year, hour, minute = (int(g) for g in m.groups())
+    try:
+        return datetime(year, month, day, hour, minute, tzinfo=tz).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 class Clock(Protocol):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
 from common.callbacks import BadCallback, parse
+from common.clock import parse_local_datetime
 from common.reply import Button, Reply
 from common.text import clip
 from dossier.models import DossierStatus
@@ -33,7 +34,6 @@ from storage.staff import StaffAccess
 CONTENT = "bc_content"
 COMMUNES = "bc_communes"
 SCHEDULE = "bc_schedule"
-TIME_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
 STATUSES = tuple(s.value for s in DossierStatus if s is not DossierStatus.DRAFT)
 COPY_KINDS = ("video", "audio", "animation", "voice")
 
@@ -42,6 +42,21 @@ async def _access(update: Update, context: Context) -> StaffAccess | None:
     """The member's access read now (a role removed a moment ago no longer acts)."""
     user = update.effective_user
     return await context.app_ctx.staff.access(user.id) if user is not None else None
+
+
+async def _typed_for_broadcast(
+    update: Update, context: Context, db_user: User
+) -> tuple[StaffAccess, int, str] | None:
+    """(access, broadcast id, text) for a text typed in a broadcast flow; None — and the flow ended —
+    when the member is no longer staff or the flow names no broadcast."""
+    access = await _access(update, context)
+    msg = update.effective_message
+    assert msg is not None and msg.text is not None
+    broadcast_id = int((db_user.flow_data or {}).get("id", 0))
+    if access is None or not broadcast_id:
+        await context.app_ctx.users.set_flow(db_user.id, None)
+        return None
+    return access, broadcast_id, msg.text
 
 
 def _rows(buttons: Buttons) -> list[list[Button]]:
@@ -195,26 +210,13 @@ async def _audience_reply(
 async def on_communes(update: Update, context: Context, db_user: User) -> None:
     """Commune names typed for the audience (old names understood)."""
     ctx = context.app_ctx
-    access = await _access(update, context)
-    msg = update.effective_message
-    assert msg is not None and msg.text is not None
-    broadcast_id = int((db_user.flow_data or {}).get("id", 0))
-    if access is None or not broadcast_id:
-        await ctx.users.set_flow(db_user.id, None)
+    typed = await _typed_for_broadcast(update, context, db_user)
+    if typed is None:
         return
+    access, broadcast_id, text = typed
     directory = ctx.communes
-    assert directory is not None
-    names = [n.strip() for n in re.split(r"[,;\n]+", msg.text) if n.strip()]
-    found: list[str] = []
-    unknown: list[str] = []
-    for name in names[:30]:
-        match = directory.resolve(name)
-        if match is None or match.new_unit is None:
-            unknown.append(name)
-            continue
-        for unit in (match.new_unit, *(match.also if match.partial else ())):
-            if unit not in found:
-                found.append(unit)
+    names = [n.strip() for n in re.split(r"[,;\n]+", text) if n.strip()]
+    found, unknown = directory.units_named(names[:30])
     if unknown or not found:
         await answer(
             update, context, Reply(ctx.renderer.render("broadcast/communes_unknown", names=unknown or names))
@@ -223,18 +225,8 @@ async def on_communes(update: Update, context: Context, db_user: User) -> None:
     service = context.app_ctx.broadcasts
     try:
         b = await service.get(access, broadcast_id)
-        audience = Audience.from_json(b.audience)
-        await service.set_audience(
-            access,
-            broadcast_id,
-            Audience(
-                communes=tuple(found),
-                product_sets=audience.product_sets,
-                statuses=audience.statuses,
-                event_id=audience.event_id,
-                topic=audience.topic,
-            ),
-        )
+        audience = dataclasses.replace(Audience.from_json(b.audience), communes=tuple(found))
+        await service.set_audience(access, broadcast_id, audience)
     except OutOfScope as exc:
         html = ctx.renderer.render(
             "broadcast/out_of_scope", communes=exc.communes, scope=sorted(access.communes)
@@ -255,30 +247,15 @@ def _example(context: Context) -> str:
     return ctx.renderer.format_datetime(ctx.clock.now() + timedelta(days=1)).rsplit(" ", 1)[0] + " 08:00"
 
 
-def parse_time(text: str, tz: object) -> datetime | None:
-    """dd/mm/yyyy HH:MM in `tz` (a ZoneInfo) as an aware datetime; None when not a real date and time."""
-    m = TIME_RE.match(text)
-    if not m:
-        return None
-    day, month, year, hour, minute = (int(g) for g in m.groups())
-    try:
-        return datetime(year, month, day, hour, minute, tzinfo=tz)  # type: ignore[arg-type]
-    except ValueError:
-        return None
-
-
 async def on_schedule(update: Update, context: Context, db_user: User) -> None:
     """The date and time typed for a scheduled broadcast."""
     ctx = context.app_ctx
-    access = await _access(update, context)
-    msg = update.effective_message
-    assert msg is not None and msg.text is not None
-    broadcast_id = int((db_user.flow_data or {}).get("id", 0))
-    if access is None or not broadcast_id:
-        await ctx.users.set_flow(db_user.id, None)
+    typed = await _typed_for_broadcast(update, context, db_user)
+    if typed is None:
         return
+    access, broadcast_id, text = typed
     r = ctx.renderer
-    at = parse_time(msg.text, r.tz)
+    at = parse_local_datetime(text, r.tz)
     now = ctx.clock.now()
     if at is None or at <= now:
         html = r.render("broadcast/bad_time", past=at is not None, now=now, example=_example(context))

@@ -20,6 +20,9 @@ PRODUCER_COMMANDS += ("caidat",)  # what a producer receives (handlers/settings.
 STAFF_COMMANDS += ("thongbao",)  # staff broadcasts (handlers/broadcast.py)
 PRODUCER_COMMANDS += ("lich",)  # events (#13)
 STAFF_COMMANDS += ("sukien",)  # events (#13)
+# Staff commands that ask for typed answers (a broadcast, the events wizard, a role) or send producers'
+# files: in the staff chat they are refused (a typed answer only reaches a flow from a private chat).
+STAFF_PRIVATE_COMMANDS = ("canbo", "xuat", "nhaphoso", "thongbao", "sukien")
 HELP_ALIASES = ("help",)
 
 

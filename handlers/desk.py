@@ -69,15 +69,6 @@ def _private(update: Update) -> bool:
     return chat is not None and chat.type == chat.PRIVATE
 
 
-async def _private_only(update: Update, context: Context) -> bool:
-    """Answer a staff command typed in a group (the staff chat): files with producers' data and the
-    assisted flow stay in private chats."""
-    if _private(update):
-        return True
-    await answer(update, context, Reply(context.app_ctx.renderer.render("desk/private_only")))
-    return False
-
-
 # ---- /xuat --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Picked:
@@ -172,8 +163,6 @@ async def export_command(update: Update, context: Context) -> None:
     if access is None:
         await basic.staff_only(update, context)
         return
-    if not await _private_only(update, context):
-        return
     await answer(update, context, await _menu(context.app_ctx, access, Picked(DossierFilter())))
 
 
@@ -266,8 +255,6 @@ async def assisted_command(update: Update, context: Context) -> None:
     access = await _access(update, context)
     if access is None:
         await basic.staff_only(update, context)
-        return
-    if not await _private_only(update, context):
         return
     names = names_of(ctx)
     held = await ctx.claims.held_by(access.user_id)

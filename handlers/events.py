@@ -49,7 +49,7 @@ def _set_labels(ctx: AppContext, view: EventView | EventDraft) -> list[str]:
 def list_reply(ctx: AppContext, events: list[EventView]) -> Reply:
     r = ctx.renderer
     rows = [
-        [Button(r.label("events.item", n=i, title=_short(e.title, 40)), f"ev:v:{e.id}")]
+        [Button(r.label("events.item", n=i, title=clip(e.title, 40)), f"ev:v:{e.id}")]
         for i, e in enumerate(events, start=1)
     ]
     rows.append([Button(r.label("menu.back_to_menu"), "m:menu")])
@@ -157,7 +157,7 @@ async def staff_menu_reply(ctx: AppContext, access: Any) -> Reply:
     r = ctx.renderer
     events = await ctx.events.upcoming_for_staff(access)
     milestones = await ctx.events.milestones(access)
-    rows = [[Button(r.label("events.item", n=i, title=_short(e.title, 40)), f"evs:v:{e.id}")]
+    rows = [[Button(r.label("events.item", n=i, title=clip(e.title, 40)), f"evs:v:{e.id}")]
             for i, e in enumerate(events, start=1)]
     rows += [[Button(r.label("events.milestone", day=m.day.strftime("%d/%m/%Y")), f"evs:ms:{m.token}")]
              for m in milestones]
@@ -559,7 +559,4 @@ async def on_import_file(update: Update, context: Context, user: User) -> None:
 async def on_import_text(update: Update, context: Context, user: User) -> None:
     await answer(update, context, Reply(context.app_ctx.renderer.render("events/need_file")))
 
-
-def _short(text: str, limit: int) -> str:
-    return clip(text, limit)
 

@@ -4,7 +4,9 @@ group chats never see private data, and a flooding user is slowed down.
 - Update kinds the bot has no use for (channel posts, inline queries, polls, member changes…) stop
   here. An edited message in a private chat gets one line saying edits are not read.
 - In a group, the bot answers only commands addressed to it, with a button to talk in private; in the
-  staff chat, staff commands, replies to the bot and its buttons go on as usual.
+  staff chat, staff commands, replies to the bot and its buttons go on as usual — except the staff
+  commands that ask for typed answers or send producers' files (`STAFF_PRIVATE_COMMANDS`), which are
+  answered with where to use them.
 - Flood control (common/flood.py): over the limit the user is told once to slow down, and the rest
   of their updates are dropped without work (a pressed button is still answered, so its spinner stops).
 """
@@ -16,7 +18,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from common.flood import Verdict
 from common.reply import Reply
-from handlers.commands import STAFF_COMMANDS
+from handlers.commands import STAFF_COMMANDS, STAFF_PRIVATE_COMMANDS
 from handlers.context import Context
 from handlers.send import answer
 
@@ -37,6 +39,9 @@ async def screen_update(update: Update, context: Context) -> None:
         return
     command, addressed = _command(update, context)
     is_staff_chat = ctx.settings.staff_chat_id is not None and msg.chat.id == ctx.settings.staff_chat_id
+    if is_staff_chat and command in STAFF_PRIVATE_COMMANDS:
+        await answer(update, context, Reply(ctx.renderer.render("common/staff_private_only")))
+        raise ApplicationHandlerStop
     if is_staff_chat and (command in STAFF_COMMANDS or _replies_to_bot(update, context)):
         return
     if command is not None and addressed:

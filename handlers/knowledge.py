@@ -39,12 +39,8 @@ def entry_reply(
     for entry_id, title in entry.related[:2]:
         data = f"kb:e:{question_id}:{entry_id}"
         if _fits(data):
-            rows.append([Button(r.label("kb.related", title=_short(title)), data)])
+            rows.append([Button(r.label("kb.related", title=clip(title, 48)), data)])
     return Reply(r.render("kb/answer", entry=entry, place=place), rows)
-
-
-def _short(title: str, limit: int = 48) -> str:
-    return clip(title, limit)
 
 
 def result_reply(ctx: AppContext, result: AskResult) -> Reply:
@@ -57,7 +53,7 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
     choices = [s for s in result.suggestions[:3] if _fits(f"kb:p:{qid}:{s.entry_id}")]
     if result.outcome == Outcome.SUGGESTED and choices:
         rows = [
-            [Button(r.label("kb.suggestion", n=n, title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")]
+            [Button(r.label("kb.suggestion", n=n, title=clip(s.title, 48)), f"kb:p:{qid}:{s.entry_id}")]
             for n, s in enumerate(choices, start=1)
         ]
         rows.append([Button(r.label("kb.not_these"), f"sd:new:{qid}")])
@@ -66,7 +62,7 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
     if result.out_of_scope is not None:
         return Reply(r.render("kb/out_of_scope", topic=result.out_of_scope), rows)
     rows += [
-        [Button(r.label("kb.related", title=_short(s.title)), f"kb:p:{qid}:{s.entry_id}")]
+        [Button(r.label("kb.related", title=clip(s.title, 48)), f"kb:p:{qid}:{s.entry_id}")]
         for s in choices[:2]
     ]
     return Reply(r.render("kb/unknown", suggestions=choices[:2]), rows)

@@ -24,6 +24,8 @@ from common.reply import Button, Reply
 from common.text import clip, utf16_len
 from dossier.errors import DossierNotFound, TransitionNotAllowed
 from dossier.review import (
+    PAGE_SIZE,
+    REASON_LIMIT,
     STARS,
     BadResult,
     DossierCard,
@@ -33,6 +35,7 @@ from dossier.review import (
     parse_day,
     parse_score,
 )
+from dossier.workflow import OPEN_STATUSES
 from handlers import basic
 from handlers.context import AppContext, Context
 from handlers.send import plain_text, send
@@ -105,7 +108,7 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
             Button(
                 r.label(
                     "review.open_item",
-                    n=q.page * 8 + n,
+                    n=q.page * PAGE_SIZE + n,
                     name=(d.reference or str(d.id))
                     + " · "
                     + clip(d.product_name or r.label("dossier.untitled"), 40),
@@ -122,9 +125,7 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
         paging.append(Button(r.label("review.next_page"), f"rv:q:{q.status}:{ci}:{ps}:{q.page + 1}"))
     if paging:
         rows.append(paging)
-    open_count = sum(
-        n for st, n in q.counts.items() if st in ("submitted", "resubmitted", "received", "forwarded")
-    )
+    open_count = sum(n for st, n in q.counts.items() if st in OPEN_STATUSES)
     filters = [
         Button(r.label("review.filter_open", n=open_count), f"rv:q:open:{ci}:{ps}:0"),
         Button(r.label("review.filter_all", n=sum(q.counts.values())), f"rv:q:all:{ci}:{ps}:0"),
@@ -369,7 +370,9 @@ async def _flag_menu(
             [
                 Button(
                     r.label(
-                        "review.flag_item", mark="✓ " if item.step_id in flags else "", label=item.label[:50]
+                        "review.flag_item",
+                        mark="✓ " if item.step_id in flags else "",
+                        label=clip(item.label, 50),
                     ),
                     f"rv:{'rx' if item.step_id in flags else 'rf'}:{dossier_id}:{item.step_no}",
                 )
@@ -379,7 +382,7 @@ async def _flag_menu(
         rows.append([Button(r.label("review.flag_more"), f"rv:rt:{dossier_id}")])
     else:
         rows = [
-            [Button(r.label("review.section", title=s.title[:50]), f"rv:rs:{dossier_id}:{i}")]
+            [Button(r.label("review.section", title=clip(s.title, 50)), f"rv:rs:{dossier_id}:{i}")]
             for i, s in enumerate(prompt.review)
         ]
     if flags:
@@ -533,7 +536,7 @@ async def on_text(update: Update, context: Context, user: User) -> None:
             await _change(update, context, dossier_id, str(data.get("target")), msg.text)
         elif user.flow == FLOW_REASON:
             flags = {str(k): str(v) for k, v in (data.get("flags") or {}).items()}
-            flags[str(data.get("step"))] = msg.text.strip()[:300]
+            flags[str(data.get("step"))] = clip(msg.text.strip(), REASON_LIMIT)
             await ctx.users.set_flow(user.id, FLOW_FLAGS, {"dossier": dossier_id, "flags": flags})
             await _flag_menu(update, context, dossier_id, flags)
         elif user.flow == FLOW_RESULT:

@@ -75,7 +75,6 @@ async def on_commune(update: Update, context: Context, db_user: User) -> None:
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     directory = ctx.communes
-    assert directory is not None
     match = directory.resolve(msg.text)
     if match is None or match.new_unit is None:
         html = ctx.renderer.render("settings/commune_unknown", text=msg.text)

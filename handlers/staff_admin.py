@@ -16,6 +16,7 @@ from telegram.error import BadRequest, Forbidden
 
 from common.callbacks import BadCallback, parse
 from common.reply import Button, Reply
+from common.text import clip
 from handlers import basic
 from handlers.commands import staff_command_list
 from handlers.context import Context
@@ -52,9 +53,9 @@ def _listing_reply(context: Context, members: list[StaffListing]) -> Reply:
     rows = [[Button(r.label("staff.add"), "st:add")]]
     for m in members:
         name = m.name or (f"@{m.username}" if m.username else str(m.user_id))
-        buttons = [Button(r.label("staff.edit", name=name[:24]), f"st:e:{m.user_id}")]
+        buttons = [Button(r.label("staff.edit", name=clip(name, 24)), f"st:e:{m.user_id}")]
         if not m.configured:
-            buttons.append(Button(r.label("staff.remove", name=name[:18]), f"st:rm:{m.user_id}"))
+            buttons.append(Button(r.label("staff.remove", name=clip(name, 18)), f"st:rm:{m.user_id}"))
         rows.append(buttons)
     rows.append([Button(r.label("staff.audit"), "st:log:0")])
     return Reply(r.render("staff/list", members=members), rows)

@@ -9,6 +9,7 @@ typos, or the name inside a longer sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,6 +210,21 @@ class CommuneDirectory:
                         found_kind = label
                 return self._pick(candidate, found_kind, 90.0)
         return None
+
+    def units_named(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
+        """(today's units the typed names cover, in order and each once — both units of a split commune —,
+        the names that are no known unit)."""
+        found: list[str] = []
+        unknown: list[str] = []
+        for name in names:
+            match = self.resolve(name)
+            if match is None or match.new_unit is None:
+                unknown.append(name)
+                continue
+            for unit in (match.new_unit, *(match.also if match.partial else ())):
+                if unit not in found:
+                    found.append(unit)
+        return found, unknown
 
     def mentioned(self, text: str) -> CommuneMatch | None:
         """The unit a longer message names ("tôi ở Tốt Động cũ", "xã Văn Võ cũ"), an old unit rather

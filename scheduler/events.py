@@ -23,7 +23,7 @@ from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from common.clock import Clock
+from common.clock import Clock, parse_local_datetime
 from common.render import Renderer
 from common.topics import Topic, receives
 from dossier.models import Dossier
@@ -35,7 +35,6 @@ from storage.outbox_models import OutboxMessage, OutboxState, Priority
 from storage.staff import StaffAccess, audit
 
 DATETIME_FORMAT = "%d/%m/%Y %H:%M"
-DATETIME_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s+(\d{1,2})[:h](\d{2})\s*$")
 LINK_RE = re.compile(r"^(https?://|tg://)\S{1,500}$")
 TITLE_MAX = 200
 PLACE_MAX = 200
@@ -193,15 +192,10 @@ class Milestone:
 # ---- parsing --------------------------------------------------------------------------------------
 def parse_local(text: str, tz: ZoneInfo) -> datetime:
     """'dd/mm/yyyy HH:MM' in local time → an aware UTC datetime; EventError('bad_datetime') otherwise."""
-    m = DATETIME_RE.match(text or "")
-    if not m:
+    moment = parse_local_datetime(text, tz)
+    if moment is None:
         raise EventError("bad_datetime", value=text)
-    day, month, year, hour, minute = (int(g) for g in m.groups())
-    try:
-        local = datetime(year, month, day, hour, minute, tzinfo=tz)
-    except ValueError:
-        raise EventError("bad_datetime", value=text) from None
-    return local.astimezone(UTC)
+    return moment
 
 
 def format_local(value: datetime, tz: ZoneInfo) -> str:

@@ -34,12 +34,13 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.clock import Clock
+from common.clock import Clock, FakeClock
 from common.config import Settings
 from common.render import Renderer
+from common.text import clip
 from common.topics import Topic
 from dossier.engine import DossierEngine, DossierState
-from dossier.models import Dossier
+from dossier.models import Dossier, DossierStatus
 from scheduler.event_models import (
     Event,
     EventKind,
@@ -63,10 +64,6 @@ MISSING_SHOWN = 5
 DOSSIERS_SHOWN = 3
 OUTBOX_KIND = "reminder"
 CLAIM_CHUNK = 200  # ledger rows claimed by one INSERT (under SQLite's 999-variable floor: 5 a row)
-DRAFT = "draft"
-RETURNED = "returned"
-
-
 class Kind:
     ROUND_OPEN = "round_open"
     DEADLINE = "deadline"
@@ -308,7 +305,7 @@ class Reminders:
             days = self.deadline_days[i]
             subject, offset = f"ev:{e.id}@{_stamp(e.starts_at)}", f"{days}d"
             conds = [
-                Dossier.status.in_([DRAFT, RETURNED]),
+                Dossier.status.in_([DossierStatus.DRAFT, DossierStatus.RETURNED]),
                 self._reachable(Topic.ROUNDS),
                 self._unclaimed(Kind.DEADLINE, subject, offset),
             ]
@@ -362,7 +359,7 @@ class Reminders:
             missing = []
         name = d.product_name or self.renderer.label("events.untitled_dossier")
         return {
-            "id": d.id, "name": name[:40], "status": d.status, "missing": missing[:MISSING_SHOWN],
+            "id": d.id, "name": clip(name, 40), "status": d.status, "missing": missing[:MISSING_SHOWN],
             "more": max(0, len(missing) - MISSING_SHOWN),
         }
 
@@ -439,8 +436,9 @@ class Reminders:
     async def _idle(self, s: AsyncSession, now: datetime, limit: int) -> list[Due]:
         out: list[Due] = []
         for kind, status, idle, template, topic in (
-            (Kind.DRAFT_IDLE, DRAFT, self.draft_idle, "events/reminder_draft_idle", Topic.DOSSIER),
-            (Kind.RETURNED_IDLE, RETURNED, self.returned_idle, "events/reminder_returned_idle",
+            (Kind.DRAFT_IDLE, DossierStatus.DRAFT, self.draft_idle, "events/reminder_draft_idle",
+             Topic.DOSSIER),
+            (Kind.RETURNED_IDLE, DossierStatus.RETURNED, self.returned_idle, "events/reminder_returned_idle",
              Topic.DOSSIER),
         ):
             rows = (await s.scalars(
@@ -493,15 +491,12 @@ def preview_main(argv: Sequence[str] | None = None) -> int:
         print(f'Bad --at "{args.at}": use dd/mm/yyyy HH:MM, for example 15/06/2026 08:00')
         return 2
 
-    class _At:
-        def now(self) -> datetime:
-            return at
 
     async def run() -> list[Due]:
         db = Database(settings.database_url)
         try:
             engine = DossierEngine(default_form(), CommuneDirectory.load())
-            job = Reminders(db, _At(), settings, Renderer(settings.timezone), engine)
+            job = Reminders(db, FakeClock(at), settings, Renderer(settings.timezone), engine)
             return await job.due(at)
         finally:
             await db.dispose()
@@ -513,11 +508,6 @@ def preview_main(argv: Sequence[str] | None = None) -> int:
         print(f"{d.user_id}\t{d.kind}\t{d.offset}\t{d.subject}\t{first[:80]}")
     return 0
 
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(preview_main(sys.argv[1:]))
 
 
 async def _upcoming(
@@ -538,3 +528,9 @@ async def _upcoming(
         if found is not None:
             out.append((e, found[0], found[1]))
     return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(preview_main(sys.argv[1:]))

@@ -203,6 +203,18 @@ async def test_staff_commands_in_the_staff_group_stay_private(bot: Harness, data
     staff = bot.user(STAFF_ID, "Cán bộ xã")
     sent = await staff.send("/xuat", chat_id=STAFF_CHAT_ID)
     assert [m.chat_id for m in sent] == [STAFF_CHAT_ID] and "chat riêng" in sent[0].text
+    # The commands that ask for a typed answer are refused there too, and start no step: a typed answer
+    # only reaches a flow from a private chat, so the officer's next private message would have been
+    # taken for a broadcast, an event field or a member's id.
+    ctx = bot.app.bot_data["ctx"]
+    for command in ("/thongbao", "/sukien", "/canbo", "/nhaphoso"):
+        sent = await staff.send(command, chat_id=STAFF_CHAT_ID)
+        assert [m.chat_id for m in sent] == [STAFF_CHAT_ID] and "chat riêng" in sent[0].text, command
+        assert not any(m.buttons for m in sent), command
+        user = await ctx.users.get(STAFF_ID)
+        assert user is None or user.flow is None, (command, user.flow)
+    # Commands that only show the desk still answer in the staff chat.
+    assert "chat riêng" not in (await staff.send("/duyet", chat_id=STAFF_CHAT_ID))[-1].text
 
 
 async def test_rows_are_read_in_pages_and_the_core_writes_both_files(database: Database) -> None:
