@@ -136,7 +136,9 @@ def compose(
             run_worker=settings.outbox_worker,
         ),
         claims=ClaimService(db, clock, staff, days=settings.claim_link_days, timezone=settings.timezone),
-        events=EventService(db, clock, renderer, timezone=settings.timezone),
+        events=EventService(
+            db, clock, renderer, timezone=settings.timezone, reminder_hours=settings.reminder_training_hours
+        ),
         reminders=Reminders(db, clock, settings, renderer, dossier.engine),
         processed=ProcessedUpdates(db, clock) if settings.deduplicate_updates else None,
         broadcasts=BroadcastService(

@@ -303,6 +303,7 @@ class EventService:
     def __init__(
         self, db: Database, clock: Clock, renderer: Renderer, *, timezone: str = "Asia/Ho_Chi_Minh",
         catalog: Catalog | None = None, bot_username: str = "",
+        reminder_hours: Sequence[int] = (),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -310,6 +311,8 @@ class EventService:
         self.tz = ZoneInfo(timezone)
         self.catalog = catalog or Catalog.load()
         self.bot_username = bot_username  # set by the Telegram side once the bot is known
+        # How long before a training its registrants are reminded (REMINDER_TRAINING_HOURS; none: never).
+        self.reminder_hours = tuple(reminder_hours)
 
     # -- reading
     async def _counts(self, s: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -529,6 +532,8 @@ class EventService:
                 return await self._view(s, event)
             if moved_time:
                 await drop_queued_reminders(s, event.id)  # the new time gets reminders of its own
+            if "capacity" in changed:
+                await self._promote(s, event, now)  # more places (or no limit): the waiting list moves up
             if moved_time or "place" in changed:
                 await self._tell_registrants(
                     s, event, "events/notice_moved", now, old_starts=before.starts_at, moved_time=moved_time,
@@ -555,7 +560,8 @@ class EventService:
     async def _tell_registrants(self, s: AsyncSession, event: Event, template: str, now: datetime,
                                 **extra: Any) -> None:
         """Queue `template` to everyone registered or waiting. `reminded` tells the template whether this
-        person will get the event's reminders (registered, and the events topic not turned off)."""
+        person will get the event's reminders (reminders configured and the last of them still ahead of
+        the event's time, registered, and the events topic not turned off)."""
         regs = (await s.execute(
             select(EventRegistration.user_id, EventRegistration.status, User.muted_topics)
             .join(User, User.id == EventRegistration.user_id)
@@ -572,8 +578,11 @@ class EventService:
             for reminded in (True, False)
         }
         stamp = f"{event.id}:{int(event.updated_at.timestamp())}:{template.rsplit('_', 1)[-1]}"
+        last_reminder = min(self.reminder_hours, default=None)
+        ahead = last_reminder is not None and event.starts_at - timedelta(hours=last_reminder) > now
         for user_id, status, muted in regs:
-            reminded = status == RegistrationStatus.REGISTERED.value and receives(muted, Topic.EVENTS)
+            registered = status == RegistrationStatus.REGISTERED.value
+            reminded = ahead and registered and receives(muted, Topic.EVENTS)
             await enqueue(s, chat_id=user_id, text=texts[reminded], kind="event_notice", now=now,
                           priority=Priority.NOTICE, key=f"{stamp}:{user_id}",
                           buttons=[[{"text": self.renderer.label("events.open"),
@@ -691,8 +700,8 @@ class EventService:
         taken = int(await s.scalar(select(func.count()).where(
             EventRegistration.event_id == event.id,
             EventRegistration.status == RegistrationStatus.REGISTERED.value)) or 0)
-        free = (event.capacity - taken) if event.capacity is not None else 0
-        if free <= 0:
+        free = (event.capacity - taken) if event.capacity is not None else None  # None: no limit
+        if free is not None and free <= 0:
             return
         nxt = (await s.scalars(
             select(EventRegistration).where(

@@ -5,8 +5,9 @@ CSV or YAML file (a bad row is named and nothing is imported)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -53,6 +54,58 @@ async def test_capacity_waiting_list_and_promotion_with_a_notice(bot: Harness) -
     await an.send(f"/start ev_{event_id}")
     await an.press("✅ Đăng ký tham gia")
     assert "danh sách chờ, thứ 2" in an.last.text
+
+
+async def test_more_places_or_no_limit_move_the_waiting_list_up(bot: Harness) -> None:
+    """«Có chỗ trống bot sẽ báo ngay» holds when staff raise the capacity, not only when someone cancels."""
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await create_training(staff, capacity="1")
+    (event_id,) = await event_ids(bot)
+    people = [bot.user(821 + i, f"Người {i}") for i in range(4)]
+    for u in people:
+        await u.send(f"/start ev_{event_id}")
+        await u.press("✅ Đăng ký tham gia")
+    ctx = bot.app.bot_data["ctx"]
+    events = ctx.events
+
+    async def statuses() -> dict[int, str]:
+        async with ctx.db.session() as s:
+            return {r.user_id: r.status for r in (await s.scalars(select(EventRegistration))).all()}
+
+    assert await statuses() == {821: "registered", 822: "waiting", 823: "waiting", 824: "waiting"}
+    draft = await events.draft_of(event_id)
+    await events.edit(ctx.staff, STAFF_ID, event_id, dataclasses.replace(draft, capacity=2))
+    assert await statuses() == {821: "registered", 822: "registered", 823: "waiting", 824: "waiting"}
+    await events.edit(ctx.staff, STAFF_ID, event_id, dataclasses.replace(draft, capacity=None))
+    assert set((await statuses()).values()) == {"registered"}
+    await drain_outbox(bot)
+    for u in people[1:]:
+        assert "Đã có chỗ cho anh/chị" in u.last.text, u.last.text
+
+
+async def test_a_moved_training_promises_reminders_only_when_they_will_come(bot: Harness) -> None:
+    staff = bot.user(STAFF_ID, "Cán bộ")
+    await create_training(staff, capacity="5")
+    (event_id,) = await event_ids(bot)
+    lan = bot.user(831, "Lan")
+    await lan.send(f"/start ev_{event_id}")
+    await lan.press("✅ Đăng ký tham gia")
+    ctx = bot.app.bot_data["ctx"]
+    events, now = ctx.events, ctx.clock.now()
+    promise = "Bot sẽ nhắc theo lịch mới"
+
+    async def move_to(when: datetime) -> str:
+        ctx.clock.advance(minutes=1)  # a notice is keyed by the event's change time
+        draft = await events.draft_of(event_id)
+        await events.edit(ctx.staff, STAFF_ID, event_id, dataclasses.replace(draft, starts_at=when))
+        await drain_outbox(bot)
+        return lan.last.text
+
+    assert promise in await move_to(now + timedelta(days=10))
+    # Too close for even the last reminder (2 hours before by default): no promise.
+    assert "Thời gian mới" in (text := await move_to(now + timedelta(hours=1))) and promise not in text
+    events.reminder_hours = ()  # REMINDER_TRAINING_HOURS empty: no training reminders at all
+    assert "Thời gian mới" in (text := await move_to(now + timedelta(days=12))) and promise not in text
 
 
 async def test_the_ics_file_parses_back_with_local_times(bot: Harness) -> None:
