@@ -135,7 +135,7 @@ def compose(
             ),
             run_worker=settings.outbox_worker,
         ),
-        claims=ClaimService(db, clock, staff, days=settings.claim_link_days, timezone=settings.timezone),
+        claims=ClaimService(db, clock, staff, renderer, days=settings.claim_link_days),
         events=EventService(
             db, clock, renderer, timezone=settings.timezone, reminder_hours=settings.reminder_training_hours
         ),

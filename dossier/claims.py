@@ -8,8 +8,6 @@ The producer who opens the link becomes the owner in one transaction that also m
 writes the audit row and queues the officer's notice; a second use, an expired or replaced link, or the
 officer opening their own link changes nothing and gets its own polite answer.
 
-`dossiers.entered_by` / `assisted` are not mapped on `Dossier` (dossier/models.py belongs to the status
-work going on at the same time): this module reaches them through the table clause `DOSSIER_ENTRY`.
 """
 
 from __future__ import annotations
@@ -37,17 +35,6 @@ from storage.staff import StaffDirectory, audit
 TOKEN_BYTES = 24  # 192 bits; token_urlsafe gives 32 characters: "claim_" + 32 fits Telegram's 64
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,58}$")
 NOTICE_KIND = "desk.claim"
-
-# The assisted-entry columns of `dossiers` (added by migration 0009_desk).
-DOSSIER_ENTRY = sa.table(
-    "dossiers",
-    sa.column("id", Integer),
-    sa.column("owner_id", BigInteger),
-    sa.column("entered_by", BigInteger),
-    sa.column("assisted", sa.Boolean),
-    sa.column("version", Integer),
-)
-
 
 class DossierClaim(Base):
     """One claim link: whose dossier it hands over, until when, and whether it was used."""
@@ -135,15 +122,15 @@ class ClaimService:
         db: Database,
         clock: Clock,
         staff: StaffDirectory,
+        renderer: Renderer,
         *,
         days: int = 14,
-        timezone: str = "Asia/Ho_Chi_Minh",
     ) -> None:
         self.db = db
         self.clock = clock
         self.staff = staff
+        self.renderer = renderer
         self.days = days
-        self.renderer = Renderer(timezone)
 
     async def mark_assisted(self, officer_id: int, dossier_id: int) -> None:
         """Record that staff member `officer_id` entered the (new) dossier `dossier_id` they hold."""
@@ -152,9 +139,10 @@ class ClaimService:
             if await self.staff.access_in(s, officer_id) is None:
                 raise ClaimRefused("not staff")
             done = await s.execute(
-                update(DOSSIER_ENTRY)
-                .where(DOSSIER_ENTRY.c.id == dossier_id, DOSSIER_ENTRY.c.owner_id == officer_id)
+                update(Dossier)
+                .where(Dossier.id == dossier_id, Dossier.owner_id == officer_id)
                 .values(entered_by=officer_id, assisted=True)
+                .execution_options(synchronize_session=False)
             )
             if done.rowcount != 1:
                 raise ClaimRefused(str(dossier_id))
@@ -173,14 +161,12 @@ class ClaimService:
             )
             .scalar_subquery()
         )
-        entry = DOSSIER_ENTRY.alias("entry")
         q = (
             select(
                 Dossier.id, Dossier.product_name, Dossier.answers, Dossier.reference, Dossier.status,
                 Dossier.updated_at, open_link,
             )
-            .join(entry, entry.c.id == Dossier.id)
-            .where(Dossier.owner_id == officer_id, entry.c.assisted.is_(True))
+            .where(Dossier.owner_id == officer_id, Dossier.assisted.is_(True))
             .order_by(Dossier.updated_at.desc(), Dossier.id.desc())
         )
         async with self.db.session() as s:
@@ -195,13 +181,10 @@ class ClaimService:
         async with self.db.session() as s:
             if await self.staff.access_in(s, officer_id) is None:
                 raise ClaimRefused("not staff")
-            entry = DOSSIER_ENTRY.alias("entry")
             row = (
                 await s.execute(
-                    select(Dossier.product_name, Dossier.answers, Dossier.reference)
-                    .join(entry, entry.c.id == Dossier.id)
-                    .where(
-                        Dossier.id == dossier_id, Dossier.owner_id == officer_id, entry.c.assisted.is_(True)
+                    select(Dossier.product_name, Dossier.answers, Dossier.reference).where(
+                        Dossier.id == dossier_id, Dossier.owner_id == officer_id, Dossier.assisted.is_(True)
                     )
                 )
             ).first()
@@ -261,9 +244,10 @@ class ClaimService:
             )
             officer_id = dossier.owner_id
             moved = await s.execute(
-                update(DOSSIER_ENTRY)
-                .where(DOSSIER_ENTRY.c.id == dossier.id, DOSSIER_ENTRY.c.owner_id == officer_id)
-                .values(owner_id=user_id, version=DOSSIER_ENTRY.c.version + 1)
+                update(Dossier)
+                .where(Dossier.id == dossier.id, Dossier.owner_id == officer_id)
+                .values(owner_id=user_id, version=Dossier.version + 1)
+                .execution_options(synchronize_session=False)
             )
             if taken.rowcount != 1 or moved.rowcount != 1:
                 await s.rollback()

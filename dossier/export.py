@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from dossier.claims import DOSSIER_ENTRY
 from dossier.engine import DossierEngine
 from dossier.models import Dossier
 from dossier.stats import DeskNames, DossierFilter, ordered_statuses, scope_clauses
@@ -110,7 +109,6 @@ def headers(names: DeskNames, engine: DossierEngine) -> list[str]:
 def _query(communes: frozenset[str] | None, flt: DossierFilter) -> Any:
     owner = aliased(User, name="owner")
     entered = aliased(User, name="entered")
-    entry = DOSSIER_ENTRY.alias("entry")
     return (
         select(
             Dossier.id,
@@ -128,12 +126,11 @@ def _query(communes: frozenset[str] | None, flt: DossierFilter) -> Any:
             Dossier.certificate_no,
             Dossier.valid_until,
             owner.full_name,
-            entry.c.assisted,
+            Dossier.assisted,
             entered.full_name,
         )
-        .join(entry, entry.c.id == Dossier.id)
         .outerjoin(owner, owner.id == Dossier.owner_id)
-        .outerjoin(entered, entered.id == entry.c.entered_by)
+        .outerjoin(entered, entered.id == Dossier.entered_by)
         .where(*scope_clauses(communes, flt))
         .order_by(Dossier.id)
     )

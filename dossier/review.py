@@ -25,7 +25,7 @@ from common.render import Renderer
 from dossier.errors import DossierError, DossierNotFound, TransitionNotAllowed
 from dossier.models import Dossier, DossierStatus, DossierStatusHistory
 from dossier.service import DossierService
-from dossier.views import AttachmentInfo, DossierPrompt, review_prompt
+from dossier.views import AttachmentInfo, DossierPrompt, flagged_steps, review_prompt
 from dossier.workflow import (
     CENTRAL_STARS,
     INCOMING_STATUSES,
@@ -412,7 +412,7 @@ class ReviewDesk:
             prompt=prompt,
             history=tuple(history),
             changes=tuple(self.changes(dossier)) if dossier.status == S.RESUBMITTED else (),
-            corrections=self._flags(dossier),
+            corrections=flagged_steps(self.form, dossier),
             attachments=len(files),
             targets=tuple(
                 t.value
@@ -564,13 +564,6 @@ class ReviewDesk:
             out.append(Change(step.id, step.label, old_text, new_text, step.id in flagged))
         return out
 
-    def _flags(self, dossier: Dossier) -> tuple[tuple[str, int, str, str], ...]:
-        steps = (dossier.corrections or {}).get("steps") or {}
-        found = [self.form.step(k) for k in steps if self.form.has_step(k)]
-        return tuple(
-            (st.id, st.index, st.label, str(steps[st.id])) for st in sorted(found, key=lambda x: x.index)
-        )
-
     def _order(self, step_id: str) -> int:
         return self.form.step(step_id).index if self.form.has_step(step_id) else 10_000
 
@@ -627,7 +620,7 @@ class ReviewDesk:
                         d.certificate_no,
                         d.valid_until,
                         tuple(history),
-                        self._flags(d) if d.status == S.RETURNED else (),
+                        flagged_steps(self.form, d) if d.status == S.RETURNED else (),
                         previous.reference if previous else None,
                         last_note,
                     )
@@ -693,7 +686,7 @@ class ReviewDesk:
                 d=dossier,
                 target=target,
                 note=history.note or "",
-                flags=self._flags(dossier) if target == S.RETURNED else (),
+                flags=flagged_steps(self.form, dossier) if target == S.RETURNED else (),
             )
             if target == S.RETURNED:
                 label = self.renderer.label("review.fix")

@@ -10,7 +10,8 @@ from datetime import date, datetime
 from typing import Any
 
 from dossier.engine import DossierEngine, DossierState, MissingItem, Prompt, ReviewSection
-from dossier.models import Dossier
+from dossier.models import Dossier, DossierStatus
+from dossier.schema import Form
 from dossier.workflow import is_deletable, is_editable
 
 
@@ -198,14 +199,16 @@ def review_prompt(
     )
 
 
-def corrections_of(engine: DossierEngine, dossier: Dossier) -> tuple[tuple[str, int, str, str], ...]:
-    """A returned dossier's flagged steps in form order: (step id, step no, label, the officer's why)."""
-    if dossier.status != "returned":
-        return ()
+def flagged_steps(form: Form, dossier: Dossier) -> tuple[tuple[str, int, str, str], ...]:
+    """The steps an officer flagged for correction, in form order: (step id, step no, label, why)."""
     steps = (dossier.corrections or {}).get("steps") or {}
-    form = engine.form
     flagged = [form.step(sid) for sid in steps if form.has_step(sid)]
     return tuple((s.id, s.index, s.label, str(steps[s.id])) for s in sorted(flagged, key=lambda s: s.index))
+
+
+def corrections_of(engine: DossierEngine, dossier: Dossier) -> tuple[tuple[str, int, str, str], ...]:
+    """A returned dossier's flagged steps (`flagged_steps`); none for any other status."""
+    return flagged_steps(engine.form, dossier) if dossier.status == DossierStatus.RETURNED else ()
 
 
 def summary_of(engine: DossierEngine, dossier: Dossier, state: DossierState) -> DossierSummary:

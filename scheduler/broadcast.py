@@ -39,7 +39,7 @@ from common.text import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len, visible_text
 from common.topics import Topic
 from scheduler import audience as audiences
 from scheduler.audience import Audience, AudienceCount
-from scheduler.outbox import enqueue_many
+from scheduler.outbox import enqueue_many, outbox_row
 from scheduler.port import Buttons, Outcome, ProgressPort
 from storage.db import Database
 from storage.models import User
@@ -343,22 +343,13 @@ class BroadcastService:
         the idempotency key `<broadcast>:<user>` makes a repeated batch add nothing); how many users."""
         ids = await audiences.batch(s, Audience.from_json(b.audience), after=b.cursor, limit=limit)
         out = self.outgoing(b)
-        state = OutboxState.HELD.value if b.state == S.PAUSED.value else OutboxState.PENDING.value
+        held = b.state == S.PAUSED.value  # queued while paused: held until resumed
         rows = [
-            {
-                "chat_id": uid,
-                "kind": KIND,
-                "priority": int(Priority.BROADCAST),
-                "text": out.text,
-                "buttons": out.buttons,
-                "media": out.media,
-                "broadcast_id": b.id,
-                "idempotency_key": f"{b.id}:{uid}",
-                "state": state,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
+            outbox_row(
+                chat_id=uid, text=out.text, kind=KIND, now=now, buttons=out.buttons,
+                priority=Priority.BROADCAST, key=f"{b.id}:{uid}", media=out.media, broadcast_id=b.id,
+            )
+            | ({"state": OutboxState.HELD.value} if held else {})
             for uid in ids
         ]
         await enqueue_many(s, rows)

@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -875,10 +875,6 @@ def _yaml_value(value: object) -> object:
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
     return value
-
-
-def local_morning(day: date, at: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
 async def drop_queued_reminders(s: AsyncSession, event_id: int) -> int:

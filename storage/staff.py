@@ -247,10 +247,6 @@ class StaffDirectory:
                 out.append(uid)
         return out
 
-    async def recipients_for(self, commune: str | None) -> list[int]:
-        async with self.db.session() as s:
-            return await self.recipients(s, commune)
-
     async def member_ids(self) -> list[int]:
         """Every staff member and admin, configured or granted."""
         async with self.db.session() as s:

@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 
 from common.clock import FakeClock
-from dossier.claims import DOSSIER_ENTRY, ClaimOutcome, DossierClaim
+from dossier.claims import ClaimOutcome, DossierClaim
 from dossier.models import Dossier
 from fakebot.driver import FakeUser, Harness
 from storage.db import Database
@@ -55,8 +55,8 @@ async def owner_of(db: Database, dossier_id: int) -> tuple[int, int | None, bool
     async with db.session() as s:
         row = (
             await s.execute(
-                select(DOSSIER_ENTRY.c.owner_id, DOSSIER_ENTRY.c.entered_by, DOSSIER_ENTRY.c.assisted).where(
-                    DOSSIER_ENTRY.c.id == dossier_id
+                select(Dossier.owner_id, Dossier.entered_by, Dossier.assisted).where(
+                    Dossier.id == dossier_id
                 )
             )
         ).one()

@@ -25,8 +25,9 @@ async def test_grant_scope_revoke_and_audit(database: Database) -> None:
     assert new and access.scoped and access.sees("Quảng Bị") and not access.sees("Xuân Mai")
     assert not access.sees(None)  # a dossier with no commune yet: only unscoped members
     assert (await users.seen(20, "Lan", "user20", "vi")).user.role == Role.STAFF
-    assert await staff.recipients_for("Xuân Mai") == [1, 10]
-    assert await staff.recipients_for("Quảng Bị") == [1, 10, 20]
+    async with database.session() as s:
+        assert await staff.recipients(s, "Xuân Mai") == [1, 10]
+        assert await staff.recipients(s, "Quảng Bị") == [1, 10, 20]
 
     admin = await staff.access(1)
     assert admin is not None and admin.is_admin and admin.sees("Xuân Mai") and admin.configured
