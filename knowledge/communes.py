@@ -30,8 +30,8 @@ _KIND_WORDS = {
     "phuong": "phường",
     "p": "phường",
 }
-# Names that are also the old district's: they name the ward only with "phường" before them.
-_DISTRICT_NAMES = frozenset({"chuong my"})
+# The old district's name (folded): it is also the ward's, which it names only with "phường" before it.
+DISTRICT_NAMES = frozenset({"chuong my"})
 _NOISE_RE = re.compile(
     r"\b(?:cu|moi|truoc day|truoc|nay|bay gio|hien nay|o|tai|thuoc|em|toi|minh|nha|huyen chuong my|"
     r"chuong my cu|ha noi|tp ha noi|thanh pho ha noi|ha tay)\b"
@@ -236,7 +236,7 @@ class CommuneDirectory:
             if f" {candidate} " in padded:
                 kinds = (label for word, label in _KIND_WORDS.items() if f" {word} {candidate} " in padded)
                 kind = next(kinds, None)
-                if kind is None and candidate in _DISTRICT_NAMES:
+                if kind is None and candidate in DISTRICT_NAMES:
                     continue  # "ở Chương Mỹ" is the old district, not the ward
                 found.append(self._pick(candidate, kind, 90.0))
                 padded = padded.replace(f" {candidate} ", " ")

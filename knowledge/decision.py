@@ -129,20 +129,19 @@ def blend(
     *,
     has_domain: bool,
     names_programme: bool,
+    position: Mapping[str, int],
     long_message: bool = False,
-    position: Mapping[str, int] | None = None,
 ) -> Match:
     """The decision with the classifier: entries ranked by a mix of the lexical confidence (`ranked`)
     and the classifier's `probabilities` (entries first, then the out-of-scope topics); declined as
     another subject when the out-of-scope share reaches its threshold. The thresholds still apply to
-    the lexical confidence: it says how well the knowledge base covers the question."""
+    the lexical confidence: it says how well the knowledge base covers the question. `position`: entry id
+    → its index in `entry_ids` (the matcher's)."""
     n_entries = len(entry_ids)
     entry_p = probabilities[:n_entries]
     total = entry_p.sum()
     entry_p = entry_p / total if total > 0 else entry_p
     lexical = np.zeros(n_entries, dtype=np.float64)
-    if position is None:  # entry id → index in `entry_ids` (the matcher keeps one)
-        position = {entry_id: i for i, entry_id in enumerate(entry_ids)}
     for entry_id, confidence in ranked:
         lexical[position[entry_id]] = confidence
     score = (1.0 - CLASSIFIER_WEIGHT) * lexical + CLASSIFIER_WEIGHT * entry_p

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from knowledge.kb import DATA_DIR, ERROR, KnowledgeBase, Problem, load_merged
+from knowledge.kb import DATA_DIR, ERROR, KnowledgeBase, Problem
 from knowledge.retrieval import Matcher
 
 CACHE_SIZE = 4  # built matchers kept per process (the real one, plus a few with staff-linked questions)
@@ -86,7 +86,7 @@ def build_index(data_dir: Path | str | None, extras: Extras, version: int) -> Kn
     """The index of the files under `data_dir` plus the staff-linked `extras` (entry id → questions),
     labelled with the database `version` it was built for. Blocking; raises `IndexRejected`."""
     key, kb, problems = load_checked(data_dir)
-    merged = load_merged(data_dir)  # questions linked to an entry since merged into another follow it
+    merged = kb.merged  # questions linked to an entry since merged into another follow it
     moved: dict[str, list[str]] = {}
     for entry_id, questions in extras.items():
         moved.setdefault(merged.get(entry_id, entry_id), []).extend(questions)

@@ -124,6 +124,8 @@ class KnowledgeBase:
     data_dir: Path = DATA_DIR
     out_of_scope: dict[str, OutOfScopeTopic] = field(default_factory=dict)
     paraphrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Old entry id → the entry that answers it now (`merged.yaml`, read once with the rest).
+    merged: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path | str | None = None) -> KnowledgeBase:
@@ -146,8 +148,13 @@ class KnowledgeBase:
                     continue
                 entries[entry.id] = entry
         out_of_scope = _load_out_of_scope(data_dir / OUT_OF_SCOPE_FILE, entries, problems)
-        paraphrases = _load_paraphrases(data_dir, entries, out_of_scope, problems)
-        return cls(entries, sources, problems, data_dir, out_of_scope, paraphrases)
+        try:
+            merged = load_merged(data_dir)
+        except (ValueError, yaml.YAMLError, AttributeError) as exc:
+            problems.append(Problem(ERROR, MERGED_FILE, str(exc)))
+            merged = {}
+        paraphrases = _load_paraphrases(data_dir, entries, out_of_scope, merged, problems)
+        return cls(entries, sources, problems, data_dir, out_of_scope, paraphrases, merged)
 
     def get(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
@@ -180,12 +187,8 @@ class KnowledgeBase:
 
     def _merged_problems(self) -> list[Problem]:
         """`merged.yaml` must send each old id to a live entry, and an old id must not be live again."""
-        try:
-            merged = load_merged(self.data_dir)
-        except (ValueError, yaml.YAMLError, AttributeError) as exc:
-            return [Problem(ERROR, MERGED_FILE, str(exc))]
-        found: list[Problem] = []
-        for old, new in merged.items():
+        found: list[Problem] = []  # a file that does not load is among the loading problems
+        for old, new in self.merged.items():
             if old in self.entries:
                 found.append(Problem(ERROR, MERGED_FILE, f"{old!r} is merged into {new!r} but is an entry"))
             elif new not in self.entries:
@@ -406,6 +409,7 @@ def _load_paraphrases(
     data_dir: Path,
     entries: dict[str, Entry],
     out_of_scope: dict[str, OutOfScopeTopic],
+    merged: dict[str, str],
     problems: list[Problem],
 ) -> dict[str, tuple[str, ...]]:
     """Entry id → its paraphrases from `paraphrases/*.yaml` (ids of merged entries followed; a paraphrase
@@ -413,10 +417,6 @@ def _load_paraphrases(
     folder = data_dir / PARAPHRASES_DIR
     if not folder.is_dir():
         return {}
-    try:
-        merged = load_merged(data_dir)
-    except (ValueError, yaml.YAMLError, AttributeError):
-        merged = {}  # reported by check()
     declined = {fold_text(q): t.id for t in out_of_scope.values() for q in t.questions}
     found: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.yaml")):

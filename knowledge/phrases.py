@@ -7,13 +7,13 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.communes import CommuneDirectory
+from knowledge.communes import DISTRICT_NAMES, CommuneDirectory
 from knowledge.kb import DATA_DIR
 from knowledge.normalize import fold_text
 
 SYNONYMS_FILE = DATA_DIR / "synonyms.yaml"
 PLACE_TAG_PREFIX = "dv"  # "dvxuanmai": a place of the current unit Xuân Mai (never a typed word)
-UNTAGGED_PLACES = frozenset({"chuong my"})  # folded
+UNTAGGED_PLACES = DISTRICT_NAMES  # folded: left untagged, "Chương Mỹ" is everywhere
 
 
 def load_synonyms(path: Path = SYNONYMS_FILE) -> list[list[str]]:

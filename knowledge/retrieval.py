@@ -399,13 +399,14 @@ class Matcher:
         merged = sorted(best.items(), key=lambda kv: -kv[1])[:10]
         return merged, has_domain
 
-    def _place_positions(self, folded: Sequence[str]) -> frozenset[int]:
+    def _place_positions(self, folded: Sequence[str], *, district: bool = False) -> frozenset[int]:
         """Positions of the words that belong to a commune's name (with its unit tags); the old district's
-        name is a subject of its own ("Chương Mỹ có bao nhiêu sản phẩm OCOP") and is left out."""
+        name is a subject of its own ("Chương Mỹ có bao nhiêu sản phẩm OCOP") and counts only with
+        `district`."""
         found: set[int] = set()
         for start, token in enumerate(folded):
             for seq in self._place_sequences.get(token, ()):
-                if " ".join(seq) in UNTAGGED_PLACES:
+                if not district and " ".join(seq) in UNTAGGED_PLACES:
                     continue
                 if tuple(folded[start : start + len(seq)]) == seq:
                     found.update(range(start, start + len(seq)))
@@ -439,12 +440,7 @@ class Matcher:
         folded = norm.folded_tokens
         if not self._has_place(norm):
             return norm
-        drop: set[int] = set()
-        for start, token in enumerate(folded):
-            for seq in self._place_sequences.get(token, ()):
-                if folded[start : start + len(seq)] == seq:
-                    drop.update(range(start, start + len(seq)))
-                    break
+        drop = set(self._place_positions(folded, district=True))
         drop.update(i for i, tok in enumerate(folded) if tok.startswith(PLACE_TAG_PREFIX))
         if not drop:
             return norm
@@ -579,8 +575,9 @@ class Matcher:
         if not normalized or self.normalizer.is_small_talk(text):  # nothing to match: greetings, thanks…
             return Match(None, 0.0, Decision.UNKNOWN, normalized=normalized, small_talk=True)
         ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
+        long_message = len(text.split()) >= LONG_MESSAGE_WORDS
         if self.classifier is None or exclude_sample is not None:
-            result = decide(ranked, has_domain=has_domain)
+            result = decide(ranked, has_domain=has_domain, long_message=long_message)
         else:
             probabilities = self._class_probabilities(text)
             names_programme = PROGRAMME_WORD in normalized.split()
@@ -592,7 +589,7 @@ class Matcher:
                 position=self.entry_index,
                 has_domain=has_domain,
                 names_programme=names_programme,
-                long_message=len(text.split()) >= LONG_MESSAGE_WORDS,
+                long_message=long_message,
             )
         return replace(result, normalized=normalized)
 

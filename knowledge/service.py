@@ -29,7 +29,7 @@ from knowledge.clusters import place
 from knowledge.communes import CommuneDirectory, CommuneMatch
 from knowledge.decision import UNNAMED_TOPIC, Decision
 from knowledge.index import IndexRejected, KnowledgeIndex, build_index, load_checked
-from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts, load_merged
+from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts
 from knowledge.models import Feedback, KbExtraQuestion, KnowledgeVersion, Outcome, Question, QuestionStatus
 from knowledge.normalize import fold_text
 from storage.db import Database
@@ -232,7 +232,7 @@ class KnowledgeService:
         index = await self._current()
         entry = index.kb.get(entry_id)
         if entry is None:  # a button or link sent before its entry was merged into another
-            entry = index.kb.get(load_merged(index.kb.data_dir).get(entry_id, ""))
+            entry = index.kb.get(index.kb.merged.get(entry_id, ""))
         return self._view(index, entry) if entry is not None else None
 
     async def contacts_view(self) -> EntryView | None:

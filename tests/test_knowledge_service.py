@@ -298,5 +298,6 @@ async def test_open_questions_from_before_groups_were_stored_are_placed_lazily(
 async def test_an_entry_merged_into_another_opens_that_one(service: KnowledgeService) -> None:
     assert await service.entry_view("noi-nop-cu") is None
     (service.data_dir / "merged.yaml").write_text("merged:\n  noi-nop-cu: noi-nop\n", "utf-8")
+    assert (await service.reload_checked()).loaded  # /napkb: merged.yaml is read with the other files
     view = await service.entry_view("noi-nop-cu")  # a button sent before the merge
     assert view is not None and view.id == "noi-nop"
