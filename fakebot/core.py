@@ -121,6 +121,7 @@ class SentMessage:
     edits: int = 0
     deleted: bool = False
     reply_to: int | None = None
+    media: str | None = None  # a user's message that is not text: "voice", "video", "audio"…
     at: float = 0.0  # when the fake accepted it (FakeTelegram.now: injectable, simulated in tests)
 
     @property
@@ -190,10 +191,11 @@ class FakeTelegram:
             self.files[f.file_id] = f
             return f
 
-    def record_user_message(self, chat_id: int, message_id: int, text: str) -> None:
+    def record_user_message(self, chat_id: int, message_id: int, text: str, media: str | None = None) -> None:
+        """Remember a message a user sent (what copyMessage can copy); `media`: its kind when not text."""
         with self.lock:
             self.messages.setdefault(chat_id, {})[message_id] = SentMessage(
-                chat_id, message_id, from_bot=False, text=text
+                chat_id, message_id, from_bot=False, text=text, media=media
             )
 
     def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
@@ -416,13 +418,14 @@ class FakeTelegram:
         return self._message_json(m)
 
     def api_copymessage(self, p: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
-        """A copy of a stored message (text, photo or document), its caption replaced when given."""
+        """A copy of a stored message, its caption replaced when given (as Telegram does for any message
+        that is not text: photo, document, video, voice, audio, animation)."""
         chat_id = self._chat_id(p)
         try:
             source = self.messages[int(p["from_chat_id"])][int(p["message_id"])]
         except (KeyError, ValueError, TypeError):
             raise bad("message to copy not found") from None
-        if "caption" in p and (source.photo or source.document):
+        if "caption" in p and (source.photo or source.document or source.media):
             raw, plain = self._text(p.get("caption"), p.get("parse_mode"), MAX_CAPTION, "caption")
         else:
             raw, plain = source.html or source.text, source.text
@@ -430,6 +433,7 @@ class FakeTelegram:
             chat_id, text=plain, html=raw, buttons=self._buttons(p), photo=source.photo,
             document=source.document,
         )
+        m.media = source.media
         return {"message_id": m.message_id}
 
     def _existing(self, p: dict[str, Any]) -> SentMessage:

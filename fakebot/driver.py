@@ -131,6 +131,10 @@ class Harness:
         return out
 
 
+# Message contents that are not text (copyMessage keeps them and takes a new caption).
+MEDIA_KINDS = ("photo", "document", "video", "voice", "audio", "animation", "video_note", "sticker")
+
+
 class FakeUser:
     """A Telegram user in a private chat with the bot (chat id = user id), or writing in a group."""
 
@@ -188,7 +192,8 @@ class FakeUser:
         chat_id = self.id if chat_id is None else chat_id
         mid = self.h.fake.new_message_id(chat_id)
         text = content.get("text") or content.get("caption") or ""
-        self.h.fake.record_user_message(chat_id, mid, text)
+        media = next((k for k in MEDIA_KINDS if k in content), None)
+        self.h.fake.record_user_message(chat_id, mid, text, media)
         if chat_id == self.id:
             chat = {"id": chat_id, "type": "private", "first_name": self.first_name}
         else:

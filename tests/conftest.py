@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from common.clock import FakeClock
 from common.config import Settings
+from common.render import Renderer
 from fakebot.driver import Harness
 from fakebot.session import start_session
 from knowledge.index import KnowledgeIndex, build_index
@@ -26,6 +27,8 @@ from storage.db import Database, async_url
 
 STAFF_ID = 500
 ADMIN_ID = 501
+# What an expired, forged or someone else's button gets (and a non-staff member pressing a staff one).
+STALE = Renderer().render("common/stale_button")
 STAFF_CHAT_ID = -1001234567890
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -37,7 +40,6 @@ class _PgSchema:
     name: str
     tables: list[str]
     seeds: dict[str, list[dict[str, Any]]]
-    fresh: bool = True
 
 
 async def _migrate_sqlite(path: Path) -> None:

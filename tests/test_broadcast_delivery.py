@@ -302,13 +302,17 @@ async def test_photo_and_document_go_by_file_id_with_the_caption(world: World) -
 
 async def test_a_copy_of_a_forwarded_message_goes_through_copy_message(world: World) -> None:
     await world.users([13_101, 13_102])
-    world.fake.record_user_message(OFFICER, 999, "video")
+    world.fake.record_user_message(OFFICER, 999, "", media="video")  # a forwarded video, no caption
     content = Content("copy", "Xem video <b>hướng dẫn</b>", from_chat_id=OFFICER, message_id=999)
     bid = await world.broadcast(content=content)
     await world.drive(lambda: world.finished(bid))
     copies = [p for method, p in world.fake.calls if method == "copyMessage"]
     assert sorted(int(p["chat_id"]) for p in copies) == [13_101, 13_102]
     assert all("Thông báo từ Cán bộ A" in str(p["caption"]) for p in copies)
+    # What producers see: the video, with the header and the officer's caption.
+    received = world.producer_log()
+    assert len(received) == 2 and all(m.media == "video" for m in received)
+    assert all("Thông báo từ Cán bộ A" in m.text and "Xem video hướng dẫn" in m.text for m in received)
 
 
 # ---- crashes and control ------------------------------------------------------------------------------

@@ -22,11 +22,6 @@ from tests.conftest import ADMIN_ID, STAFF_ID
 LINK_RE = re.compile(r"https://t\.me/ocop_test_bot\?start=(claim_([A-Za-z0-9_-]+))")
 
 
-async def deliver_notices(bot: Harness) -> None:
-    """Run the outbox worker until every queued notice has gone out through the fake Bot API."""
-    await bot.deliver_outbox()
-
-
 async def enter_dossier(officer: FakeUser, producer_name: str) -> int:
     """/nhaphoso → a new dossier: the first three answers, then «Lưu và thoát». Returns its id."""
     await officer.send("/nhaphoso")
@@ -90,7 +85,7 @@ async def test_a_claim_link_hands_the_dossier_over_once(bot: Harness, database: 
     await lan.send("/hoso")
     assert any(label.startswith("▶️") for label in lan.last.labels)  # her draft now
 
-    await deliver_notices(bot)
+    await bot.deliver_outbox()
     assert "Lan" in officer.last.text and "đã nhận hồ sơ" in officer.last.text
 
     # Used twice: by the same producer, then by somebody else.

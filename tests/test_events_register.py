@@ -23,11 +23,6 @@ from tests.test_events_wizard import audit_actions, create_training, event_ids, 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-async def drain_outbox(bot: Harness) -> None:
-    """Send every queued message through the fake (the worker, as the running bot would)."""
-    await bot.deliver_outbox()
-
-
 async def test_capacity_waiting_list_and_promotion_with_a_notice(bot: Harness) -> None:
     staff = bot.user(STAFF_ID, "Cán bộ")
     await create_training(staff, capacity="1")
@@ -48,7 +43,7 @@ async def test_capacity_waiting_list_and_promotion_with_a_notice(bot: Harness) -
     assert regs == {811: "cancelled", 812: "registered", 813: "waiting"}
     notices = await outbox_rows(bot, "event_notice")
     assert [n.chat_id for n in notices] == [812]
-    await drain_outbox(bot)
+    await bot.deliver_outbox()
     assert "Đã có chỗ cho anh/chị" in binh.last.text
     # An registers again: the place is Bình's now, so An waits behind Chi.
     await an.send(f"/start ev_{event_id}")
@@ -78,7 +73,7 @@ async def test_more_places_or_no_limit_move_the_waiting_list_up(bot: Harness) ->
     assert await statuses() == {821: "registered", 822: "registered", 823: "waiting", 824: "waiting"}
     await events.edit(ctx.staff, STAFF_ID, event_id, dataclasses.replace(draft, capacity=None))
     assert set((await statuses()).values()) == {"registered"}
-    await drain_outbox(bot)
+    await bot.deliver_outbox()
     for u in people[1:]:
         assert "Đã có chỗ cho anh/chị" in u.last.text, u.last.text
 
@@ -98,7 +93,7 @@ async def test_a_moved_training_promises_reminders_only_when_they_will_come(bot:
         ctx.clock.advance(minutes=1)  # a notice is keyed by the event's change time
         draft = await events.draft_of(event_id)
         await events.edit(ctx.staff, STAFF_ID, event_id, dataclasses.replace(draft, starts_at=when))
-        await drain_outbox(bot)
+        await bot.deliver_outbox()
         return lan.last.text
 
     assert promise in await move_to(now + timedelta(days=10))

@@ -7,13 +7,13 @@ through the outbox with its button."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from common.clock import FakeClock
+from common.clock import FakeClock, parse_local_datetime
 from common.config import Settings
 from compose import AppContext, compose
 from dossier.models import Dossier
@@ -24,13 +24,14 @@ from storage.db import Database
 from storage.models import User
 from storage.outbox_models import OutboxMessage
 from tests.conftest import STAFF_ID
-from tests.test_events_register import drain_outbox
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def local(text: str) -> datetime:
-    return datetime.strptime(text, "%d/%m/%Y %H:%M").replace(tzinfo=HCM).astimezone(UTC)
+    moment = parse_local_datetime(text, HCM)
+    assert moment is not None, text
+    return moment
 
 
 async def users(ctx: AppContext, *specs: tuple[int, str | None, list[str]], role: str = "producer") -> None:
@@ -259,7 +260,7 @@ async def test_a_reminder_reaches_the_chat_through_the_outbox_and_the_job_is_sch
 
     await run_reminders(CallbackContext(bot.app))  # the JobQueue's callback, run by hand
     await run_reminders(CallbackContext(bot.app))
-    await drain_outbox(bot)
+    await bot.deliver_outbox()
     assert len([m for m in lan.messages if "Nhắc lịch tập huấn" in m.text]) == 1
     assert "Nhắc lịch tập huấn" in lan.last.text and "10/03/2026 08:00" in lan.last.text
     assert lan.last.labels == ["📅 Xem sự kiện"]

@@ -9,16 +9,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from common.config import Settings
-from common.render import Renderer
 from dossier.models import Dossier, DossierStatusHistory
 from fakebot.driver import FakeUser, Harness
 from storage.models import AuditLog, Role
-from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, STAFF_ID, BotFactory
-from tests.test_review_lifecycle import drain, last_id, new_messages, reference_of, submit_new
+from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, STAFF_ID, STALE, BotFactory
+from tests.test_review_lifecycle import last_id, new_messages, reference_of, submit_new
 
 HERE = "Phú Nghĩa"  # where the test dossier is filed (tests.test_dossier_service.TYPED)
 ELSEWHERE = "Chương Mỹ"
-STALE = Renderer().render("common/stale_button")
 
 
 async def status_of(bot: Harness, dossier_id: int) -> str:
@@ -46,7 +44,7 @@ async def test_officers_in_scope_hear_of_a_submission_without_a_staff_chat(
     d = await submit_new(bot, producer)
     assert (await bot.app.bot_data["ctx"].dossier.get(producer.id, d)).status == "submitted"
     marks = {u.id: last_id(bot, u.id) for u in (ours, theirs, unscoped)}
-    await drain(bot)
+    await bot.deliver_outbox()
     ref = await reference_of(bot, d)
     for u in (ours, unscoped):
         [notice] = new_messages(u.id, bot, marks[u.id])
@@ -147,7 +145,9 @@ async def test_a_non_staff_user_gets_the_unknown_command_and_expired_button_repl
     assert await status_of(bot, d) == "submitted"
     # The owner may not re-rate a dossier that is not rated.
     replies = await owner.press_data(f"dos:rerate:{d}")
-    assert any("không" in m.text.lower() for m in replies)
+    assert [m.text for m in replies] == ["Hồ sơ đang ở trạng thái «Đã nộp» nên không sửa được nữa."]
+    async with bot.app.bot_data["ctx"].db.session() as s:  # no new dossier was started from it
+        assert len((await s.scalars(select(Dossier).where(Dossier.owner_id == owner.id))).all()) == 1
     # A staff member's /duyet typed in the staff group shows nothing there.
     staff = bot.user(STAFF_ID, "Cán bộ Hà")
     await staff.send("/start")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from dossier.models import Dossier, DossierStatusHistory
 from fakebot.driver import Harness
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
-from tests.test_review_lifecycle import drain, last_id, new_messages, reference_of, submit_new
+from tests.test_review_lifecycle import last_id, new_messages, reference_of, submit_new
 
 
 async def test_a_correction_round_trip_with_the_diff(bot: Harness) -> None:
@@ -21,7 +21,7 @@ async def test_a_correction_round_trip_with_the_diff(bot: Harness) -> None:
     producer = bot.user(311, "Tĩnh")
     d = await submit_new(bot, producer)
     ref = await reference_of(bot, d)
-    await drain(bot)
+    await bot.deliver_outbox()
 
     # The officer marks two items, each with its reason, changes their mind about a third.
     await officer.send("/duyet")
@@ -47,7 +47,7 @@ async def test_a_correction_round_trip_with_the_diff(bot: Harness) -> None:
 
     # The producer is told exactly which items and why, with a button to fix them.
     mark = last_id(bot, producer.id)
-    await drain(bot)
+    await bot.deliver_outbox()
     [told] = new_messages(producer.id, bot, mark)
     assert "Hồ sơ cần sửa" in told.text and "sửa 2 mục" in told.text
     assert "Số điện thoại: Số điện thoại không liên lạc được" in told.text
@@ -79,7 +79,7 @@ async def test_a_correction_round_trip_with_the_diff(bot: Harness) -> None:
 
     # Officers hear of the resubmission and see old → new for each changed field.
     before = last_id(bot, STAFF_CHAT_ID)
-    await drain(bot)
+    await bot.deliver_outbox()
     [notice] = new_messages(STAFF_CHAT_ID, bot, before)
     assert "nộp lại sau khi sửa" in notice.text and "Đã sửa 2 mục" in notice.text
     await officer.press("📂 Mở hồ sơ", message=notice)

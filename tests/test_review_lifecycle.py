@@ -19,11 +19,6 @@ from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 from tests.test_dossier_service import fill
 
 
-async def drain(bot: Harness) -> None:
-    """Run the outbox worker, unpaced, until nothing is pending (what the bot's own worker does)."""
-    await bot.deliver_outbox()
-
-
 def register_files(bot: Harness, count: int = 20) -> None:
     """The test uploads' file ids (file-<n>, tests.test_dossier_service) known to the fake, so an
     officer's desk can send them again by file_id."""
@@ -77,7 +72,7 @@ async def test_the_whole_lifecycle_with_every_notice(bot: Harness, clock: FakeCl
 
     # Officers hear of it at once, in the staff chat, with a button to open it.
     before = last_id(bot, STAFF_CHAT_ID)
-    await drain(bot)
+    await bot.deliver_outbox()
     [notice] = new_messages(STAFF_CHAT_ID, bot, before)
     assert "Hồ sơ mới nộp" in notice.text and ref in notice.text and "Tĩnh" in notice.text
     assert notice.labels == ["📂 Mở hồ sơ"]
@@ -113,7 +108,7 @@ async def test_the_whole_lifecycle_with_every_notice(bot: Harness, clock: FakeCl
     await officer.send("Hồ sơ đủ thể thức, hẹn nộp mẫu thứ Hai")
     assert "Xã đã tiếp nhận" in officer.last.text and "báo ngay" in officer.last.text
     mark = last_id(bot, producer.id)
-    await drain(bot)
+    await bot.deliver_outbox()
     [told] = new_messages(producer.id, bot, mark)
     assert "Xã đã tiếp nhận hồ sơ" in told.text and ref in told.text
     assert "hẹn nộp mẫu thứ Hai" in told.text and "Bước tiếp theo" in told.text
@@ -126,7 +121,7 @@ async def test_the_whole_lifecycle_with_every_notice(bot: Harness, clock: FakeCl
     await officer.press("📤 Chuyển Hội đồng Thành phố")
     await officer.press("➡️ Không ghi chú")
     mark = last_id(bot, producer.id)
-    await drain(bot)
+    await bot.deliver_outbox()
     [told] = new_messages(producer.id, bot, mark)
     assert "chuyển Hội đồng cấp Thành phố" in told.text and "Ghi chú" not in told.text
 
@@ -144,7 +139,7 @@ async def test_the_whole_lifecycle_with_every_notice(bot: Harness, clock: FakeCl
     await officer.send("20/03/2026")
     assert "Đã được công nhận" in officer.last.text
     mark = last_id(bot, producer.id)
-    await drain(bot)
+    await bot.deliver_outbox()
     [told] = new_messages(producer.id, bot, mark)
     assert "công nhận 5 sao" in told.text and "92,5" in told.text and "1234/QĐ-UBND" in told.text
     assert "20/03/2026" in told.text and "20/03/2029" in told.text
@@ -158,7 +153,7 @@ async def test_the_whole_lifecycle_with_every_notice(bot: Harness, clock: FakeCl
     await officer.press("🏅 Đề xuất Trung ương")
     await officer.send("Đề xuất đánh giá 5 sao quốc gia")
     mark = last_id(bot, producer.id)
-    await drain(bot)
+    await bot.deliver_outbox()
     [told] = new_messages(producer.id, bot, mark)
     assert "đề xuất lên Trung ương" in told.text and "5 sao quốc gia" in told.text
 
@@ -234,7 +229,7 @@ async def test_not_rated_needs_a_reason_and_the_producer_gets_it(bot: Harness) -
     assert any("cũ hoặc không hợp lệ" in m.text for m in forged)
     await officer.send("Điểm dưới 50, chưa đạt 3 sao")
     mark = last_id(bot, producer.id)
-    await drain(bot)
+    await bot.deliver_outbox()
     told = new_messages(producer.id, bot, mark)[-1]
     assert "chưa được công nhận" in told.text and "Lý do: Điểm dưới 50" in told.text
     # Nothing more can happen to it: the actions message offers no change, a forged one is refused.
