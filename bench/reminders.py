@@ -68,7 +68,7 @@ async def load(db: Database, n_users: int) -> None:
         for i in range(1, n_users + 1)
     ])
     await _insert(db, Dossier.__table__, [
-        {"owner_id": 1 + (i * 7) % n_users, "status": ["draft", "returned", "submitted", "certified"][i % 4],
+        {"owner_id": 1 + (i * 7) % n_users, "status": ["draft", "returned", "submitted", "rated"][i % 4],
          "product_name": f"Sản phẩm {i}", "commune": COMMUNES[i % 6], "product_set": "tea_leaf",
          "assisted": False, "answers": {}, "flow_state": {}, "review_mode": False, "version": 1,
          "corrections": [], "created_at": now - timedelta(days=i % 30),

@@ -86,12 +86,12 @@ class DeskNames:
         return self.renderer.label(f"desk2.{key}", **context)
 
     def status(self, status: str) -> str:
-        for key in (f"dossier.status_{status}", f"desk2.status.{status}"):
-            try:
-                return self.renderer.label(key)
-            except KeyError:
-                continue
-        return status
+        """The status's short name (templates/labels/dossier.yaml, as on the producers' buttons); a
+        status named nowhere is shown as stored."""
+        try:
+            return self.renderer.label(f"dossier.status_{status}")
+        except KeyError:
+            return status
 
     def commune(self, commune: str | None) -> str:
         return commune or self.label("no_commune")

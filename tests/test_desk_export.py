@@ -31,7 +31,7 @@ ROWS: list[tuple[str, str | None, str | None, int | None, str]] = [
     ("draft", "Quảng Bị", "plant_tea", None, "Trà hoa sen Quảng Bị"),
     ("submitted", "Quảng Bị", "tea_leaf", None, "=1+2 chè búp"),
     ("submitted", "Xuân Mai", "plant_tea", None, "Trà gừng Xuân Mai"),
-    ("certified", "Xuân Mai", "coffee", 4, "Cà phê rang xay"),
+    ("rated", "Xuân Mai", "coffee", 4, "Cà phê rang xay"),
     ("draft", None, None, None, "Hồ sơ chưa chọn xã"),
 ]
 
@@ -236,7 +236,7 @@ async def test_rows_are_read_in_pages_and_the_core_writes_both_files(database: D
     assert files.rows == 2 and files.by_status == {"draft": 1, "submitted": 1}
     wb = openpyxl.load_workbook(io.BytesIO(files.xlsx))
     assert wb.sheetnames == ["Tất cả", "Nháp", "Đã nộp"]
-    certified = await export_dossiers(database, None, DossierFilter(status="certified"), names, engine,
+    certified = await export_dossiers(database, None, DossierFilter(status="rated"), names, engine,
                                       "Asia/Ho_Chi_Minh")
     ws = openpyxl.load_workbook(io.BytesIO(certified.xlsx))["Đã công nhận"]
     row = next(ws.iter_rows(min_row=2, values_only=True))

@@ -23,7 +23,7 @@ async def test_counts_by_status_commune_product_set_and_stars(database: Database
     stats = await count_dossiers(database, None)
     assert stats.total == 5
     assert [s for s, _ in stats.by_status][:2] == ["draft", "submitted"]  # the workflow's order
-    assert {s: n for s, n in stats.by_status if n} == {"draft": 2, "submitted": 2, "certified": 1}
+    assert {s: n for s, n in stats.by_status if n} == {"draft": 2, "submitted": 2, "rated": 1}
     assert stats.by_commune == [("Quảng Bị", 2), ("Xuân Mai", 2), (None, 1)]
     assert stats.by_product_set == [("plant_tea", 2), ("coffee", 1), ("tea_leaf", 1), (None, 1)]
     assert stats.by_stars == [(4, 1)]

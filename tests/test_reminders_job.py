@@ -132,8 +132,8 @@ async def test_certificate_expiry_reminders_with_the_rerate_button(
 ) -> None:
     ctx = compose(settings, clock=clock, db=database)
     await users(ctx, (21, None, []), (22, None, ["certificate"]))
-    d = await dossier(ctx, 21, "certified", valid_until=date(2026, 6, 30), name="Gạo nếp cái hoa vàng")
-    await dossier(ctx, 22, "certified", valid_until=date(2026, 6, 30))
+    d = await dossier(ctx, 21, "rated", valid_until=date(2026, 6, 30), name="Gạo nếp cái hoa vàng")
+    await dossier(ctx, 22, "rated", valid_until=date(2026, 6, 30))
     assert await tick_at(ctx, clock, "31/03/2026 23:59") == 0
     clock.set(local("01/04/2026 08:00"))
     result = await ctx.reminders.tick()
