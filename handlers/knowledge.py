@@ -15,6 +15,7 @@ from handlers.send import answer, replace
 from knowledge.communes import CommuneMatch
 from knowledge.kb import ERROR
 from knowledge.models import Outcome
+from knowledge.products import ProductMatch
 from knowledge.service import AskResult, EntryView
 from storage.models import User
 
@@ -26,7 +27,11 @@ def _fits(data: str) -> bool:
 
 
 def entry_reply(
-    ctx: AppContext, entry: EntryView, question_id: int, place: CommuneMatch | None = None
+    ctx: AppContext,
+    entry: EntryView,
+    question_id: int,
+    place: CommuneMatch | None = None,
+    product: ProductMatch | None = None,
 ) -> Reply:
     r = ctx.renderer
     rows = [
@@ -40,13 +45,13 @@ def entry_reply(
         data = f"kb:e:{question_id}:{entry_id}"
         if _fits(data):
             rows.append([Button(r.label("kb.related", title=clip(title, 48)), data)])
-    return Reply(r.render("kb/answer", entry=entry, place=place), rows)
+    return Reply(r.render("kb/answer", entry=entry, place=place, product=product), rows)
 
 
 def result_reply(ctx: AppContext, result: AskResult) -> Reply:
     r = ctx.renderer
     if result.entry is not None:
-        return entry_reply(ctx, result.entry, result.question_id, result.place)
+        return entry_reply(ctx, result.entry, result.question_id, result.place, result.product)
     qid = result.question_id
     if result.outcome == Outcome.SMALL_TALK:
         return Reply(r.render("kb/small_talk"))
@@ -112,11 +117,11 @@ async def on_callback(update: Update, context: Context) -> None:
         await basic.stale_button(update, context)
         return
     await query.answer()
-    reply = entry_reply(ctx, entry, question_id)
-    if cb.action == "p":
-        await replace(query, context, reply)
+    if cb.action == "p":  # the entry the question was about: the commune or product it names counts
+        place, product = await kb.cards_for(question_id, entry)
+        await replace(query, context, entry_reply(ctx, entry, question_id, place, product))
     else:
-        await answer(update, context, reply)
+        await answer(update, context, entry_reply(ctx, entry, question_id))
 
 
 @basic.staff_required

@@ -4,7 +4,8 @@ Entries live in `knowledge/data/entries/*.yaml`, sources in `knowledge/data/sour
 subjects the bot does not answer (each with its example questions and where to ask instead) in
 `knowledge/data/out_of_scope.yaml`. Loading never
 raises on bad content: every problem is collected with its file and entry id, bad entries are left out,
-and `check()` adds the cross-entry problems (unknown sources and related ids, the eligibility file).
+and `check()` adds the cross-entry problems (unknown sources and related ids, the eligibility file, the
+product lexicon).
 `knowledge.check` (`python bot.py kb check`) adds the sample questions the matcher would answer with a
 different entry.
 Beside the curated sample questions, `knowledge/data/paraphrases/*.yaml` (entry id → questions) holds
@@ -26,6 +27,7 @@ import yaml
 
 from knowledge.eligibility import EligibilityCheck
 from knowledge.normalize import fold_text
+from knowledge.products import PRODUCTS_FILE, ProductDirectory
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CONTACTS_FILE = DATA_DIR / "contacts.yaml"
@@ -183,7 +185,19 @@ class KnowledgeBase:
                 )
         problems.extend(self._eligibility_problems())
         problems.extend(self._merged_problems())
+        problems.extend(self._product_problems())
         return problems
+
+    def _product_problems(self) -> list[Problem]:
+        """The product lexicon beside the entries (`products.yaml`) must load: sets 1–26, no name twice."""
+        path = self.data_dir / PRODUCTS_FILE.name
+        if not path.exists():
+            return []
+        try:
+            ProductDirectory.load(path)
+        except (ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
+            return [Problem(ERROR, path.name, str(exc))]
+        return []
 
     def _merged_problems(self) -> list[Problem]:
         """`merged.yaml` must send each old id to a live entry, and an old id must not be live again."""

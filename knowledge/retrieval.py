@@ -11,10 +11,10 @@ and per entry: its best sample, plus how much of the question the entry's sample
 cover as a whole. Before that: normalisation (abbreviations, fillers), synonym phrases
 (`knowledge.phrases`) and typo repair (an unknown word is mapped to the closest known word, or split in
 two known words). Long messages are also scored with their story sentences weighing less than the
-sentences that ask something, and each question sentence alone (`knowledge.sentences`); a place named
-only in the story is left out of all that (and of what the classifier reads) unless the question is
-about a place (names one, or asks where / which commune), so the story's commune does not choose the
-entry.
+sentences that ask something, and each question sentence alone (`knowledge.sentences`); a product
+named only in the story (`knowledge.products`) is left out of all that (and of what the classifier
+reads), and so is a place unless the question is about a place (names one, or asks where / which
+commune): the story's commune or product does not choose the entry.
 Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word (and so
 does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
 so a question about something else covers little and scores low; with no known content word at all the
@@ -50,6 +50,7 @@ from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
 from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
 from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
+from knowledge.products import PRODUCTS_FILE, ProductDirectory, default_directory
 from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split
 
 PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
@@ -165,6 +166,8 @@ class Matcher:
         self._prepared: dict[str, Normalized] = {}
         self.entry_index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self.out_of_scope_ids: list[str] = list(kb.out_of_scope)
+        # Products named in a long message's story are left out like its places (see `_told`).
+        self._products: ProductDirectory | None = default_directory() if PRODUCTS_FILE.exists() else None
         self.classifier = self._train_classifier() if classifier else None
 
     def _classifier_text(self, folded: str) -> str:
@@ -369,10 +372,12 @@ class Matcher:
         story = " ".join(p for p, is_q in sentences if not is_q)
         # A place named only in the story steers nothing unless the question is about a place (names one,
         # or asks where): "nhà tôi ở Thụy Hương…, ai chấm sao?" is not a question about Thụy Hương.
+        # Nor does a product named only in the story ("nhà em làm mật ong…, nộp ở đâu?").
         places_steer = not question or self._about_place(self.prepare_query(question))
-        if not places_steer and story and self._has_place(self.prepare_query(story)):
+        told = self._told(self.prepare_query(story), places_steer) if story and question else None
+        if told is not None and told != self.prepare_query(story):
             q_norm = self.prepare_query(question)
-            s_norm = self._without_places(self.prepare_query(story))
+            s_norm = told
             joined = Normalized(
                 s_norm.tokens + q_norm.tokens,
                 s_norm.folded_tokens + q_norm.folded_tokens,
@@ -435,26 +440,26 @@ class Matcher:
         """Whether a question is about a place: names one, or asks where or which commune."""
         return self._has_place(norm) or bool(PLACE_QUESTION_RE.search(norm.folded))
 
-    def _without_places(self, norm: Normalized) -> Normalized:
-        """`norm` without the place names it mentions (with their unit tags)."""
-        folded = norm.folded_tokens
-        if not self._has_place(norm):
-            return norm
-        drop = set(self._place_positions(folded, district=True))
-        drop.update(i for i, tok in enumerate(folded) if tok.startswith(PLACE_TAG_PREFIX))
+    def _told(self, story: Normalized, places_steer: bool) -> Normalized:
+        """What of a story (the sentences before or around the question) counts: without the product
+        names it mentions, and without its place names unless `places_steer`."""
+        drop = set(self._products.positions(story.tokens, story.folded_tokens)) if self._products else set()
+        if not places_steer and self._has_place(story):
+            drop.update(self._place_positions(story.folded_tokens, district=True))
+            drop.update(i for i, tok in enumerate(story.folded_tokens) if tok.startswith(PLACE_TAG_PREFIX))
         if not drop:
-            return norm
-        keep = [i for i in range(len(folded)) if i not in drop]
-        return Normalized(tuple(norm.tokens[i] for i in keep), tuple(folded[i] for i in keep), norm.repaired)
+            return story
+        keep = [i for i in range(len(story.folded_tokens)) if i not in drop]
+        return Normalized(
+            tuple(story.tokens[i] for i in keep), tuple(story.folded_tokens[i] for i in keep), story.repaired
+        )
 
     def _score_with_story(
         self, question: str, story: str, exclude_sample: int | None, places_steer: bool = True
     ) -> list[tuple[str, float]]:
         """The ranking of `question` told after `story`, the story's words weighing STORY_WEIGHT (its
         place names none unless `places_steer`)."""
-        q_norm, s_norm = self.prepare_query(question), self.prepare_query(story)
-        if not places_steer:
-            s_norm = self._without_places(s_norm)
+        q_norm, s_norm = self.prepare_query(question), self._told(self.prepare_query(story), places_steer)
         feats = {f: v * STORY_WEIGHT for f, v in self._features(s_norm).items()}
         for f, v in self._features(q_norm).items():
             feats[f] = max(feats.get(f, 0.0), v)
@@ -604,10 +609,11 @@ class Matcher:
         question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")
         story = " ".join(p for p, is_q in sentences if not is_q)
         whole = self.prepare_query(text).folded
-        if story and question and not self._about_place(self.prepare_query(question)):
-            # As in `scores`: a place named only in the story does not steer.
-            told = self._without_places(self.prepare_query(story)).folded
-            whole = f"{told} {self.prepare_query(question).folded}"
+        if story and question:
+            # As in `scores`: a product, or a place, named only in the story does not steer.
+            told = self._told(self.prepare_query(story), self._about_place(self.prepare_query(question)))
+            if told != self.prepare_query(story):
+                whole = f"{told.folded} {self.prepare_query(question).folded}"
         probabilities = self.classifier.probabilities(self._classifier_text(whole))
         folded = self.prepare_query(question).folded
         if not folded or question == text.strip():

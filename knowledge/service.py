@@ -32,6 +32,7 @@ from knowledge.index import IndexRejected, KnowledgeIndex, build_index, load_che
 from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts
 from knowledge.models import Feedback, KbExtraQuestion, KnowledgeVersion, Outcome, Question, QuestionStatus
 from knowledge.normalize import fold_text
+from knowledge.products import ProductMatch, default_directory
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class AskResult:
     suggestions: list[Suggestion] = field(default_factory=list)
     out_of_scope: OutOfScopeTopic | None = None
     place: CommuneMatch | None = None  # the commune the question names, for an answer about where
+    product: ProductMatch | None = None  # the product the question names, for an answer about products
 
     @property
     def answered(self) -> bool:
@@ -139,6 +141,9 @@ async def publish_change(session: AsyncSession, now: datetime) -> None:
 
 # Answers about where to go (tags of the entries): an old commune the question names gets its new unit.
 PLACE_TAGS = frozenset({"sap-nhap", "noi-nop"})
+# Answers about whether a product can take part (the tag of the entries): a product the question names gets
+# its product set (`knowledge.products`).
+PRODUCT_TAG = "loai-san-pham"
 
 
 class KnowledgeService:
@@ -317,8 +322,23 @@ class KnowledgeService:
         entry = index.kb.get(match.entry_id) if outcome == Outcome.ANSWERED and match.entry_id else None
         suggestions = suggestions_of(index, offered)
         view = self._view(index, entry) if entry is not None else None
-        named = self._place(text) if entry is not None and PLACE_TAGS & set(entry.tags) else None
-        return AskResult(question_id, outcome, match.confidence, view, suggestions, topic, named)
+        named, product = self._cards(text, entry.tags) if entry is not None else (None, None)
+        return AskResult(question_id, outcome, match.confidence, view, suggestions, topic, named, product)
+
+    def _cards(self, text: str, tags: Sequence[str]) -> tuple[CommuneMatch | None, ProductMatch | None]:
+        """What an answer with these tags says about the question's own words: the commune it names (an
+        answer about where to go) and the product it names (an answer about products)."""
+        named = self._place(text) if PLACE_TAGS & set(tags) else None
+        product = default_directory().mentioned(text) if PRODUCT_TAG in tags else None
+        return named, product
+
+    async def cards_for(
+        self, question_id: int, entry: EntryView
+    ) -> tuple[CommuneMatch | None, ProductMatch | None]:
+        """`_cards` for an entry shown for a stored question (a suggestion the user picked)."""
+        async with self.db.session() as s:
+            question = await s.get(Question, question_id)
+        return self._cards(question.text, entry.tags) if question is not None else (None, None)
 
     def _place(self, text: str) -> CommuneMatch | None:
         """The commune a question about where to go names: an old one (told its new unit) or a current

@@ -1,0 +1,75 @@
+"""A producer who names a product is told which of the 26 product sets it belongs to (QĐ 26/2026), that it
+can take part, and how to start; the product lexicon is checked like the rest of the knowledge base."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakebot.driver import Harness
+from knowledge.products import ProductDataError, ProductDirectory
+
+SETS = {
+    4: {"sector": "Thực phẩm", "name": "Mật ong, mật khác và nông sản thực phẩm khác"},
+    8: {"sector": "Thực phẩm", "name": "Chế biến từ thịt, thủy sản, trứng, sữa, mật ong…"},
+    11: {"sector": "Thực phẩm", "name": "Chè tươi, chè chế biến"},
+    12: {"sector": "Thực phẩm", "name": "Sản phẩm trà từ thực vật khác"},
+}
+
+
+def directory(*products: dict[str, object]) -> ProductDirectory:
+    return ProductDirectory({"sets": SETS, "products": list(products)})
+
+
+def test_a_product_is_found_with_or_without_accents_and_the_longest_name_wins() -> None:
+    found = directory(
+        {"name": "Mật ong", "set": 4, "aliases": ["mật ong", "mật ong rừng"]},
+        {"name": "Kẹo mật ong", "set": 8, "aliases": ["kẹo mật ong"]},
+        {"name": "Chè búp", "set": 11, "aliases": ["chè"]},
+        {"name": "Trà hoa", "set": 12, "aliases": ["trà hoa"], "note": "Thực phẩm chức năng: bộ 18."},
+    )
+    match = found.mentioned("Nhà em nuôi ong ở Xuân Mai, mat ong rung co tham gia ocop dc k")
+    assert match is not None and match.name == "Mật ong" and match.product_set.number == 4
+    assert found.mentioned("keo mat ong nha em thuoc bo nao").name == "Kẹo mật ong"  # type: ignore[union-attr]
+    # A one-word name counts only as typed with its accents: "che" without them is also "che" (to cover).
+    assert found.mentioned("chè nhà em có làm ocop được không").name == "Chè búp"  # type: ignore[union-attr]
+    assert found.mentioned("che nha em co lam ocop duoc khong") is None
+    tea = found.mentioned("tra hoa nha em")
+    assert tea is not None and tea.note == "Thực phẩm chức năng: bộ 18."
+    assert found.mentioned("hồ sơ ocop gồm những gì") is None
+    assert len(found) == 4
+
+
+def test_a_name_given_to_two_products_or_an_unknown_set_is_refused() -> None:
+    with pytest.raises(ProductDataError, match="also"):
+        directory(
+            {"name": "Mật ong", "set": 4, "aliases": ["mật ong"]},
+            {"name": "Mật ong ngâm", "set": 8, "aliases": ["Mật Ong"]},
+        )
+    with pytest.raises(ProductDataError, match="set"):
+        directory({"name": "Rượu", "set": 99})
+
+
+def test_the_real_lexicon_loads_and_places_everyday_products() -> None:
+    real = ProductDirectory.load()
+    assert len(real.sets) == 26
+    for text, number in [
+        ("mật ong nhà em", 4),
+        ("giò chả nhà em", 8),
+        ("bánh chưng nhà tôi", 6),
+        ("mây tre đan", 21),
+        ("homestay nhà tôi", 26),
+    ]:
+        match = real.mentioned(text)
+        assert match is not None and match.product_set.number == number, text
+
+
+async def test_a_named_product_gets_its_set_and_how_to_start(bot: Harness) -> None:
+    lan = bot.user(601, "Lan")
+    reply = (await lan.send("mat ong nha e co tham gia ocop dc ko a"))[-1]
+    assert "Sản phẩm nào được tham gia OCOP" in reply.text, reply.text
+    assert "🏷 Mật ong: ngành Thực phẩm, bộ 4" in reply.text
+    assert "✅ Mật ong được tham gia OCOP khi chủ thể là" in reply.text and "/dieukien" in reply.text
+    assert "Theo QĐ 26/2026/QĐ-TTg, mỗi sản phẩm thuộc một trong 26 bộ" not in reply.text  # the card says it
+    general = (await lan.send("sản phẩm nào được tham gia ocop"))[-1]
+    assert "🏷" not in general.text and "mỗi sản phẩm thuộc một trong 26 bộ" in general.text
+    assert "✅ Sản phẩm được tham gia OCOP" in general.text
