@@ -75,6 +75,11 @@ class ProductDirectory:
                     self._aliases[key] = match
         # Longest first: "chè búp khô" before "chè".
         self._order = sorted(self._aliases, key=lambda a: (-len(a.split()), -len(a)))
+        # By first word, for `positions`: one-word names as typed, longer ones folded.
+        self._by_first: dict[tuple[bool, str], list[tuple[str, ...]]] = {}
+        for alias in self._order:
+            words = tuple(alias.split())
+            self._by_first.setdefault((len(words) == 1, words[0]), []).append(words)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> ProductDirectory:
@@ -103,13 +108,13 @@ class ProductDirectory:
         """Positions of the words of product names in a tokenised text (`tokens` as typed, lowercase;
         `folded` the same without diacritics): what a story says about what the producer makes."""
         found: set[int] = set()
-        for alias in self._order:
-            words = alias.split()
-            seq = tuple(tokens) if len(words) == 1 else tuple(folded)
-            size = len(words)
-            for start in range(len(seq) - size + 1):
-                if list(seq[start : start + size]) == words:
-                    found.update(range(start, start + size))
+        for start in range(len(folded)):
+            if (True, tokens[start]) in self._by_first:
+                found.add(start)
+            for words in self._by_first.get((False, folded[start]), ()):
+                if tuple(folded[start : start + len(words)]) == words:
+                    found.update(range(start, start + len(words)))
+                    break
         return frozenset(found)
 
 

@@ -73,3 +73,15 @@ async def test_a_named_product_gets_its_set_and_how_to_start(bot: Harness) -> No
     general = (await lan.send("sản phẩm nào được tham gia ocop"))[-1]
     assert "🏷" not in general.text and "mỗi sản phẩm thuộc một trong 26 bộ" in general.text
     assert "✅ Sản phẩm được tham gia OCOP" in general.text
+
+
+def test_positions_mark_the_words_of_product_names() -> None:
+    found = directory(
+        {"name": "Mật ong", "set": 4, "aliases": ["mật ong", "mật ong rừng"]},
+        {"name": "Chè búp", "set": 11, "aliases": ["chè"]},
+    )
+    tokens = ("nhà", "em", "làm", "mật", "ong", "rừng", "và", "chè")
+    folded = ("nha", "em", "lam", "mat", "ong", "rung", "va", "che")
+    assert found.positions(tokens, folded) == frozenset({3, 4, 5, 7})
+    unaccented = ("che", "mat", "ong")
+    assert found.positions(unaccented, unaccented) == frozenset({1, 2})  # "che" typed without accents: no
