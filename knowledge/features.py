@@ -18,6 +18,12 @@ PLACE_TAG_FACTOR = 0.5  # a place tag weighs this share of a word
 # A word of a place name weighs this share: where the producer is says little about what they ask (the
 # question's other words choose the entry; the tag still brings the unit's samples closer).
 PLACE_NAME_FACTOR = 0.5
+# Likewise a product's name (`knowledge.products`): which product says little about what is asked, and
+# a product the samples never named is not a sign of another subject. A text that names any product also
+# has the feature PRODUCT_TAG, so an unfamiliar product meets the samples about products.
+PRODUCT_NAME_FACTOR = 0.5
+PRODUCT_TAG = "t:product"
+PRODUCT_TAG_FACTOR = 1.0
 STOPWORDS = frozenset(
     """
     la thi co khong cua va de cho toi em minh anh chi ban nay do voi ve ma neu hay hoac roi da se dang bi
@@ -40,18 +46,26 @@ def accumulate(postings: list[np.ndarray], weights: list[float], size: int) -> n
     return np.bincount(np.concatenate(postings), weights=np.repeat(weights, lengths), minlength=size)
 
 
-def text_features(norm: Normalized, places: frozenset[int] = frozenset()) -> dict[str, float]:
-    """Feature → factor (multiplied by the feature's IDF): folded words, folded bigrams, accented words.
+def text_features(
+    norm: Normalized, places: frozenset[int] = frozenset(), products: frozenset[int] = frozenset()
+) -> dict[str, float]:
+    """Feature → factor (multiplied by the feature's IDF): folded words, folded bigrams, accented words,
+    and PRODUCT_TAG when the text names a product.
 
-    `places`: positions of the words that are part of a place name (they weigh PLACE_NAME_FACTOR)."""
+    `places`: positions of the words that are part of a place name (they weigh PLACE_NAME_FACTOR);
+    `products`: those of a product's name (PRODUCT_NAME_FACTOR)."""
     feats: dict[str, float] = {}
     folded = norm.folded_tokens
+    if products:
+        feats[PRODUCT_TAG] = PRODUCT_TAG_FACTOR
     for index, (acc, tok) in enumerate(zip(norm.tokens, folded, strict=True)):
         factor = STOPWORD_FACTOR if tok in STOPWORDS else 1.0
         if tok.startswith(PLACE_TAG_PREFIX):  # no Vietnamese word starts with "dv"
             factor = PLACE_TAG_FACTOR
         elif index in places:
             factor *= PLACE_NAME_FACTOR
+        elif index in products:
+            factor *= PRODUCT_NAME_FACTOR
         feats[f"u:{tok}"] = max(feats.get(f"u:{tok}", 0.0), factor)
         if acc != tok:
             feats[f"a:{acc}"] = max(feats.get(f"a:{acc}", 0.0), factor * ACCENT_FACTOR)
@@ -60,6 +74,8 @@ def text_features(norm: Normalized, places: frozenset[int] = frozenset()) -> dic
         factor = (1.0, BIGRAM_STOP_FACTOR, STOPWORD_FACTOR)[stops]
         if index in places or index + 1 in places:
             factor *= PLACE_NAME_FACTOR
+        elif index in products or index + 1 in products:
+            factor *= PRODUCT_NAME_FACTOR
         key = f"b:{left} {right}"
         feats[key] = max(feats.get(key, 0.0), factor)
     return feats

@@ -133,6 +133,8 @@ class Matcher:
             key=lambda seq: -len(seq),
         ):
             self._place_sequences.setdefault(seq[0], []).append(seq)  # by first word, longest first
+        # Product names: they weigh less, and a long message's story's are left out (see `_told`).
+        self._products: ProductDirectory | None = default_directory() if PRODUCTS_FILE.exists() else None
         self.entry_ids: list[str] = list(kb.entries)
         extra = extra_questions or {}
         samples: list[_Sample] = []
@@ -166,8 +168,6 @@ class Matcher:
         self._prepared: dict[str, Normalized] = {}
         self.entry_index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
         self.out_of_scope_ids: list[str] = list(kb.out_of_scope)
-        # Products named in a long message's story are left out like its places (see `_told`).
-        self._products: ProductDirectory | None = default_directory() if PRODUCTS_FILE.exists() else None
         self.classifier = self._train_classifier() if classifier else None
 
     def _classifier_text(self, folded: str) -> str:
@@ -428,8 +428,12 @@ class Matcher:
         return kept or norm.folded
 
     def _features(self, norm: Normalized) -> dict[str, float]:
-        """`text_features` with the words of place names weighing less (see PLACE_NAME_FACTOR)."""
-        return text_features(norm, self._place_positions(norm.folded_tokens))
+        """`text_features` with the words of place and product names weighing less (PLACE_NAME_FACTOR,
+        PRODUCT_NAME_FACTOR)."""
+        products = frozenset()
+        if self._products is not None:
+            products = self._products.positions(norm.tokens, norm.folded_tokens)
+        return text_features(norm, self._place_positions(norm.folded_tokens), products)
 
     def _has_place(self, norm: Normalized) -> bool:
         return any(t.startswith(PLACE_TAG_PREFIX) for t in norm.folded_tokens) or any(
