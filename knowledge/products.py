@@ -5,7 +5,7 @@ The data (`knowledge/data/products.yaml`) lists the 26 sets with their sector, a
 the ways people write them. `mentioned(text)` finds the product a question names anywhere in a longer
 message: a name of two words or more with or without diacritics; a one-word name ("gạo", "cá") only as
 typed with them, since without them it is often another word ("ca" is also "cả"). The answer to "can my
-product take part" then says which set it falls in (`knowledge.service`, entries tagged PRODUCT_TAG).
+product take part" then says which set it falls in (`knowledge.service`, entries tagged PRODUCT_ENTRY_TAG).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from knowledge.normalize import clean, fold
 
 PRODUCTS_FILE = Path(__file__).resolve().parent / "data" / "products.yaml"
 N_SETS = 26
+# The tag of the entries that answer "can my product take part": their answers carry the named product's
+# card (`knowledge.service`), and a message that is nothing but a product's name is about them
+# (`knowledge.retrieval`).
+PRODUCT_ENTRY_TAG = "loai-san-pham"
 
 
 class ProductDataError(ValueError):

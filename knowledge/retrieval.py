@@ -50,7 +50,7 @@ from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
 from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
 from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
-from knowledge.products import PRODUCTS_FILE, ProductDirectory, default_directory
+from knowledge.products import PRODUCT_ENTRY_TAG, PRODUCTS_FILE, ProductDirectory, default_directory
 from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split
 
 PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
@@ -83,6 +83,8 @@ PLACE_QUESTION_RE = re.compile(
 )
 # The classifier reads a long message whole and its question sentences alone: the latter's share.
 QUESTION_CLASSIFIER_SHARE = 0.5
+# Words besides function words that a message naming only a product may hold ("nấm linh chi nhà em ạ").
+PRODUCT_FILLERS = frozenset({"nha", "e", "mk", "sao", "ad", "bot", "oi", "san", "pham", "sp"})
 # A word found in no sample question and no answer weighs this many times the rarest known word.
 UNKNOWN_WORD_FACTOR = 1.5
 # A word typed with accents that neither the samples nor the answers have (only its folded form matches
@@ -136,6 +138,7 @@ class Matcher:
         # Product names: they weigh less, and a long message's story's are left out (see `_told`).
         self._products: ProductDirectory | None = default_directory() if PRODUCTS_FILE.exists() else None
         self.entry_ids: list[str] = list(kb.entries)
+        self._product_entry = next((e.id for e in kb.entries.values() if PRODUCT_ENTRY_TAG in e.tags), None)
         extra = extra_questions or {}
         samples: list[_Sample] = []
         features: list[dict[str, float]] = []
@@ -583,6 +586,10 @@ class Matcher:
         normalized = self.prepare_query(text).folded
         if not normalized or self.normalizer.is_small_talk(text):  # nothing to match: greetings, thanks…
             return Match(None, 0.0, Decision.UNKNOWN, normalized=normalized, small_talk=True)
+        if exclude_sample is None and self._product_entry is not None and self._only_a_product(text):
+            # "giò chả", "nấm linh chi nhà em": a product's name and nothing else asks whether it can take
+            # part and in which set — the entry that answers that, with the product's card.
+            return Match(self._product_entry, 1.0, Decision.ANSWER, normalized=normalized, evidence=1.0)
         ranked, has_domain = self.scores(text, exclude_sample=exclude_sample)
         long_message = len(text.split()) >= LONG_MESSAGE_WORDS
         if self.classifier is None or exclude_sample is not None:
@@ -601,6 +608,15 @@ class Matcher:
                 long_message=long_message,
             )
         return replace(result, normalized=normalized)
+
+    def _only_a_product(self, text: str) -> bool:
+        """Whether a message names a product and says nothing else (function words and "nhà em" aside)."""
+        if self._products is None:
+            return False
+        norm = self.prepare_query(text)
+        named = self._products.positions(norm.tokens, norm.folded_tokens)
+        rest = (tok for i, tok in enumerate(norm.folded_tokens) if i not in named)
+        return bool(named) and all(tok in STOPWORDS or tok in PRODUCT_FILLERS for tok in rest)
 
     def _class_probabilities(self, text: str) -> np.ndarray:
         """The classifier's probabilities; for a long message, the mean of the whole message's and its

@@ -70,6 +70,9 @@ async def test_a_named_product_gets_its_set_and_how_to_start(bot: Harness) -> No
     assert "🏷 Mật ong: ngành Thực phẩm, bộ 4" in reply.text
     assert "✅ Mật ong được tham gia OCOP khi chủ thể là" in reply.text and "/dieukien" in reply.text
     assert "Theo QĐ 26/2026/QĐ-TTg, mỗi sản phẩm thuộc một trong 26 bộ" not in reply.text  # the card says it
+    # A product's name and nothing else asks the same.
+    bare = (await lan.send("nấm linh chi"))[-1]
+    assert "🏷 Nấm linh chi: ngành Dược liệu và sản phẩm từ dược liệu, bộ 20" in bare.text, bare.text
     general = (await lan.send("sản phẩm nào được tham gia ocop"))[-1]
     assert "🏷" not in general.text and "mỗi sản phẩm thuộc một trong 26 bộ" in general.text
     assert "✅ Sản phẩm được tham gia OCOP" in general.text
