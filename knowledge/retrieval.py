@@ -84,6 +84,7 @@ PLACE_QUESTION_RE = re.compile(
 # The classifier reads a long message whole and its question sentences alone: the latter's share.
 QUESTION_CLASSIFIER_SHARE = 0.5
 # Words besides function words that a message naming only a product may hold ("nấm linh chi nhà em ạ").
+ONLY_A_PRODUCT_WORDS = 8  # longer messages say more than a product's name
 PRODUCT_FILLERS = frozenset({"nha", "e", "mk", "sao", "ad", "bot", "oi", "san", "pham", "sp"})
 # A word found in no sample question and no answer weighs this many times the rarest known word.
 UNKNOWN_WORD_FACTOR = 1.5
@@ -137,6 +138,7 @@ class Matcher:
             self._place_sequences.setdefault(seq[0], []).append(seq)  # by first word, longest first
         # Product names: they weigh less, and a long message's story's are left out (see `_told`).
         self._products: ProductDirectory | None = default_directory() if PRODUCTS_FILE.exists() else None
+        self._positions: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[int]] = {}
         self.entry_ids: list[str] = list(kb.entries)
         self._product_entry = next((e.id for e in kb.entries.values() if PRODUCT_ENTRY_TAG in e.tags), None)
         extra = extra_questions or {}
@@ -433,10 +435,7 @@ class Matcher:
     def _features(self, norm: Normalized) -> dict[str, float]:
         """`text_features` with the words of place and product names weighing less (PLACE_NAME_FACTOR,
         PRODUCT_NAME_FACTOR)."""
-        products = frozenset()
-        if self._products is not None:
-            products = self._products.positions(norm.tokens, norm.folded_tokens)
-        return text_features(norm, self._place_positions(norm.folded_tokens), products)
+        return text_features(norm, self._place_positions(norm.folded_tokens), self._product_positions(norm))
 
     def _has_place(self, norm: Normalized) -> bool:
         return any(t.startswith(PLACE_TAG_PREFIX) for t in norm.folded_tokens) or any(
@@ -450,7 +449,7 @@ class Matcher:
     def _told(self, story: Normalized, places_steer: bool) -> Normalized:
         """What of a story (the sentences before or around the question) counts: without the product
         names it mentions, and without its place names unless `places_steer`."""
-        drop = set(self._products.positions(story.tokens, story.folded_tokens)) if self._products else set()
+        drop = set(self._product_positions(story))
         if not places_steer and self._has_place(story):
             drop.update(self._place_positions(story.folded_tokens, district=True))
             drop.update(i for i, tok in enumerate(story.folded_tokens) if tok.startswith(PLACE_TAG_PREFIX))
@@ -609,12 +608,25 @@ class Matcher:
             )
         return replace(result, normalized=normalized)
 
+    def _product_positions(self, norm: Normalized) -> frozenset[int]:
+        """Positions of the words of product names in a prepared text (remembered: a long message's parts
+        are looked at several times)."""
+        if self._products is None:
+            return frozenset()
+        key = (norm.tokens, norm.folded_tokens)
+        found = self._positions.get(key)
+        if found is None:
+            if len(self._positions) >= PREPARED_CACHE_SIZE:
+                self._positions.pop(next(iter(self._positions)))
+            found = self._positions[key] = self._products.positions(norm.tokens, norm.folded_tokens)
+        return found
+
     def _only_a_product(self, text: str) -> bool:
         """Whether a message names a product and says nothing else (function words and "nhà em" aside)."""
-        if self._products is None:
+        if self._products is None or len(text.split()) > ONLY_A_PRODUCT_WORDS:
             return False
         norm = self.prepare_query(text)
-        named = self._products.positions(norm.tokens, norm.folded_tokens)
+        named = self._product_positions(norm)
         rest = (tok for i, tok in enumerate(norm.folded_tokens) if i not in named)
         return bool(named) and all(tok in STOPWORDS or tok in PRODUCT_FILLERS for tok in rest)
 
