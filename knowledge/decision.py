@@ -23,8 +23,8 @@ ANSWER_THRESHOLD_LONG = 0.33
 # reaches SURE_SCORE is answered when its lexical confidence is at least SURE_MIN_EVIDENCE: the words
 # differ from the samples' ("nộp onl đc k"), but the classifier has learnt them — when it has also
 # learnt what other subjects look like (the knowledge base has out-of-scope topics).
-SURE_SCORE = 0.6
-SURE_MIN_EVIDENCE = 0.2
+SURE_SCORE = 0.5
+SURE_MIN_EVIDENCE = 0.15
 # Answer only when the best entry leads the second by this much; otherwise offer both.
 MIN_MARGIN = 0.02
 # Entries below this confidence are not offered as "closest topics".
