@@ -26,6 +26,9 @@ N_SETS = 26
 # card (`knowledge.service`), and a message that is nothing but a product's name is about them
 # (`knowledge.retrieval`).
 PRODUCT_ENTRY_TAG = "loai-san-pham"
+# Entries whose answers also carry the card of a product the question names: the sectors and sets
+# ("rượu trắng có thuộc nhóm đồ uống không" is told rượu trắng's set too).
+PRODUCT_CARD_TAGS = frozenset({PRODUCT_ENTRY_TAG, "nhom-san-pham"})
 
 
 class ProductDataError(ValueError):

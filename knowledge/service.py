@@ -32,7 +32,7 @@ from knowledge.index import IndexRejected, KnowledgeIndex, build_index, load_che
 from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts
 from knowledge.models import Feedback, KbExtraQuestion, KnowledgeVersion, Outcome, Question, QuestionStatus
 from knowledge.normalize import fold_text
-from knowledge.products import PRODUCT_ENTRY_TAG, ProductMatch, default_directory
+from knowledge.products import PRODUCT_CARD_TAGS, ProductMatch, default_directory
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -326,7 +326,7 @@ class KnowledgeService:
         """What an answer with these tags says about the question's own words: the commune it names (an
         answer about where to go) and the product it names (an answer about products)."""
         named = self._place(text) if PLACE_TAGS & set(tags) else None
-        product = default_directory().mentioned(text) if PRODUCT_ENTRY_TAG in tags else None
+        product = default_directory().mentioned(text) if PRODUCT_CARD_TAGS & set(tags) else None
         return named, product
 
     async def cards_for(

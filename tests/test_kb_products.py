@@ -73,6 +73,9 @@ async def test_a_named_product_gets_its_set_and_how_to_start(bot: Harness) -> No
     # A product's name and nothing else asks the same.
     bare = (await lan.send("nấm linh chi"))[-1]
     assert "🏷 Nấm linh chi: ngành Dược liệu và sản phẩm từ dược liệu, bộ 20" in bare.text, bare.text
+    # An answer about a sector names the product's set too.
+    sector = (await lan.send("nhóm đồ uống gồm những gì, có rượu trắng không"))[-1]
+    assert "Nhóm Đồ uống" in sector.text and "🏷 Rượu trắng: ngành Đồ uống, bộ 14" in sector.text, sector.text
     general = (await lan.send("sản phẩm nào được tham gia ocop"))[-1]
     assert "🏷" not in general.text and "mỗi sản phẩm thuộc một trong 26 bộ" in general.text
     assert "✅ Sản phẩm được tham gia OCOP" in general.text
