@@ -71,7 +71,8 @@ async def press_forged(bot: Harness, user: FakeUser, data: str) -> None:
 async def test_forged_knowledge_and_desk_buttons_are_refused_without_changes(bot: Harness) -> None:
     lan = bot.user(401, "Lan")
     await lan.send("OCOP là gì")
-    await lan.send("ocop có cho vay vốn ưu đãi không")  # an open question in the inbox
+    # An open question in the inbox:
+    await lan.send("sản phẩm ocop có được ưu tiên vào bếp ăn trường học không")
     staff = bot.user(STAFF_ID, "Cán bộ")
     await staff.send("/cauhoi")
     before = await snapshot(bot)

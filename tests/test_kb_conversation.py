@@ -171,15 +171,15 @@ async def test_non_staff_cannot_use_staff_commands_or_buttons(bot: Harness) -> N
 
 async def test_staff_answers_a_group_and_every_asker_is_told(bot: Harness) -> None:
     a, b = bot.user(209, "An"), bot.user(210, "Bình")
-    await a.send("ocop có cho vay vốn ưu đãi không")
-    await b.send("ocop co cho vay von uu dai ko")
+    await a.send("sản phẩm ocop có được ưu tiên vào bếp ăn trường học không")
+    await b.send("san pham ocop co duoc uu tien vao bep an truong hoc ko")
     staff = bot.user(STAFF_ID, "Cán bộ")
     inbox = (await staff.send("/cauhoi"))[-1]
     assert "2 lượt hỏi" in inbox.text and "2 người" in inbox.text
     await staff.press("💬 Trả lời 1")
-    await staff.send("Vay vốn ưu đãi: anh/chị hỏi Ngân hàng Chính sách xã hội ở xã.")
+    await staff.send("Bếp ăn trường học: anh/chị hỏi Phòng Kinh tế của xã về chương trình kết nối tiêu thụ.")
     assert "Đã gửi câu trả lời cho 2 người" in staff.last.text
-    assert "Ngân hàng Chính sách" in a.last.text and "Ngân hàng Chính sách" in b.last.text
+    assert "Phòng Kinh tế" in a.last.text and "Phòng Kinh tế" in b.last.text
     assert "Không có câu hỏi nào" in (await staff.send("/cauhoi"))[-1].text
 
 

@@ -7,8 +7,8 @@ from common.text import clip, utf16_len
 from fakebot.driver import Harness
 from tests.conftest import STAFF_CHAT_ID, STAFF_ID
 
-NAMED = "em là Nguyễn Văn Tám, ocop có cho vay vốn ưu đãi không"
-PLAIN = "ocop co cho vay von uu dai ko"
+NAMED = "em là Nguyễn Văn Tám, sản phẩm ocop có được ưu tiên vào bếp ăn trường học không"
+PLAIN = "san pham ocop co duoc uu tien vao bep an truong hoc ko"
 
 
 async def _two_askers_in_one_group(bot: Harness):
@@ -24,10 +24,10 @@ async def _two_askers_in_one_group(bot: Harness):
 async def test_group_answer_quotes_each_asker_own_words_only(bot: Harness) -> None:
     tam, binh, staff = await _two_askers_in_one_group(bot)
     await staff.press("💬 Trả lời 1")
-    await staff.send("Vay vốn ưu đãi: anh/chị hỏi Ngân hàng Chính sách xã hội ở xã.")
+    await staff.send("Bếp ăn trường học: anh/chị hỏi Phòng Kinh tế của xã về chương trình kết nối tiêu thụ.")
     assert "Đã gửi câu trả lời cho 2 người" in staff.last.text
-    assert NAMED in tam.last.text and "Ngân hàng Chính sách" in tam.last.text
-    assert "Ngân hàng Chính sách" in binh.last.text and PLAIN in binh.last.text
+    assert NAMED in tam.last.text and "Phòng Kinh tế" in tam.last.text
+    assert "Phòng Kinh tế" in binh.last.text and PLAIN in binh.last.text
     for message in binh.messages:
         assert "Nguyễn Văn Tám" not in message.text and "Xuân Mai" not in message.text
     assert PLAIN not in tam.last.text
