@@ -51,7 +51,7 @@ from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
 from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
 from knowledge.products import PRODUCT_ENTRY_TAG, PRODUCTS_FILE, ProductDirectory, default_directory
-from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split
+from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split, without_requests
 
 PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
 
@@ -582,6 +582,7 @@ class Matcher:
         With `exclude_sample` (leave-one-out, `kb check`) only the lexical half decides: the classifier
         was trained on that very sample.
         """
+        text = without_requests(text)
         normalized = self.prepare_query(text).folded
         if not normalized or self.normalizer.is_small_talk(text):  # nothing to match: greetings, thanks…
             return Match(None, 0.0, Decision.UNKNOWN, normalized=normalized, small_talk=True)

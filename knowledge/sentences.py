@@ -19,6 +19,11 @@ _QUESTION_ANYWHERE_RE = re.compile(
     r"\b(?:bao nhieu|the nao|nhu nao|ra sao|o dau|cho nao|nhung gi|cai gi|la gi|khi nao|bao gio|"
     r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao)\b"
 )
+# A sentence that only asks the bot for help (folded): a helper word and "help", "tell", "answer"…
+REQUEST_MAX_WORDS = 8
+_REQUEST_RE = re.compile(
+    r"^(?:nho|mong|xin|bot|ad|admin|tro ly|anh chi|a chi|ban)\b.*\b(?:giup|chi|tu van|tra loi|noi|tu van)\b"
+)
 _QUESTION_END_RE = re.compile(
     r"(?<!\d )\b(?:khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
     r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
@@ -29,6 +34,26 @@ def is_question(text: str) -> bool:
     """Whether a sentence asks something: "?", a question phrase anywhere, or a closing question word."""
     folded = fold_text(text)
     return "?" in text or bool(_QUESTION_ANYWHERE_RE.search(folded) or _QUESTION_END_RE.search(folded))
+
+
+def without_requests(text: str) -> str:
+    """A long message without its sentences that only ask for help ("Nhờ bot chỉ giúp chị.", "Bot nói
+    giúp em với."): they name no topic, and their "bot" would pull towards the entry about the bot."""
+    if len(text.split()) < LONG_MESSAGE_WORDS:
+        return text
+    sentences = [p for p in _SENTENCE_END_RE.split(text) if p.strip()]
+    kept = [p for p in sentences if not _is_request(p)]
+    return "".join(kept).strip() if kept and len(kept) < len(sentences) else text
+
+
+def _is_request(sentence: str) -> bool:
+    folded = " ".join(fold_text(sentence).split())
+    return (
+        len(folded.split()) <= REQUEST_MAX_WORDS
+        and bool(_REQUEST_RE.search(folded))
+        and not _QUESTION_ANYWHERE_RE.search(folded)
+        and "?" not in sentence
+    )
 
 
 def sentence_split(text: str) -> list[tuple[str, bool]]:

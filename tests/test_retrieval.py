@@ -345,3 +345,18 @@ def test_other_subjects_spread_thin_do_not_decline_a_question_whose_best_guess_i
     assert kept.out_of_scope is None and kept.entry_id == "noi-nop", kept
     share["value"] = OUT_OF_SCOPE_CERTAIN + 0.02  # together they are sure enough
     assert m.match("nộp hồ sơ ở đâu").out_of_scope is not None
+
+
+def test_a_long_message_loses_only_its_requests_for_help() -> None:
+    from knowledge.sentences import without_requests
+
+    story = (
+        "SP của HTX chị là trà túi lọc cà gai leo, đã xác định đăng ký vào bộ trà từ thực vật khác. "
+        "Chị muốn biết bộ sản phẩm này do cơ quan nào quản lý để tìm hiểu tiêu chí chuyên ngành."
+    )
+    assert without_requests(f"{story} Nhờ bot chỉ giúp chị.") == story
+    assert without_requests(f"{story} Bot nói giúp em với.") == story
+    # A request that asks something stays, and so does a short message or one made only of requests.
+    asking = f"{story} Nhờ bot chỉ giúp chị nộp ở đâu?"
+    assert without_requests(asking) == asking
+    assert without_requests("Nhờ bot chỉ giúp chị.") == "Nhờ bot chỉ giúp chị."
