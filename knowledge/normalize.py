@@ -27,6 +27,8 @@ _TONE_PLACEMENT = {
 }  # fmt: skip
 _TONE_RE = re.compile(r"(?<!q)(" + "|".join(_TONE_PLACEMENT) + r")(?!\w)")
 _STARS_RE = re.compile(r"(\d)\s*(?:\*|★|⭐|sao\b|s\b)")
+# A star sign standing alone ("72 điểm là mấy * ạ") is the word.
+_STAR_SIGN_RE = re.compile(r"(?:^|(?<=\s))(?:\*|★|⭐)+(?=\s|$)")
 _SPLIT_DIGITS_RE = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_]{3,})")
 _NON_WORD_RE = re.compile(r"[\W_]+")
 
@@ -120,6 +122,7 @@ class Normalizer:
             if phrase in text:
                 text = text.replace(phrase, f" {replacement} ")
         text = _STARS_RE.sub(r"\1 sao ", text)
+        text = _STAR_SIGN_RE.sub(" sao ", text)
         text = _SPLIT_DIGITS_RE.sub(" ", text)
         tokens: list[str] = []
         for token in clean(text).split():

@@ -71,3 +71,13 @@ def test_small_talk_is_only_greetings_thanks_and_politeness() -> None:
     for text in ("cảm ơn, hồ sơ gồm gì", "ocop", "chào, giá lúa bao nhiêu"):
         assert not n.is_small_talk(text), text
     assert n.normalize("cảm ơn").folded == "cam on"  # normalize still keeps a text made only of them
+
+
+def test_a_star_sign_and_group_abbreviations_read_as_words() -> None:
+    from knowledge.normalize import default_normalizer
+
+    n = default_normalizer()
+    assert n.normalize("72 điểm là mấy * ạ").tokens[-1] == "sao"
+    assert "sinh vật cảnh" in " ".join(n.normalize("nhóm svc gồm gì").tokens)
+    assert "thủ công mỹ nghệ" in " ".join(n.normalize("đồ gốm vào nhóm tcmn").tokens)
+    assert "sao" not in n.normalize("*gấp* cho em hỏi").tokens  # emphasis is not a star
