@@ -81,6 +81,12 @@ STORY_WEIGHT = 0.25
 PLACE_QUESTION_RE = re.compile(
     r"\b(?:o dau|noi nop|cho nao|xa nao|phuong nao|xa moi|thuoc xa|thuoc phuong)\b"
 )
+# Likewise a question about a product (names one, or asks about "the product", its set, whether it can
+# take part): the story's product steers.
+PRODUCT_QUESTION_RE = re.compile(
+    r"\b(?:san pham (?:nay|do|cua|nha)|sp|mat hang|thuoc (?:nhom|bo|nganh|loai)|(?:nhom|bo|nganh|loai) nao|"
+    r"(?:tham gia|lam ocop|dang ky ocop|di cham|cham sao|vao ocop) (?:duoc|dc))\b"
+)
 # The classifier reads a long message whole and its question sentences alone: the latter's share.
 QUESTION_CLASSIFIER_SHARE = 0.5
 # Words besides function words that a message naming only a product may hold ("nấm linh chi nhà em ạ").
@@ -377,16 +383,19 @@ class Matcher:
         story = " ".join(p for p, is_q in sentences if not is_q)
         # A place named only in the story steers nothing unless the question is about a place (names one,
         # or asks where): "nhà tôi ở Thụy Hương…, ai chấm sao?" is not a question about Thụy Hương.
-        # Nor does a product named only in the story ("nhà em làm mật ong…, nộp ở đâu?").
-        places_steer = not question or self._about_place(self.prepare_query(question))
-        told = self._told(self.prepare_query(story), places_steer) if story and question else None
+        # Nor does a product named only in the story ("nhà em làm mật ong…, nộp ở đâu?") unless the
+        # question is about a product ("… sản phẩm này thuộc bộ nào?").
+        q_norm = self.prepare_query(question)
+        places_steer = not question or self._about_place(q_norm)
+        products_steer = bool(question) and self._about_product(q_norm)
+        told = None
+        if story and question:
+            told = self._told(self.prepare_query(story), places_steer, products_steer)
         if told is not None and told != self.prepare_query(story):
-            q_norm = self.prepare_query(question)
-            s_norm = told
             joined = Normalized(
-                s_norm.tokens + q_norm.tokens,
-                s_norm.folded_tokens + q_norm.folded_tokens,
-                s_norm.repaired | q_norm.repaired,
+                told.tokens + q_norm.tokens,
+                told.folded_tokens + q_norm.folded_tokens,
+                told.repaired | q_norm.repaired,
             )
             ranked, has_domain = self._score(joined, exclude_sample)
         else:
@@ -446,10 +455,14 @@ class Matcher:
         """Whether a question is about a place: names one, or asks where or which commune."""
         return self._has_place(norm) or bool(PLACE_QUESTION_RE.search(norm.folded))
 
-    def _told(self, story: Normalized, places_steer: bool) -> Normalized:
+    def _about_product(self, norm: Normalized) -> bool:
+        """Whether a question is about a product: names one, or asks about "the product", its set…"""
+        return bool(self._product_positions(norm)) or bool(PRODUCT_QUESTION_RE.search(norm.folded))
+
+    def _told(self, story: Normalized, places_steer: bool, products_steer: bool = False) -> Normalized:
         """What of a story (the sentences before or around the question) counts: without the product
-        names it mentions, and without its place names unless `places_steer`."""
-        drop = set(self._product_positions(story))
+        names it mentions unless `products_steer`, and without its place names unless `places_steer`."""
+        drop = set() if products_steer else set(self._product_positions(story))
         if not places_steer and self._has_place(story):
             drop.update(self._place_positions(story.folded_tokens, district=True))
             drop.update(i for i, tok in enumerate(story.folded_tokens) if tok.startswith(PLACE_TAG_PREFIX))
@@ -465,7 +478,8 @@ class Matcher:
     ) -> list[tuple[str, float]]:
         """The ranking of `question` told after `story`, the story's words weighing STORY_WEIGHT (its
         place names none unless `places_steer`)."""
-        q_norm, s_norm = self.prepare_query(question), self._told(self.prepare_query(story), places_steer)
+        q_norm = self.prepare_query(question)
+        s_norm = self._told(self.prepare_query(story), places_steer, self._about_product(q_norm))
         feats = {f: v * STORY_WEIGHT for f, v in self._features(s_norm).items()}
         for f, v in self._features(q_norm).items():
             feats[f] = max(feats.get(f, 0.0), v)
@@ -643,10 +657,13 @@ class Matcher:
         story = " ".join(p for p, is_q in sentences if not is_q)
         whole = self.prepare_query(text).folded
         if story and question:
-            # As in `scores`: a product, or a place, named only in the story does not steer.
-            told = self._told(self.prepare_query(story), self._about_place(self.prepare_query(question)))
-            if told != self.prepare_query(story):
-                whole = f"{told.folded} {self.prepare_query(question).folded}"
+            # As in `scores`: a product, or a place, named only in the story does not steer (unless the
+            # question is about one).
+            q_norm = self.prepare_query(question)
+            s_norm = self.prepare_query(story)
+            told = self._told(s_norm, self._about_place(q_norm), self._about_product(q_norm))
+            if told != s_norm:
+                whole = f"{told.folded} {q_norm.folded}"
         probabilities = self.classifier.probabilities(self._classifier_text(whole))
         folded = self.prepare_query(question).folded
         if not folded or question == text.strip():

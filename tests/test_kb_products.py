@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from fakebot.driver import Harness
+from knowledge.decision import Decision
+from knowledge.index import KnowledgeIndex
 from knowledge.products import ProductDataError, ProductDirectory
 
 SETS = {
@@ -91,3 +93,32 @@ def test_positions_mark_the_words_of_product_names() -> None:
     assert found.positions(tokens, folded) == frozenset({3, 4, 5, 7})
     unaccented = ("che", "mat", "ong")
     assert found.positions(unaccented, unaccented) == frozenset({1, 2})  # "che" typed without accents: no
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        # The question is about the product its story names: the product steers.
+        (
+            "Tôi mua một hộp đông trùng hạ thảo Thiên Phúc ở hội chợ, người bán nói là hàng của Chương Mỹ. "
+            "Sản phẩm này được mấy sao rồi ạ?",
+            "dong-trung-ha-thao-thien-phuc",
+        ),
+        (
+            "Hôm trước đi chợ phiên tôi thấy bán cà gai leo SaDu, nghe nói là hàng của Chương Mỹ cũ. "
+            "Sản phẩm đó được đánh giá thế nào ạ?",
+            "ca-gai-leo-sadu",
+        ),
+        # The question is about something else: the story's product does not.
+        (
+            "Nhà em làm mật ong rừng đã năm năm, khách quen khen lắm, bán khắp nơi. "
+            "Vậy em nộp hồ sơ ở đâu ạ?",
+            "nop-ho-so-o-dau",
+        ),
+    ],
+)
+def test_a_story_product_steers_only_a_question_about_it(
+    real_index: KnowledgeIndex, question: str, entry: str
+) -> None:
+    match = real_index.matcher.match(question)
+    assert match.decision is Decision.ANSWER and match.entry_id == entry, match
