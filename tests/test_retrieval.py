@@ -322,7 +322,7 @@ def test_other_subjects_spread_thin_do_not_decline_a_question_whose_best_guess_i
 ) -> None:
     import numpy as np
 
-    from knowledge.decision import OUT_OF_SCOPE_CERTAIN, OUT_OF_SCOPE_THRESHOLD
+    from knowledge.decision import OUT_OF_SCOPE_CERTAIN, OUT_OF_SCOPE_CERTAIN_LONG, OUT_OF_SCOPE_THRESHOLD
 
     root = write_kb(tmp_path)
     (root / "out_of_scope.yaml").write_text(yaml.safe_dump(OUT_OF_SCOPE, allow_unicode=True), "utf-8")
@@ -345,6 +345,14 @@ def test_other_subjects_spread_thin_do_not_decline_a_question_whose_best_guess_i
     assert kept.out_of_scope is None and kept.entry_id == "noi-nop", kept
     share["value"] = OUT_OF_SCOPE_CERTAIN + 0.02  # together they are sure enough
     assert m.match("nộp hồ sơ ở đâu").out_of_scope is not None
+    # …but not for a long message, whose story spreads probability over other subjects.
+    story = "Nhà tôi nuôi gà, trồng rau, bán ở chợ, con cái đi làm xa, năm nay mưa nhiều nên mất mùa. "
+    long_message = f"{story}Cho tôi hỏi nộp hồ sơ ở đâu?"
+    share["value"] = (OUT_OF_SCOPE_CERTAIN + OUT_OF_SCOPE_CERTAIN_LONG) / 2
+    assert m.match(long_message).out_of_scope is None
+    assert m.match("nộp hồ sơ ở đâu").out_of_scope is not None
+    share["value"] = OUT_OF_SCOPE_CERTAIN_LONG + 0.02
+    assert m.match(long_message).out_of_scope is not None
 
 
 def test_a_long_message_loses_only_its_requests_for_help() -> None:
