@@ -24,6 +24,11 @@ REQUEST_MAX_WORDS = 8
 _REQUEST_RE = re.compile(
     r"^(?:nho|mong|xin|bot|ad|admin|tro ly|anh chi|a chi|ban)\b.*\b(?:giup|chi|tu van|tra loi|noi|tu van)\b"
 )
+# A sentence that opens as a question asked by the way (folded).
+_SIDE_QUESTION_RE = re.compile(
+    r"^(?:con |a con |va )?(?:cau phu|phu them|cau sau|cau thu hai|viec thu hai|ngoai ra|nhan tien|"
+    r"hoi them|them nua|con nua|tien the)\b"
+)
 _QUESTION_END_RE = re.compile(
     r"(?<!\d )\b(?:khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
     r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
@@ -31,8 +36,11 @@ _QUESTION_END_RE = re.compile(
 
 
 def is_question(text: str) -> bool:
-    """Whether a sentence asks something: "?", a question phrase anywhere, or a closing question word."""
+    """Whether a sentence asks something: "?", a question phrase anywhere, or a closing question word —
+    unless it is a side question ("Còn câu phụ là…", "Ngoài ra…"): that is context for the main one."""
     folded = fold_text(text)
+    if _SIDE_QUESTION_RE.search(folded):
+        return False
     return "?" in text or bool(_QUESTION_ANYWHERE_RE.search(folded) or _QUESTION_END_RE.search(folded))
 
 

@@ -368,3 +368,14 @@ def test_a_long_message_loses_only_its_requests_for_help() -> None:
     asking = f"{story} Nhờ bot chỉ giúp chị nộp ở đâu?"
     assert without_requests(asking) == asking
     assert without_requests("Nhờ bot chỉ giúp chị.") == "Nhờ bot chỉ giúp chị."
+
+
+def test_a_side_question_is_context_for_the_main_one() -> None:
+    from knowledge.sentences import sentence_split
+
+    message = (
+        "Điều em muốn biết nhất là sản phẩm OCOP có được hỗ trợ đi hội chợ không? "
+        "Còn câu phụ là giấy 3 sao có hạn bao lâu? Em làm nhang trầm ở Phụng Châu cũ."
+    )
+    asked = [sentence for sentence, is_q in sentence_split(message) if is_q]
+    assert asked == ["Điều em muốn biết nhất là sản phẩm OCOP có được hỗ trợ đi hội chợ không?"]
