@@ -27,7 +27,7 @@ import yaml
 
 from knowledge.eligibility import EligibilityCheck
 from knowledge.normalize import fold_text
-from knowledge.products import PRODUCTS_FILE, ProductDirectory
+from knowledge.products import ProductDirectory, lexicon_file
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CONTACTS_FILE = DATA_DIR / "contacts.yaml"
@@ -189,13 +189,12 @@ class KnowledgeBase:
         return problems
 
     def _product_problems(self) -> list[Problem]:
-        """The product lexicon beside the entries (`products.yaml`) must load: sets 1–26, no name twice."""
-        path = self.data_dir / PRODUCTS_FILE.name
-        if not path.exists():
-            return []
+        """The product lexicon the matcher will use (`products.lexicon_file`) must load: sets 1–26, no
+        name given to two products."""
+        path = lexicon_file(self.data_dir)
         try:
             ProductDirectory.load(path)
-        except (ValueError, TypeError, AttributeError, yaml.YAMLError) as exc:
+        except (ValueError, yaml.YAMLError) as exc:  # ProductDataError is a ValueError
             return [Problem(ERROR, path.name, str(exc))]
         return []
 

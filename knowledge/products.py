@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,8 @@ class ProductDirectory:
     def __init__(self, data: dict[str, Any]) -> None:
         raw_sets = data.get("sets") or {}
         self.sets: dict[int, ProductSet] = {}
+        if not isinstance(raw_sets, dict):
+            raise ProductDataError("sets: a mapping of set number → sector and name")
         for number, item in raw_sets.items():
             n = int(number)
             if not 1 <= n <= N_SETS or not isinstance(item, dict):
@@ -66,6 +67,8 @@ class ProductDirectory:
             self.sets[n] = ProductSet(n, str(item.get("sector") or ""), str(item.get("name") or ""))
         self._aliases: dict[str, ProductMatch] = {}
         for item in data.get("products") or []:
+            if not isinstance(item, dict):
+                raise ProductDataError(f"product {item!r}: a mapping with name, set and aliases")
             name = str(item.get("name") or "")
             number = item.get("set")
             if not name or number not in self.sets:
@@ -125,7 +128,7 @@ class ProductDirectory:
         return frozenset(found)
 
 
-@lru_cache(maxsize=1)
-def default_directory() -> ProductDirectory:
-    """The product lexicon of knowledge/data/products.yaml (read once per process)."""
-    return ProductDirectory.load()
+def lexicon_file(data_dir: Path) -> Path:
+    """The lexicon a knowledge base in `data_dir` uses: its own products.yaml, else the shared one."""
+    own = data_dir / PRODUCTS_FILE.name
+    return own if own.exists() else PRODUCTS_FILE

@@ -50,7 +50,7 @@ from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
 from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
 from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
-from knowledge.products import PRODUCT_ENTRY_TAG, PRODUCTS_FILE, ProductDirectory, default_directory
+from knowledge.products import PRODUCT_ENTRY_TAG, ProductDirectory, lexicon_file
 from knowledge.sentences import LONG_MESSAGE_WORDS, message_parts, sentence_split, without_requests
 
 PREPARED_CACHE_SIZE = 64  # prepared texts kept (a question prepares the same text several times)
@@ -142,8 +142,10 @@ class Matcher:
             key=lambda seq: -len(seq),
         ):
             self._place_sequences.setdefault(seq[0], []).append(seq)  # by first word, longest first
-        # Product names: they weigh less, and a long message's story's are left out (see `_told`).
-        self._products: ProductDirectory | None = default_directory() if PRODUCTS_FILE.exists() else None
+        # Product names: they weigh less, and a long message's story's are left out (see `_told`). Read
+        # with every build, like the synonyms and places: `/napkb` picks up an edited lexicon.
+        lexicon = lexicon_file(kb.data_dir)
+        self.products: ProductDirectory | None = ProductDirectory.load(lexicon) if lexicon.exists() else None
         self._positions: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[int]] = {}
         self.entry_ids: list[str] = list(kb.entries)
         self._product_entry = next((e.id for e in kb.entries.values() if PRODUCT_ENTRY_TAG in e.tags), None)
@@ -385,25 +387,21 @@ class Matcher:
         # or asks where): "nhà tôi ở Thụy Hương…, ai chấm sao?" is not a question about Thụy Hương.
         # Nor does a product named only in the story ("nhà em làm mật ong…, nộp ở đâu?") unless the
         # question is about a product ("… sản phẩm này thuộc bộ nào?").
-        q_norm = self.prepare_query(question)
-        places_steer = not question or self._about_place(q_norm)
-        products_steer = bool(question) and self._about_product(q_norm)
-        told = None
-        if story and question:
-            told = self._told(self.prepare_query(story), places_steer, products_steer)
-        if told is not None and told != self.prepare_query(story):
-            joined = Normalized(
-                told.tokens + q_norm.tokens,
-                told.folded_tokens + q_norm.folded_tokens,
-                told.repaired | q_norm.repaired,
-            )
-            ranked, has_domain = self._score(joined, exclude_sample)
-        else:
-            ranked, has_domain = self._score(self.prepare_query(text), exclude_sample)
+        scored: tuple[list[tuple[str, float]], bool] | None = None
+        if question and story:
+            q_norm, told = self._asked_and_told(question, story)
+            if told != self.prepare_query(story):
+                joined = Normalized(
+                    told.tokens + q_norm.tokens,
+                    told.folded_tokens + q_norm.folded_tokens,
+                    told.repaired | q_norm.repaired,
+                )
+                scored = self._score(joined, exclude_sample)
+        ranked, has_domain = scored or self._score(self.prepare_query(text), exclude_sample)
         best = {entry_id: confidence * whole for entry_id, confidence in ranked}
         if question and story:
             # The whole message again, its story sentences weighing STORY_WEIGHT of the question's.
-            for entry_id, confidence in self._score_with_story(question, story, exclude_sample, places_steer):
+            for entry_id, confidence in self._score_with_story(question, story, exclude_sample):
                 best[entry_id] = max(best.get(entry_id, 0.0), confidence)
         for part, factor in parts:
             # A one-sentence message was scored whole; a story sentence alone never decided anything that
@@ -459,7 +457,14 @@ class Matcher:
         """Whether a question is about a product: names one, or asks about "the product", its set…"""
         return bool(self._product_positions(norm)) or bool(PRODUCT_QUESTION_RE.search(norm.folded))
 
-    def _told(self, story: Normalized, places_steer: bool, products_steer: bool = False) -> Normalized:
+    def _asked_and_told(self, question: str, story: str) -> tuple[Normalized, Normalized]:
+        """The question prepared, and what of the story counts for it (`_told`): its places only when the
+        question is about a place, its products only when it is about a product."""
+        q_norm = self.prepare_query(question)
+        told = self._told(self.prepare_query(story), self._about_place(q_norm), self._about_product(q_norm))
+        return q_norm, told
+
+    def _told(self, story: Normalized, places_steer: bool, products_steer: bool) -> Normalized:
         """What of a story (the sentences before or around the question) counts: without the product
         names it mentions unless `products_steer`, and without its place names unless `places_steer`."""
         drop = set() if products_steer else set(self._product_positions(story))
@@ -474,12 +479,11 @@ class Matcher:
         )
 
     def _score_with_story(
-        self, question: str, story: str, exclude_sample: int | None, places_steer: bool = True
+        self, question: str, story: str, exclude_sample: int | None
     ) -> list[tuple[str, float]]:
-        """The ranking of `question` told after `story`, the story's words weighing STORY_WEIGHT (its
-        place names none unless `places_steer`)."""
-        q_norm = self.prepare_query(question)
-        s_norm = self._told(self.prepare_query(story), places_steer, self._about_product(q_norm))
+        """The ranking of `question` told after `story`, the story's words weighing STORY_WEIGHT (what of
+        the story counts: `_asked_and_told`)."""
+        q_norm, s_norm = self._asked_and_told(question, story)
         feats = {f: v * STORY_WEIGHT for f, v in self._features(s_norm).items()}
         for f, v in self._features(q_norm).items():
             feats[f] = max(feats.get(f, 0.0), v)
@@ -626,19 +630,19 @@ class Matcher:
     def _product_positions(self, norm: Normalized) -> frozenset[int]:
         """Positions of the words of product names in a prepared text (remembered: a long message's parts
         are looked at several times)."""
-        if self._products is None:
+        if self.products is None:
             return frozenset()
         key = (norm.tokens, norm.folded_tokens)
         found = self._positions.get(key)
         if found is None:
             if len(self._positions) >= PREPARED_CACHE_SIZE:
                 self._positions.pop(next(iter(self._positions)))
-            found = self._positions[key] = self._products.positions(norm.tokens, norm.folded_tokens)
+            found = self._positions[key] = self.products.positions(norm.tokens, norm.folded_tokens)
         return found
 
     def _only_a_product(self, text: str) -> bool:
         """Whether a message names a product and says nothing else (function words and "nhà em" aside)."""
-        if self._products is None or len(text.split()) > ONLY_A_PRODUCT_WORDS:
+        if self.products is None or len(text.split()) > ONLY_A_PRODUCT_WORDS:
             return False
         norm = self.prepare_query(text)
         named = self._product_positions(norm)
@@ -659,10 +663,8 @@ class Matcher:
         if story and question:
             # As in `scores`: a product, or a place, named only in the story does not steer (unless the
             # question is about one).
-            q_norm = self.prepare_query(question)
-            s_norm = self.prepare_query(story)
-            told = self._told(s_norm, self._about_place(q_norm), self._about_product(q_norm))
-            if told != s_norm:
+            q_norm, told = self._asked_and_told(question, story)
+            if told != self.prepare_query(story):
                 whole = f"{told.folded} {q_norm.folded}"
         probabilities = self.classifier.probabilities(self._classifier_text(whole))
         folded = self.prepare_query(question).folded

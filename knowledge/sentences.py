@@ -22,7 +22,7 @@ _QUESTION_ANYWHERE_RE = re.compile(
 # A sentence that only asks the bot for help (folded): a helper word and "help", "tell", "answer"…
 REQUEST_MAX_WORDS = 8
 _REQUEST_RE = re.compile(
-    r"^(?:nho|mong|xin|bot|ad|admin|tro ly|anh chi|a chi|ban)\b.*\b(?:giup|chi|tu van|tra loi|noi|tu van)\b"
+    r"^(?:nho|mong|xin|bot|ad|admin|tro ly|anh chi|a chi|ban)\b.*\b(?:giup|chi|tu van|tra loi|noi)\b"
 )
 # A sentence that opens as a question asked by the way (folded).
 _SIDE_QUESTION_RE = re.compile(

@@ -32,7 +32,7 @@ from knowledge.index import IndexRejected, KnowledgeIndex, build_index, load_che
 from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts
 from knowledge.models import Feedback, KbExtraQuestion, KnowledgeVersion, Outcome, Question, QuestionStatus
 from knowledge.normalize import fold_text
-from knowledge.products import PRODUCT_CARD_TAGS, ProductMatch, default_directory
+from knowledge.products import PRODUCT_CARD_TAGS, ProductMatch
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -319,23 +319,27 @@ class KnowledgeService:
         entry = index.kb.get(match.entry_id) if outcome == Outcome.ANSWERED and match.entry_id else None
         suggestions = suggestions_of(index, offered)
         view = self._view(index, entry) if entry is not None else None
-        named, product = self._cards(text, entry.tags) if entry is not None else (None, None)
+        named, product = self._cards(index, text, entry.tags) if entry is not None else (None, None)
         return AskResult(question_id, outcome, match.confidence, view, suggestions, topic, named, product)
 
-    def _cards(self, text: str, tags: Sequence[str]) -> tuple[CommuneMatch | None, ProductMatch | None]:
+    def _cards(
+        self, index: KnowledgeIndex, text: str, tags: Sequence[str]
+    ) -> tuple[CommuneMatch | None, ProductMatch | None]:
         """What an answer with these tags says about the question's own words: the commune it names (an
-        answer about where to go) and the product it names (an answer about products)."""
+        answer about where to go) and the product it names (an answer about products, found with the
+        lexicon the matcher uses)."""
         named = self._place(text) if PLACE_TAGS & set(tags) else None
-        product = default_directory().mentioned(text) if PRODUCT_CARD_TAGS & set(tags) else None
-        return named, product
+        products = index.matcher.products if PRODUCT_CARD_TAGS & set(tags) else None
+        return named, products.mentioned(text) if products is not None else None
 
     async def cards_for(
         self, question_id: int, entry: EntryView
     ) -> tuple[CommuneMatch | None, ProductMatch | None]:
         """`_cards` for an entry shown for a stored question (a suggestion the user picked)."""
+        index = await self._current()
         async with self.db.session() as s:
             question = await s.get(Question, question_id)
-        return self._cards(question.text, entry.tags) if question is not None else (None, None)
+        return self._cards(index, question.text, entry.tags) if question is not None else (None, None)
 
     def _place(self, text: str) -> CommuneMatch | None:
         """The commune a question about where to go names: an old one (told its new unit) or a current

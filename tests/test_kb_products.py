@@ -3,12 +3,18 @@ can take part, and how to start; the product lexicon is checked like the rest of
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+import yaml
 
 from fakebot.driver import Harness
 from knowledge.decision import Decision
 from knowledge.index import KnowledgeIndex
+from knowledge.kb import DATA_DIR, ERROR, KnowledgeBase
 from knowledge.products import ProductDataError, ProductDirectory
+from knowledge.retrieval import Matcher
 
 SETS = {
     4: {"sector": "Thực phẩm", "name": "Mật ong, mật khác và nông sản thực phẩm khác"},
@@ -122,3 +128,26 @@ def test_a_story_product_steers_only_a_question_about_it(
 ) -> None:
     match = real_index.matcher.match(question)
     assert match.decision is Decision.ANSWER and match.entry_id == entry, match
+
+
+def copy_knowledge(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR / "entries", data / "entries")
+    for name in ("sources.yaml", "out_of_scope.yaml", "eligibility.yaml"):
+        shutil.copy(DATA_DIR / name, data / name)
+    return data
+
+
+def test_the_lexicon_is_the_knowledge_base_own_and_read_with_every_build(tmp_path: Path) -> None:
+    data = copy_knowledge(tmp_path)
+    # Without a lexicon of its own, a knowledge base uses the shared one.
+    assert Matcher(KnowledgeBase.load(data), classifier=False).products.mentioned("giò chả") is not None
+    own = {"sets": SETS, "products": [{"name": "Chè búp", "set": 11, "aliases": ["chè búp"]}]}
+    (data / "products.yaml").write_text(yaml.safe_dump(own, allow_unicode=True), "utf-8")
+    rebuilt = Matcher(KnowledgeBase.load(data), classifier=False).products
+    assert rebuilt.mentioned("giò chả") is None and rebuilt.mentioned("chè búp").name == "Chè búp"  # type: ignore[union-attr]
+    # A broken lexicon is an error of `kb check` (so /napkb keeps the old index).
+    own["products"].append({"name": "Chè xanh", "set": 11, "aliases": ["Chè Búp"]})
+    (data / "products.yaml").write_text(yaml.safe_dump(own, allow_unicode=True), "utf-8")
+    errors = [p for p in KnowledgeBase.load(data).check() if p.level == ERROR]
+    assert [p.where for p in errors] == ["products.yaml"] and "also" in errors[0].message
