@@ -3,7 +3,6 @@ can take part, and how to start; the product lexicon is checked like the rest of
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,10 @@ import yaml
 from fakebot.driver import Harness
 from knowledge.decision import Decision
 from knowledge.index import KnowledgeIndex
-from knowledge.kb import DATA_DIR, ERROR, KnowledgeBase
+from knowledge.kb import ERROR, KnowledgeBase
 from knowledge.products import ProductDataError, ProductDirectory
 from knowledge.retrieval import Matcher
+from tests.test_kb_index import copy_data
 
 SETS = {
     4: {"sector": "Thực phẩm", "name": "Mật ong, mật khác và nông sản thực phẩm khác"},
@@ -130,16 +130,8 @@ def test_a_story_product_steers_only_a_question_about_it(
     assert match.decision is Decision.ANSWER and match.entry_id == entry, match
 
 
-def copy_knowledge(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(DATA_DIR / "entries", data / "entries")
-    for name in ("sources.yaml", "out_of_scope.yaml", "eligibility.yaml"):
-        shutil.copy(DATA_DIR / name, data / name)
-    return data
-
-
 def test_the_lexicon_is_the_knowledge_base_own_and_read_with_every_build(tmp_path: Path) -> None:
-    data = copy_knowledge(tmp_path)
+    data = copy_data(tmp_path)
     # Without a lexicon of its own, a knowledge base uses the shared one.
     assert Matcher(KnowledgeBase.load(data), classifier=False).products.mentioned("giò chả") is not None
     own = {"sets": SETS, "products": [{"name": "Chè búp", "set": 11, "aliases": ["chè búp"]}]}
