@@ -30,7 +30,7 @@ class DossierPrompt:
 
     kind: 'question' | 'subgroup' | 'commune_confirm' | 'review' | 'locked'.
     expects: 'text' | 'choice' | 'photo' | 'document' | 'none' (what kind of message answers it).
-    Callback data the handler builds: f"dos:a:{dossier_id}:{step_no}:{button.value}" (≤ 64 bytes).
+    Callback data the handler builds: encode("dos", "a", dossier_id, step_no, button.value) (≤ 64 bytes).
     """
 
     dossier_id: int

@@ -19,6 +19,7 @@ from common.reply import Button, Reply
 from handlers.context import AppContext, Context
 from handlers.send import answer, replace
 from storage.models import Role
+from storage.staff import StaffAccess
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Update, Context], Awaitable[None]]
@@ -211,6 +212,13 @@ def staff_required(handler: Handler) -> Handler:
         await handler(update, context)
 
     return guarded
+
+
+async def staff_access(update: Update, context: Context) -> StaffAccess | None:
+    """The member's role and commune scope, read again from the staff directory now, so a role removed a
+    moment ago no longer acts (None: not staff, or an update without a user)."""
+    user = update.effective_user
+    return await context.app_ctx.staff.access(user.id) if user is not None else None
 
 
 async def staff_only(update: Update, context: Context) -> None:

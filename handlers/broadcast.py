@@ -16,7 +16,7 @@ from datetime import timedelta
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
-from common.callbacks import BadCallback, parse
+from common.callbacks import BadCallback, encode, parse
 from common.clock import parse_local_datetime
 from common.reply import Button, Reply
 from common.text import clip
@@ -38,18 +38,12 @@ STATUSES = tuple(s.value for s in DossierStatus if s is not DossierStatus.DRAFT)
 COPY_KINDS = ("video", "audio", "animation", "voice")
 
 
-async def _access(update: Update, context: Context) -> StaffAccess | None:
-    """The member's access read now (a role removed a moment ago no longer acts)."""
-    user = update.effective_user
-    return await context.app_ctx.staff.access(user.id) if user is not None else None
-
-
 async def _typed_for_broadcast(
     update: Update, context: Context, db_user: User
 ) -> tuple[StaffAccess, int, str] | None:
     """(access, broadcast id, text) for a text typed in a broadcast flow; None — and the flow ended —
     when the member is no longer staff or the flow names no broadcast."""
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     msg = update.effective_message
     assert msg is not None and msg.text is not None
     broadcast_id = int((db_user.flow_data or {}).get("id", 0))
@@ -72,7 +66,7 @@ async def _error(update: Update, context: Context, exc: BroadcastError) -> None:
 @basic.staff_required
 async def show(update: Update, context: Context) -> None:
     """/thongbao: recent broadcasts with their reports, and a button to write a new one."""
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -80,7 +74,9 @@ async def show(update: Update, context: Context) -> None:
     items = await context.app_ctx.broadcasts.recent(access)
     states = {p.broadcast.state: r.label(f"broadcast.state_{p.broadcast.state}") for p in items}
     rows = [[Button(r.label("broadcast.new"), "bc:new")]]
-    views = [Button(r.label("broadcast.view", id=p.broadcast.id), f"bc:v:{p.broadcast.id}") for p in items]
+    views = [
+        Button(r.label("broadcast.view", id=p.broadcast.id), encode("bc", "v", p.broadcast.id)) for p in items
+    ]
     rows += [views[i : i + 3] for i in range(0, len(views), 3)]
     await answer(update, context, Reply(r.render("broadcast/menu", items=items, states=states), rows))
 
@@ -110,7 +106,7 @@ def _content(msg: Message) -> Content | None:
 async def on_content(update: Update, context: Context, db_user: User) -> None:
     """The content (text, photo, document, forwarded message): checked, kept as a draft."""
     ctx = context.app_ctx
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await ctx.users.set_flow(db_user.id, None)
         await basic.staff_only(update, context)
@@ -160,48 +156,48 @@ async def _audience_reply(
                 r.label(
                     "broadcast.pick", on=ps.id in audience.product_sets, label=f"{ps.number}. {ps.label}"
                 ),
-                f"bc:ps:{i}:{n}",
+                encode("bc", "ps", i, n),
             )
             for n, ps in enumerate(product_sets())
         ]
         rows = [picks[k : k + 2] for k in range(0, len(picks), 2)]
-        rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
+        rows.append([Button(r.label("broadcast.back"), encode("bc", "m", i))])
     elif prompt == "statuses":
         picks = [
             Button(
                 r.label("broadcast.pick", on=st in audience.statuses, label=r.label(f"dossier.status_{st}")),
-                f"bc:st:{i}:{st}",
+                encode("bc", "st", i, st),
             )
             for st in STATUSES
         ]
         rows = [picks[k : k + 2] for k in range(0, len(picks), 2)]
-        rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
+        rows.append([Button(r.label("broadcast.back"), encode("bc", "m", i))])
     elif prompt == "events":
         events = await context.app_ctx.events.upcoming_for_staff(access)
         rows = [
             [
                 Button(
                     r.label("broadcast.pick", on=e.id == audience.event_id, label=clip(e.title, 40)),
-                    f"bc:ev:{i}:{e.id}",
+                    encode("bc", "ev", i, e.id),
                 )
             ]
             for e in events
         ]
-        rows.append([Button(r.label("broadcast.back"), f"bc:m:{i}")])
+        rows.append([Button(r.label("broadcast.back"), encode("bc", "m", i))])
     else:
         rows = [
             [
-                Button(r.label("broadcast.everyone"), f"bc:a:{i}:all"),
-                Button(r.label("broadcast.by_commune"), f"bc:a:{i}:com"),
+                Button(r.label("broadcast.everyone"), encode("bc", "a", i, "all")),
+                Button(r.label("broadcast.by_commune"), encode("bc", "a", i, "com")),
             ],
             [
-                Button(r.label("broadcast.by_set"), f"bc:a:{i}:ps"),
-                Button(r.label("broadcast.by_status"), f"bc:a:{i}:st"),
+                Button(r.label("broadcast.by_set"), encode("bc", "a", i, "ps")),
+                Button(r.label("broadcast.by_status"), encode("bc", "a", i, "st")),
             ],
-            [Button(r.label("broadcast.by_event"), f"bc:a:{i}:ev")],
+            [Button(r.label("broadcast.by_event"), encode("bc", "a", i, "ev"))],
             [
-                Button(r.label("broadcast.preview"), f"bc:pv:{i}"),
-                Button(r.label("broadcast.discard"), f"bc:x:{i}"),
+                Button(r.label("broadcast.preview"), encode("bc", "pv", i)),
+                Button(r.label("broadcast.discard"), encode("bc", "x", i)),
             ],
         ]
     return Reply(html, rows)
@@ -285,7 +281,7 @@ async def on_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     cb = parse(query.data)
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -451,12 +447,12 @@ async def _preview(update: Update, context: Context, access: StaffAccess, broadc
     i = b.id
     rows = [
         [
-            Button(r.label("broadcast.send_now"), f"bc:go:{i}"),
-            Button(r.label("broadcast.schedule"), f"bc:sch:{i}"),
+            Button(r.label("broadcast.send_now"), encode("bc", "go", i)),
+            Button(r.label("broadcast.schedule"), encode("bc", "sch", i)),
         ],
         [
-            Button(r.label("broadcast.edit_audience"), f"bc:m:{i}"),
-            Button(r.label("broadcast.discard"), f"bc:x:{i}"),
+            Button(r.label("broadcast.edit_audience"), encode("bc", "m", i)),
+            Button(r.label("broadcast.discard"), encode("bc", "x", i)),
         ],
     ]
     await answer(update, context, Reply(html, rows))

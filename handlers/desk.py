@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from telegram import InputFile, Update
 
-from common.callbacks import BadCallback, CallbackData, parse
+from common.callbacks import BadCallback, CallbackData, encode, parse
 from common.reply import Button, Reply
 from common.text import clip
 from dossier.claims import ClaimOutcome, ClaimRefused
@@ -57,13 +57,6 @@ def scope_text(names: DeskNames, access: StaffAccess) -> str:
     return ", ".join(sorted(communes)) if communes is not None else names.label("scope_all")
 
 
-async def _access(update: Update, context: Context) -> StaffAccess | None:
-    """The officer's role and scope, read again from the directory (None: not staff any more)."""
-    user = update.effective_user
-    assert user is not None
-    return await context.app_ctx.staff.access(user.id)
-
-
 def _private(update: Update) -> bool:
     chat = update.effective_chat
     return chat is not None and chat.type == chat.PRIVATE
@@ -81,7 +74,7 @@ class Picked:
         status = change.get("status", self.filter.status)
         key = change.get("commune", self.commune_key)
         product_set = change.get("product_set", self.filter.product_set)
-        return ":".join([NS, action, status or ANY, key or ANY, product_set or ANY])
+        return encode(NS, action, status or ANY, key or ANY, product_set or ANY)
 
 
 def _read_filter(cb: CallbackData, stats: DeskStats) -> Picked:
@@ -126,7 +119,7 @@ async def _menu(ctx: AppContext, access: StaffAccess, picked: Picked) -> Reply:
     ]
     last = [Button(names.label("make_files"), picked.data("xg"))]
     if not flt.empty:
-        last.append(Button(names.label("clear"), f"{NS}:xv:{ANY}:{ANY}:{ANY}"))
+        last.append(Button(names.label("clear"), encode(NS, "xv", ANY, ANY, ANY)))
     rows.append(last)
     return Reply(html, rows)
 
@@ -159,7 +152,7 @@ def _picker(ctx: AppContext, stats: DeskStats, picked: Picked, what: str) -> Rep
 @basic.staff_required
 async def export_command(update: Update, context: Context) -> None:
     """/xuat: the filter menu (all the officer's dossiers until a filter is chosen)."""
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -209,7 +202,7 @@ async def _send_files(update: Update, context: Context, access: StaffAccess, pic
 async def stats_command(update: Update, context: Context) -> None:
     """/thongke: counts by status, commune, product set and stars, and the chart as a photo."""
     ctx = context.app_ctx
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -252,7 +245,7 @@ def _short(names: DeskNames, name: str | None, limit: int = 30) -> str:
 async def assisted_command(update: Update, context: Context) -> None:
     """/nhaphoso: the assisted dossiers the officer holds (continue, get a link) and a new one."""
     ctx = context.app_ctx
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -260,12 +253,18 @@ async def assisted_command(update: Update, context: Context) -> None:
     held = await ctx.claims.held_by(access.user_id)
     rows = [
         [
-            Button(names.label("assisted_continue", name=_short(names, d.product_name, 20)), f"dos:o:{d.id}"),
-            Button(names.label("assisted_link", name=_short(names, d.product_name, 20)), f"{NS}:nl:{d.id}"),
+            Button(
+                names.label("assisted_continue", name=_short(names, d.product_name, 20)),
+                encode("dos", "o", d.id),
+            ),
+            Button(
+                names.label("assisted_link", name=_short(names, d.product_name, 20)),
+                encode(NS, "nl", d.id),
+            ),
         ]
         for d in held[:20]
     ]
-    rows.append([Button(names.label("assisted_new"), f"{NS}:nn")])
+    rows.append([Button(names.label("assisted_new"), encode(NS, "nn"))])
     status_names = {d.status: names.status(d.status) for d in held}
     html = ctx.renderer.render(
         "desk/assisted_menu", held=held[:20], status_names=status_names, untitled=names.label("untitled")
@@ -308,7 +307,7 @@ async def claim(update: Update, context: Context, token: str) -> None:
     names = names_of(ctx)
     rows: list[list[Button]] = []
     if result.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.ALREADY_YOURS) and result.dossier_id:
-        rows.append([Button(names.label("open_claimed"), f"dos:o:{result.dossier_id}")])
+        rows.append([Button(names.label("open_claimed"), encode("dos", "o", result.dossier_id))])
     html = ctx.renderer.render(
         "desk/claim",
         outcome=result.outcome.value,
@@ -328,7 +327,7 @@ async def on_button(update: Update, context: Context) -> None:
     assert query is not None
     ctx = context.app_ctx
     cb = parse(query.data)
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return

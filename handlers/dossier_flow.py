@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from telegram import InputFile, Message, Update
 
-from common.callbacks import BadCallback, CallbackData, parse
+from common.callbacks import BadCallback, CallbackData, encode, parse
 from common.reply import Button, Reply
 from common.text import clip, utf16_len
 from dossier.review import StatusLine
@@ -50,16 +50,19 @@ def prompt_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
         return review_reply(ctx, p)
     r = ctx.renderer
     d = p.dossier_id
-    rows = [[Button(b.label, f"dos:a:{d}:{p.step_no}:{b.value}")] for b in p.buttons]
+    rows = [[Button(b.label, encode("dos", "a", d, p.step_no, b.value))] for b in p.buttons]
     nav = []
     if p.can_back:
-        nav.append(Button(r.label("dossier.back"), f"dos:b:{d}"))
+        nav.append(Button(r.label("dossier.back"), encode("dos", "b", d)))
     if p.can_skip:
-        nav.append(Button(r.label("dossier.skip"), f"dos:s:{d}"))
+        nav.append(Button(r.label("dossier.skip"), encode("dos", "s", d)))
     if nav:
         rows.append(nav)
     rows.append(
-        [Button(r.label("dossier.save_exit"), f"dos:x:{d}"), Button(r.label("dossier.review"), f"dos:r:{d}")]
+        [
+            Button(r.label("dossier.save_exit"), encode("dos", "x", d)),
+            Button(r.label("dossier.review"), encode("dos", "r", d)),
+        ]
     )
     return Reply(r.render("dossier/question", p=p), rows)
 
@@ -74,15 +77,18 @@ def review_reply(ctx: AppContext, p: DossierPrompt) -> Reply:
             break
     rows: list[list[Button]] = []
     if p.kind == "locked":
-        rows.append([Button(r.label("dossier.pdf"), f"dos:pdf:{d}")])
+        rows.append([Button(r.label("dossier.pdf"), encode("dos", "pdf", d))])
         return Reply(html, rows)
     if p.missing:
-        rows.append([Button(r.label("dossier.continue"), f"dos:c:{d}")])
+        rows.append([Button(r.label("dossier.continue"), encode("dos", "c", d))])
     rows += fix_rows(ctx, p)
     if p.can_submit:
-        rows.append([Button(r.label("dossier.submit"), f"dos:sub:{d}")])
+        rows.append([Button(r.label("dossier.submit"), encode("dos", "sub", d))])
     rows.append(
-        [Button(r.label("dossier.edit"), f"dos:e:{d}"), Button(r.label("dossier.save_exit"), f"dos:x:{d}")]
+        [
+            Button(r.label("dossier.edit"), encode("dos", "e", d)),
+            Button(r.label("dossier.save_exit"), encode("dos", "x", d)),
+        ]
     )
     return Reply(html, rows)
 
@@ -91,7 +97,7 @@ def fix_rows(ctx: AppContext, p: DossierPrompt) -> list[list[Button]]:
     """Returned for correction: a button for each item the officer flagged (the only ones open)."""
     label = ctx.renderer.label
     return [
-        [Button(label("review.fix_item", label=clip(name, 50)), f"dos:j:{p.dossier_id}:{no}")]
+        [Button(label("review.fix_item", label=clip(name, 50)), encode("dos", "j", p.dossier_id, no))]
         for _, no, name, _ in p.corrections
     ]
 
@@ -103,34 +109,43 @@ def edit_menu(ctx: AppContext, p: DossierPrompt, section_no: int | None = None, 
     d = p.dossier_id
     if p.corrections:  # returned for correction: only the flagged items can be edited
         rows = fix_rows(ctx, p)
-        rows.append([Button(r.label("dossier.review"), f"dos:r:{d}")])
+        rows.append([Button(r.label("dossier.review"), encode("dos", "r", d))])
         return Reply(r.render("dossier/edit_menu", section=None), rows)
     if section_no is None or not 0 <= section_no < len(p.review):
         rows = [
-            [Button(r.label("dossier.edit_section", title=s.title, n=len(s.items)), f"dos:es:{d}:{i}:0")]
+            [
+                Button(
+                    r.label("dossier.edit_section", title=s.title, n=len(s.items)),
+                    encode("dos", "es", d, i, 0),
+                )
+            ]
             for i, s in enumerate(p.review)
         ]
-        rows.append([Button(r.label("dossier.review"), f"dos:r:{d}")])
+        rows.append([Button(r.label("dossier.review"), encode("dos", "r", d))])
         return Reply(r.render("dossier/edit_menu", section=None), rows)
     section = p.review[section_no]
     pages = max(1, -(-len(section.items) // EDIT_PAGE))
     page = min(max(page, 0), pages - 1)
     shown = section.items[page * EDIT_PAGE : (page + 1) * EDIT_PAGE]
     rows = [
-        [Button(r.label("dossier.edit_item", label=clip(item.label, 60)), f"dos:j:{d}:{item.step_no}")]
+        [
+            Button(
+                r.label("dossier.edit_item", label=clip(item.label, 60)), encode("dos", "j", d, item.step_no)
+            )
+        ]
         for item in shown
     ]
     turn = []
     if page > 0:
-        turn.append(Button(r.label("dossier.edit_previous"), f"dos:es:{d}:{section_no}:{page - 1}"))
+        turn.append(Button(r.label("dossier.edit_previous"), encode("dos", "es", d, section_no, page - 1)))
     if page + 1 < pages:
-        turn.append(Button(r.label("dossier.edit_next"), f"dos:es:{d}:{section_no}:{page + 1}"))
+        turn.append(Button(r.label("dossier.edit_next"), encode("dos", "es", d, section_no, page + 1)))
     if turn:
         rows.append(turn)
     rows.append(
         [
-            Button(r.label("dossier.edit_sections"), f"dos:e:{d}"),
-            Button(r.label("dossier.review"), f"dos:r:{d}"),
+            Button(r.label("dossier.edit_sections"), encode("dos", "e", d)),
+            Button(r.label("dossier.review"), encode("dos", "r", d)),
         ]
     )
     html = r.render("dossier/edit_menu", section=section.title, page=page + 1, pages=pages)
@@ -165,11 +180,15 @@ def list_reply(ctx: AppContext, lines: list[StatusLine]) -> Reply:
         name = d.product_name or r.label("dossier.untitled")
         short = clip(name, 40)
         if d.editable:
-            rows.append([Button(r.label("dossier.open", name=short), f"dos:o:{d.id}")])
+            rows.append([Button(r.label("dossier.open", name=short), encode("dos", "o", d.id))])
         else:
-            rows.append([Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", f"dos:pdf:{d.id}")])
+            rows.append(
+                [Button(f"{r.label('dossier.pdf')} · {d.reference or d.id}", encode("dos", "pdf", d.id))]
+            )
         if d.certified:
-            rows.append([Button(r.label("review.rerate", name=clip(short, 30)), f"dos:rerate:{d.id}")])
+            rows.append(
+                [Button(r.label("review.rerate", name=clip(short, 30)), encode("dos", "rerate", d.id))]
+            )
     rows.append([Button(r.label("dossier.new"), "dos:n")])
     return Reply(html, rows)
 
@@ -193,8 +212,8 @@ async def start(update: Update, context: Context) -> None:
         return
     rows = [
         [
-            Button(r.label("dossier.open", name=_name(ctx, d, 30)), f"dos:o:{d.id}"),
-            Button(r.label("dossier.delete_one", name=_name(ctx, d, 20)), f"dos:del:{d.id}"),
+            Button(r.label("dossier.open", name=_name(ctx, d, 30)), encode("dos", "o", d.id)),
+            Button(r.label("dossier.delete_one", name=_name(ctx, d, 20)), encode("dos", "del", d.id)),
         ]
         for d in drafts
     ]
@@ -295,7 +314,7 @@ async def on_button(update: Update, context: Context) -> None:
         name = ctx.renderer.label(f"dossier.status_{exc.status}")
         await answer(update, context, Reply(ctx.renderer.render("dossier/locked", status_name=name)))
     except DossierIncomplete as exc:
-        rows = [[Button(ctx.renderer.label("dossier.continue"), f"dos:c:{press.dossier_id}")]]
+        rows = [[Button(ctx.renderer.label("dossier.continue"), encode("dos", "c", press.dossier_id))]]
         await answer(
             update, context, Reply(ctx.renderer.render("dossier/incomplete", missing=exc.missing), rows)
         )
@@ -390,7 +409,11 @@ async def act_submit_ask(update: Update, context: Context, press: Press) -> None
     if not prompt.can_submit:
         raise DossierIncomplete(list(prompt.missing))
     reply = confirm_reply(
-        ctx, "confirm_submit", f"dos:ok:{press.dossier_id}", f"dos:r:{press.dossier_id}", p=prompt
+        ctx,
+        "confirm_submit",
+        encode("dos", "ok", press.dossier_id),
+        encode("dos", "r", press.dossier_id),
+        p=prompt,
     )
     await answer(update, context, reply)
 
@@ -426,7 +449,11 @@ async def act_delete_ask(update: Update, context: Context, press: Press) -> None
     ctx = context.app_ctx
     summary = await ctx.dossier.draft_to_delete(_uid(update), press.dossier_id)
     reply = confirm_reply(
-        ctx, "confirm_delete", f"dos:delok:{press.dossier_id}", f"dos:o:{press.dossier_id}", summary=summary
+        ctx,
+        "confirm_delete",
+        encode("dos", "delok", press.dossier_id),
+        encode("dos", "o", press.dossier_id),
+        summary=summary,
     )
     await answer(update, context, reply)
 
@@ -531,8 +558,8 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         await ctx.users.set_flow(user.id, FLOW, {"dossier": dossier_id, "typed": msg.text})
         r = ctx.renderer
         rows = [
-            [Button(r.label("dossier.typed_answer"), f"dos:ta:{dossier_id}")],
-            [Button(r.label("dossier.typed_question"), f"dos:tq:{dossier_id}")],
+            [Button(r.label("dossier.typed_answer"), encode("dos", "ta", dossier_id))],
+            [Button(r.label("dossier.typed_question"), encode("dos", "tq", dossier_id))],
         ]
         await answer(update, context, Reply(r.render("dossier/answer_or_question"), rows))
         return

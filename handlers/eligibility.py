@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from common.callbacks import parse
+from common.callbacks import encode, parse
 from common.reply import Button, Reply
 from handlers import basic
 from handlers.context import AppContext, Context
@@ -19,7 +19,7 @@ FLOW = "eligibility"
 def question_reply(ctx: AppContext, question: EligibilityQuestion, state: dict[str, object]) -> Reply:
     r = ctx.renderer
     answered = len(state.get("answers") or {})  # type: ignore[arg-type]
-    rows = [[Button(c.label, f"el:{question.id}:{c.id}")] for c in question.choices]
+    rows = [[Button(c.label, encode("el", question.id, c.id))] for c in question.choices]
     if answered:
         rows.append([Button(r.label("elig.back"), "el:back")])
     return Reply(r.render("eligibility/question", question=question, number=answered + 1), rows)

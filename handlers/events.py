@@ -16,7 +16,7 @@ from typing import Any
 
 from telegram import InputFile, Update
 
-from common.callbacks import BadCallback, CallbackData, parse
+from common.callbacks import BadCallback, CallbackData, encode, parse
 from common.reply import Button, Reply
 from common.text import clip
 from common.topics import Topic, receives
@@ -49,7 +49,7 @@ def _set_labels(ctx: AppContext, view: EventView | EventDraft) -> list[str]:
 def list_reply(ctx: AppContext, events: list[EventView]) -> Reply:
     r = ctx.renderer
     rows = [
-        [Button(r.label("events.item", n=i, title=clip(e.title, 40)), f"ev:v:{e.id}")]
+        [Button(r.label("events.item", n=i, title=clip(e.title, 40)), encode("ev", "v", e.id))]
         for i, e in enumerate(events, start=1)
     ]
     rows.append([Button(r.label("menu.back_to_menu"), "m:menu")])
@@ -61,15 +61,15 @@ def detail_reply(ctx: AppContext, view: EventView, *, staff: bool = False) -> Re
     rows: list[list[Button]] = []
     if view.is_training and not view.cancelled and not staff:
         if view.mine:
-            rows.append([Button(r.label("events.unregister"), f"ev:u:{view.id}")])
+            rows.append([Button(r.label("events.unregister"), encode("ev", "u", view.id))])
         else:
-            rows.append([Button(r.label("events.register"), f"ev:r:{view.id}")])
+            rows.append([Button(r.label("events.register"), encode("ev", "r", view.id))])
     if staff:
-        rows.append([Button(r.label("events.edit"), f"evs:ed:{view.id}"),
-                     Button(r.label("events.qr"), f"evs:q:{view.id}")])
+        rows.append([Button(r.label("events.edit"), encode("evs", "ed", view.id)),
+                     Button(r.label("events.qr"), encode("evs", "q", view.id))])
         if not view.cancelled:
-            rows.append([Button(r.label("events.cancel_event"), f"evs:cc:{view.id}")])
-    rows.append([Button(r.label("events.ics"), f"ev:i:{view.id}")])
+            rows.append([Button(r.label("events.cancel_event"), encode("evs", "cc", view.id))])
+    rows.append([Button(r.label("events.ics"), encode("ev", "i", view.id))])
     rows.append([Button(r.label("events.back"), "evs:m" if staff else "ev:l")])
     html = r.render("events/detail", e=view, link=ctx.events.deep_link(view.id), sets=_set_labels(ctx, view),
                     staff=staff)
@@ -147,19 +147,14 @@ async def on_button(update: Update, context: Context) -> None:
 
 
 # ---- staff: the list --------------------------------------------------------------------------
-async def _access(update: Update, context: Context) -> Any:
-    user = update.effective_user
-    assert user is not None
-    return await context.app_ctx.staff.access(user.id)
-
-
 async def staff_menu_reply(ctx: AppContext, access: Any) -> Reply:
     r = ctx.renderer
     events = await ctx.events.upcoming_for_staff(access)
     milestones = await ctx.events.milestones(access)
-    rows = [[Button(r.label("events.item", n=i, title=clip(e.title, 40)), f"evs:v:{e.id}")]
+    rows = [[Button(r.label("events.item", n=i, title=clip(e.title, 40)), encode("evs", "v", e.id))]
             for i, e in enumerate(events, start=1)]
-    rows += [[Button(r.label("events.milestone", day=m.day.strftime("%d/%m/%Y")), f"evs:ms:{m.token}")]
+    rows += [[Button(r.label("events.milestone", day=m.day.strftime("%d/%m/%Y")),
+                     encode("evs", "ms", m.token))]
              for m in milestones]
     rows.append([Button(r.label("events.new"), "evs:n"), Button(r.label("events.import"), "evs:i")])
     scope = ", ".join(sorted(access.communes)) if access.scoped else ""
@@ -170,7 +165,7 @@ async def staff_menu_reply(ctx: AppContext, access: Any) -> Reply:
 async def staff_menu(update: Update, context: Context) -> None:
     """/sukien (staff): the events this member manages, the milestones to confirm, create, import."""
     ctx = context.app_ctx
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -199,7 +194,7 @@ def _ask_reply(ctx: AppContext, state: dict[str, Any], access: Any, error: str =
     field = state["step"]
     rows: list[list[Button]] = []
     if field == "kind":
-        rows = [[Button(r.label(f"events.kind.{k}"), f"evs:k:{k}")] for k in KINDS]
+        rows = [[Button(r.label(f"events.kind.{k}"), encode("evs", "k", k))] for k in KINDS]
     elif field in OPTIONAL:
         rows = [[Button(r.label("events.skip"), "evs:s")]]
     elif field == "capacity":
@@ -209,7 +204,7 @@ def _ask_reply(ctx: AppContext, state: dict[str, Any], access: Any, error: str =
         for i, name in enumerate(ctx.events.catalog.communes):
             if name in allowed:
                 mark = "✓ " if name in draft.communes else ""
-                rows.append([Button(r.label("events.commune", mark=mark, name=name), f"evs:c:{i}")])
+                rows.append([Button(r.label("events.commune", mark=mark, name=name), encode("evs", "c", i))])
         nav = [Button(r.label("events.by_sets"), "evs:ps")]
         if not access.scoped:
             nav.insert(0, Button(r.label("events.everyone"), "evs:e"))
@@ -269,7 +264,7 @@ async def on_staff_button(update: Update, context: Context) -> None:
     assert query is not None and update.effective_user is not None
     ctx = context.app_ctx
     cb = parse(query.data)
-    access = await _access(update, context)
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return
@@ -325,7 +320,8 @@ async def _staff_action(update: Update, context: Context, cb: CallbackData, acce
             raise EventError("not_found" if not view.cancelled else "cancelled")
         r = ctx.renderer
         fields = [f for f in EDITABLE if f != "capacity" or view.is_training]
-        rows = [[Button(r.label(f"events.field.{f}"), f"evs:f:{event_id}:{f}") for f in fields[i : i + 2]]
+        rows = [[Button(r.label(f"events.field.{f}"), encode("evs", "f", event_id, f))
+                 for f in fields[i : i + 2]]
                 for i in range(0, len(fields), 2)]
         rows.append([Button(r.label("events.back"), "evs:m")])
         await replace(query, context, Reply(r.render("events/edit_menu", e=view), rows))
@@ -346,8 +342,8 @@ async def _staff_action(update: Update, context: Context, cb: CallbackData, acce
         if not await _may_manage(ctx, access, event_id):
             raise EventError("not_found")
         r = ctx.renderer
-        rows = [[Button(r.label("events.cancel_yes"), f"evs:cy:{event_id}"),
-                 Button(r.label("events.cancel_no"), f"evs:v:{event_id}")]]
+        rows = [[Button(r.label("events.cancel_yes"), encode("evs", "cy", event_id)),
+                 Button(r.label("events.cancel_no"), encode("evs", "v", event_id))]]
         await replace(query, context, Reply(r.render("events/confirm_cancel", e=view), rows))
     elif a == "cy":
         event_id = cb.expect(1).id(0)
@@ -474,7 +470,7 @@ async def on_wizard_text(update: Update, context: Context, user: User) -> None:
     ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None and msg.text is not None
-    access = await ctx.staff.access(user.id)
+    access = await basic.staff_access(update, context)
     state = _state(user)
     if access is None or state is None:  # no longer staff, or a broken state: leave the wizard
         await ctx.users.set_flow(user.id, None)
@@ -533,7 +529,7 @@ async def on_import_file(update: Update, context: Context, user: User) -> None:
     ctx = context.app_ctx
     msg = update.effective_message
     assert msg is not None
-    access = await ctx.staff.access(user.id)
+    access = await basic.staff_access(update, context)
     if access is None:
         await ctx.users.set_flow(user.id, None)
         await basic.on_media(update, context)

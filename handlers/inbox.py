@@ -10,7 +10,7 @@ from dataclasses import replace
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
 
-from common.callbacks import BadCallback, parse
+from common.callbacks import BadCallback, encode, parse
 from common.reply import Button, Reply
 from common.text import clip
 from handlers import basic
@@ -38,9 +38,9 @@ async def show_inbox(update: Update, context: Context) -> None:
     r = ctx.renderer
     rows = [
         [
-            Button(r.label("desk.group_answer", n=n), f"sd:ga:{g.ids[0]}"),
-            Button(r.label("desk.group_link", n=n), f"sd:gl:{g.ids[0]}"),
-            Button(r.label("desk.group_new", n=n), f"sd:gn:{g.ids[0]}"),
+            Button(r.label("desk.group_answer", n=n), encode("sd", "ga", g.ids[0])),
+            Button(r.label("desk.group_link", n=n), encode("sd", "gl", g.ids[0])),
+            Button(r.label("desk.group_new", n=n), encode("sd", "gn", g.ids[0])),
         ]
         for n, g in enumerate(shown, start=1)
     ]
@@ -69,7 +69,8 @@ async def on_declined_button(update: Update, context: Context) -> None:
             replace(q, text=clip(q.text, LIST_LIMIT)) for q in await kb.declined_questions(INBOX_SIZE)
         ]
         rows = [
-            [Button(r.label("desk.reopen", n=n), f"sd:dr:{q.id}")] for n, q in enumerate(questions, start=1)
+            [Button(r.label("desk.reopen", n=n), encode("sd", "dr", q.id))]
+            for n, q in enumerate(questions, start=1)
         ]
         html = r.render("kb/declined", questions=questions, count=count, days=DECLINED_WINDOW.days)
         await answer(update, context, Reply(html, rows))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from common.callbacks import BadCallback, parse
+from common.callbacks import BadCallback, encode, parse
 from common.reply import Button, Reply
 from common.text import clip
 from handlers import basic
@@ -36,10 +36,10 @@ def entry_reply(
     r = ctx.renderer
     rows = [
         [
-            Button(r.label("kb.helpful"), f"kb:up:{question_id}"),
-            Button(r.label("kb.not_right"), f"kb:dn:{question_id}"),
+            Button(r.label("kb.helpful"), encode("kb", "up", question_id)),
+            Button(r.label("kb.not_right"), encode("kb", "dn", question_id)),
         ],
-        [Button(r.label("kb.ask_staff"), f"sd:new:{question_id}")],
+        [Button(r.label("kb.ask_staff"), encode("sd", "new", question_id))],
     ]
     for entry_id, title in entry.related[:2]:
         data = f"kb:e:{question_id}:{entry_id}"
@@ -61,9 +61,9 @@ def result_reply(ctx: AppContext, result: AskResult) -> Reply:
             [Button(r.label("kb.suggestion", n=n, title=clip(s.title, 48)), f"kb:p:{qid}:{s.entry_id}")]
             for n, s in enumerate(choices, start=1)
         ]
-        rows.append([Button(r.label("kb.not_these"), f"sd:new:{qid}")])
+        rows.append([Button(r.label("kb.not_these"), encode("sd", "new", qid))])
         return Reply(r.render("kb/suggest", suggestions=choices), rows)
-    rows = [[Button(r.label("kb.send_to_staff"), f"sd:new:{qid}")]]
+    rows = [[Button(r.label("kb.send_to_staff"), encode("sd", "new", qid))]]
     if result.out_of_scope is not None:
         return Reply(r.render("kb/out_of_scope", topic=result.out_of_scope), rows)
     rows += [
@@ -105,7 +105,7 @@ async def on_callback(update: Update, context: Context) -> None:
         key = "kb.already" if not changed else ("kb.thanks_up" if cb.action == "up" else "kb.thanks_down")
         await query.answer(ctx.renderer.label(key))
         if changed and cb.action == "dn":
-            rows = [[Button(ctx.renderer.label("kb.ask_staff"), f"sd:new:{question_id}")]]
+            rows = [[Button(ctx.renderer.label("kb.ask_staff"), encode("sd", "new", question_id))]]
             await answer(update, context, Reply(ctx.renderer.render("kb/feedback_down"), rows))
         return
     entry_id = cb.token(1)

@@ -9,7 +9,7 @@ import logging
 from telegram import Message, Update
 from telegram.error import BadRequest, Forbidden
 
-from common.callbacks import BadCallback, parse
+from common.callbacks import BadCallback, encode, parse
 from common.reply import Button, Reply
 from common.text import clip
 from handlers import basic
@@ -100,7 +100,7 @@ async def post_to_staff(
         question=clip(text, QUESTION_LIMIT),
         follow_up=follow_up,
     )
-    reply = Reply(html, [[Button(ctx.renderer.label("desk.reply"), f"sd:rp:{thread.id}")]])
+    reply = Reply(html, [[Button(ctx.renderer.label("desk.reply"), encode("sd", "rp", thread.id))]])
     targets: list[int] = []
     if follow_up and thread.staff_user_id is not None:
         targets = [thread.staff_user_id]
@@ -199,8 +199,8 @@ async def deliver_staff_reply(update: Update, context: Context, thread: ThreadVi
     assert staff is not None
     rows = [
         [
-            Button(ctx.renderer.label("desk.ask_more"), f"sd:fu:{thread.id}"),
-            Button(ctx.renderer.label("desk.done"), f"sd:done:{thread.id}"),
+            Button(ctx.renderer.label("desk.ask_more"), encode("sd", "fu", thread.id)),
+            Button(ctx.renderer.label("desk.done"), encode("sd", "done", thread.id)),
         ]
     ]
     html = ctx.renderer.render(

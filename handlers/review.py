@@ -19,7 +19,7 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.error import BadRequest, Forbidden
 
-from common.callbacks import BadCallback, CallbackData, parse
+from common.callbacks import BadCallback, CallbackData, encode, parse
 from common.reply import Button, Reply
 from common.text import clip, utf16_len
 from dossier.errors import DossierNotFound, TransitionNotAllowed
@@ -113,39 +113,39 @@ def queue_reply(ctx: AppContext, q: Queue) -> Reply:
                     + " · "
                     + clip(d.product_name or r.label("dossier.untitled"), 40),
                 ),
-                f"rv:o:{d.id}",
+                encode("rv", "o", d.id),
             )
         ]
         for n, d in enumerate(q.items, start=1)
     ]
     paging = []
     if q.page:
-        paging.append(Button(r.label("review.first_page"), f"rv:q:{q.status}:{ci}:{ps}:0"))
+        paging.append(Button(r.label("review.first_page"), encode("rv", "q", q.status, ci, ps, 0)))
     if q.has_next:
-        paging.append(Button(r.label("review.next_page"), f"rv:q:{q.status}:{ci}:{ps}:{q.page + 1}"))
+        paging.append(Button(r.label("review.next_page"), encode("rv", "q", q.status, ci, ps, q.page + 1)))
     if paging:
         rows.append(paging)
     open_count = sum(n for st, n in q.counts.items() if st in OPEN_STATUSES)
     filters = [
-        Button(r.label("review.filter_open", n=open_count), f"rv:q:open:{ci}:{ps}:0"),
-        Button(r.label("review.filter_all", n=sum(q.counts.values())), f"rv:q:all:{ci}:{ps}:0"),
+        Button(r.label("review.filter_open", n=open_count), encode("rv", "q", "open", ci, ps, 0)),
+        Button(r.label("review.filter_all", n=sum(q.counts.values())), encode("rv", "q", "all", ci, ps, 0)),
     ]
     filters += [
-        Button(r.label("review.filter_status", name=names.get(st, st), n=n), f"rv:q:{st}:{ci}:{ps}:0")
+        Button(r.label("review.filter_status", name=names.get(st, st), n=n), encode("rv", "q", st, ci, ps, 0))
         for st, n in sorted(q.counts.items())
         if n
     ]
     rows += [filters[i : i + 2] for i in range(0, len(filters), 2)]
     if q.commune:
         label = r.label("review.filter_commune", name=clip(q.commune, 30))
-        rows.append([Button(label, f"rv:fc:{q.status}:{ps}")])
+        rows.append([Button(label, encode("rv", "fc", q.status, ps))])
     else:
-        rows.append([Button(r.label("review.any_commune"), f"rv:fc:{q.status}:{ps}")])
+        rows.append([Button(r.label("review.any_commune"), encode("rv", "fc", q.status, ps))])
     if q.product_set:
         name = clip(ctx.review.set_name(q.product_set), 30)
-        rows.append([Button(r.label("review.filter_set", name=name), f"rv:fp:{q.status}:{ci}")])
+        rows.append([Button(r.label("review.filter_set", name=name), encode("rv", "fp", q.status, ci))])
     else:
-        rows.append([Button(r.label("review.any_set"), f"rv:fp:{q.status}:{ci}")])
+        rows.append([Button(r.label("review.any_set"), encode("rv", "fp", q.status, ci))])
     return Reply(html, rows)
 
 
@@ -190,14 +190,14 @@ def card_replies(ctx: AppContext, c: DossierCard) -> list[Reply]:
     rows: list[list[Button]] = []
     for target in c.targets:
         if target == "returned":
-            rows.append([Button(r.label("review.to_returned"), f"rv:rt:{d}")])
+            rows.append([Button(r.label("review.to_returned"), encode("rv", "rt", d))])
         elif target == "rated":
-            rows.append([Button(r.label("review.to_rated"), f"rv:st:{d}")])
+            rows.append([Button(r.label("review.to_rated"), encode("rv", "st", d))])
         else:
-            rows.append([Button(r.label(f"review.to_{target}"), f"rv:to:{d}:{target}")])
-    docs = [Button(r.label("review.pdf"), f"rv:pdf:{d}")]
+            rows.append([Button(r.label(f"review.to_{target}"), encode("rv", "to", d, target))])
+    docs = [Button(r.label("review.pdf"), encode("rv", "pdf", d))]
     if c.attachments:
-        docs.insert(0, Button(r.label("review.files", n=c.attachments), f"rv:at:{d}"))
+        docs.insert(0, Button(r.label("review.files", n=c.attachments), encode("rv", "at", d)))
     rows.append(docs)
     rows.append([Button(r.label("review.queue"), "rv:q:open:-:-:0")])
     return [Reply(m) for m in messages] + [Reply(r.render("review/actions", c=c), rows)]
@@ -259,19 +259,19 @@ async def act_pick_filter(update: Update, context: Context, cb: CallbackData) ->
     keep = cb.token(1)
     q = await ctx.review.queue(_uid(update), status=status)
     if cb.action == "fc":
-        rows = [[Button(r.label("review.any_commune"), f"rv:q:{status}:-:{keep}:0")]]
+        rows = [[Button(r.label("review.any_commune"), encode("rv", "q", status, "-", keep, 0))]]
         rows += [
-            [Button(r.label("review.pick", name=clip(name, 40)), f"rv:q:{status}:{i}:{keep}:0")]
+            [Button(r.label("review.pick", name=clip(name, 40)), encode("rv", "q", status, i, keep, 0))]
             for i, name in enumerate(q.communes[:MAX_FILTER_BUTTONS])
         ]
         what = "commune"
     else:
-        rows = [[Button(r.label("review.any_set"), f"rv:q:{status}:{keep}:-:0")]]
+        rows = [[Button(r.label("review.any_set"), encode("rv", "q", status, keep, "-", 0))]]
         rows += [
             [
                 Button(
                     r.label("review.pick", name=clip(ctx.review.set_name(ps), 40)),
-                    f"rv:q:{status}:{keep}:{ps}:0",
+                    encode("rv", "q", status, keep, ps, 0),
                 )
             ]
             for ps in q.product_sets[:MAX_FILTER_BUTTONS]
@@ -295,8 +295,8 @@ async def act_ask_note(update: Update, context: Context, cb: CallbackData) -> No
     required = target == "not_rated"
     rows = []
     if not required:
-        rows.append([Button(r.label("review.no_note"), f"rv:nn:{dossier_id}:{target}")])
-    rows.append([Button(r.label("review.cancel"), f"rv:cx:{dossier_id}")])
+        rows.append([Button(r.label("review.no_note"), encode("rv", "nn", dossier_id, target))])
+    rows.append([Button(r.label("review.cancel"), encode("rv", "cx", dossier_id))])
     html = r.render(
         "review/ask_note",
         reference=item.reference or item.id,
@@ -374,20 +374,20 @@ async def _flag_menu(
                         mark="✓ " if item.step_id in flags else "",
                         label=clip(item.label, 50),
                     ),
-                    f"rv:{'rx' if item.step_id in flags else 'rf'}:{dossier_id}:{item.step_no}",
+                    encode("rv", "rx" if item.step_id in flags else "rf", dossier_id, item.step_no),
                 )
             ]
             for item in sec.items
         ]
-        rows.append([Button(r.label("review.flag_more"), f"rv:rt:{dossier_id}")])
+        rows.append([Button(r.label("review.flag_more"), encode("rv", "rt", dossier_id))])
     else:
         rows = [
-            [Button(r.label("review.section", title=clip(s.title, 50)), f"rv:rs:{dossier_id}:{i}")]
+            [Button(r.label("review.section", title=clip(s.title, 50)), encode("rv", "rs", dossier_id, i))]
             for i, s in enumerate(prompt.review)
         ]
     if flags:
-        rows.append([Button(r.label("review.send_return", n=len(flags)), f"rv:rok:{dossier_id}")])
-    rows.append([Button(r.label("review.cancel"), f"rv:cx:{dossier_id}")])
+        rows.append([Button(r.label("review.send_return", n=len(flags)), encode("rv", "rok", dossier_id))])
+    rows.append([Button(r.label("review.cancel"), encode("rv", "cx", dossier_id))])
     html = r.render(
         "review/flag_sections", reference=prompt.reference or dossier_id, flags=shown, section=section
     )
@@ -423,7 +423,7 @@ async def act_flag(update: Update, context: Context, cb: CallbackData) -> None:
     await ctx.users.set_flow(
         _uid(update), FLOW_REASON, {"dossier": dossier_id, "flags": flags, "step": step[0]}
     )
-    rows = [[Button(ctx.renderer.label("review.cancel"), f"rv:cx:{dossier_id}")]]
+    rows = [[Button(ctx.renderer.label("review.cancel"), encode("rv", "cx", dossier_id))]]
     await _out(update, context, Reply(ctx.renderer.render("review/ask_reason", label=step[1]), rows))
 
 
@@ -455,8 +455,8 @@ async def act_stars_ask(update: Update, context: Context, cb: CallbackData) -> N
     item, allowed = await ctx.review.brief(_uid(update), dossier_id)
     if "rated" not in allowed:
         raise TransitionNotAllowed(item.status, "rated", "staff")
-    rows = [[Button(r.label("review.stars", n=n), f"rv:sv:{dossier_id}:{n}") for n in STARS]]
-    rows.append([Button(r.label("review.cancel"), f"rv:cx:{dossier_id}")])
+    rows = [[Button(r.label("review.stars", n=n), encode("rv", "sv", dossier_id, n)) for n in STARS]]
+    rows.append([Button(r.label("review.cancel"), encode("rv", "cx", dossier_id))])
     await _out(
         update, context, Reply(r.render("review/ask_stars", reference=item.reference or item.id), rows)
     )
@@ -473,7 +473,7 @@ async def act_stars(update: Update, context: Context, cb: CallbackData) -> None:
     await ctx.users.set_flow(
         _uid(update), FLOW_RESULT, {"dossier": dossier_id, "stars": stars, "await": "score"}
     )
-    rows = [[Button(ctx.renderer.label("review.cancel"), f"rv:cx:{dossier_id}")]]
+    rows = [[Button(ctx.renderer.label("review.cancel"), encode("rv", "cx", dossier_id))]]
     await _out(
         update, context, Reply(ctx.renderer.render("review/ask_result", field="score", stars=stars), rows)
     )
@@ -483,7 +483,7 @@ async def _result_text(update: Update, context: Context, user: User, text: str) 
     ctx = context.app_ctx
     data = dict(user.flow_data or {})
     dossier_id = int(data.get("dossier", 0))
-    rows = [[Button(ctx.renderer.label("review.cancel"), f"rv:cx:{dossier_id}")]]
+    rows = [[Button(ctx.renderer.label("review.cancel"), encode("rv", "cx", dossier_id))]]
     step = data.get("await")
     try:
         if step == "score":
@@ -542,7 +542,7 @@ async def on_text(update: Update, context: Context, user: User) -> None:
         elif user.flow == FLOW_RESULT:
             await _result_text(update, context, user, msg.text)
         else:
-            rows = [[Button(ctx.renderer.label("review.cancel"), f"rv:cx:{dossier_id}")]]
+            rows = [[Button(ctx.renderer.label("review.cancel"), encode("rv", "cx", dossier_id))]]
             await _out(update, context, Reply(ctx.renderer.render("review/use_buttons"), rows))
     except (NotStaff, DossierNotFound):
         await ctx.users.set_flow(user.id, None)

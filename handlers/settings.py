@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from common.callbacks import BadCallback, parse
+from common.callbacks import BadCallback, encode, parse
 from common.reply import Button, Reply
 from common.topics import TOPICS, Topic, parse_topic
 from handlers.context import Context
@@ -27,7 +27,8 @@ async def _reply(context: Context, user_id: int) -> Reply:
         for t in TOPICS
     ]
     rows = [
-        [Button(r.label("settings.toggle", on=t["on"], name=t["name"]), f"set:t:{t['id']}")] for t in topics
+        [Button(r.label("settings.toggle", on=t["on"], name=t["name"]), encode("set", "t", t["id"]))]
+        for t in topics
     ]
     rows.append([Button(r.label("settings.commune"), "set:c")])
     return Reply(r.render("settings/main", topics=topics, commune=commune), rows)

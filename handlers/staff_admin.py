@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import BotCommandScopeChat, Update
 from telegram.error import BadRequest, Forbidden
 
-from common.callbacks import BadCallback, parse
+from common.callbacks import BadCallback, encode, parse
 from common.reply import Button, Reply
 from common.text import clip
 from handlers import basic
@@ -34,8 +34,7 @@ MAX_REF = 64
 async def _admin_or_refuse(update: Update, context: Context) -> bool:
     """True for an admin. A non-staff user gets the unknown-command/expired-button reply; a staff
     member who is not an admin is told that only admins manage staff."""
-    user = update.effective_user
-    access = await context.app_ctx.staff.access(user.id) if user is not None else None
+    access = await basic.staff_access(update, context)
     if access is None:
         await basic.staff_only(update, context)
         return False
@@ -53,9 +52,11 @@ def _listing_reply(context: Context, members: list[StaffListing]) -> Reply:
     rows = [[Button(r.label("staff.add"), "st:add")]]
     for m in members:
         name = m.name or (f"@{m.username}" if m.username else str(m.user_id))
-        buttons = [Button(r.label("staff.edit", name=clip(name, 24)), f"st:e:{m.user_id}")]
+        buttons = [Button(r.label("staff.edit", name=clip(name, 24)), encode("st", "e", m.user_id))]
         if not m.configured:
-            buttons.append(Button(r.label("staff.remove", name=clip(name, 18)), f"st:rm:{m.user_id}"))
+            buttons.append(
+                Button(r.label("staff.remove", name=clip(name, 18)), encode("st", "rm", m.user_id))
+            )
         rows.append(buttons)
     rows.append([Button(r.label("staff.audit"), "st:log:0")])
     return Reply(r.render("staff/list", members=members), rows)
@@ -86,7 +87,7 @@ async def _audit_reply(context: Context, offset: int) -> Reply:
     r = ctx.renderer
     rows = []
     if more:
-        rows.append([Button(r.label("staff.older"), f"st:log:{offset + LOG_PAGE}")])
+        rows.append([Button(r.label("staff.older"), encode("st", "log", offset + LOG_PAGE))])
     return Reply(r.render("staff/audit", entries=entries, names=names, offset=offset), rows)
 
 
@@ -95,11 +96,13 @@ async def _scope_reply(context: Context, target: User, role: str, chosen: list[s
     r = ctx.renderer
     units = ctx.communes.current_units()
     rows = [
-        [Button(r.label("staff.unit", on=u.name in chosen, label=u.label), f"st:c:{target.id}:{i}")]
+        [Button(r.label("staff.unit", on=u.name in chosen, label=u.label), encode("st", "c", target.id, i))]
         for i, u in enumerate(units)
     ]
-    rows.append([Button(r.label("staff.all_units", on=not chosen), f"st:c:{target.id}:all")])
-    rows.append([Button(r.label("staff.save"), f"st:ok:{target.id}"), Button(r.label("staff.back"), "st:ls")])
+    rows.append([Button(r.label("staff.all_units", on=not chosen), encode("st", "c", target.id, "all"))])
+    rows.append(
+        [Button(r.label("staff.save"), encode("st", "ok", target.id)), Button(r.label("staff.back"), "st:ls")]
+    )
     html = r.render("staff/scope", name=target.full_name, user_id=target.id, role=role, chosen=chosen)
     return Reply(html, rows)
 
@@ -108,8 +111,8 @@ def _role_reply(context: Context, target: User) -> Reply:
     r = context.app_ctx.renderer
     rows = [
         [
-            Button(r.label("staff.role_staff"), f"st:r:{target.id}:s"),
-            Button(r.label("staff.role_admin"), f"st:r:{target.id}:a"),
+            Button(r.label("staff.role_staff"), encode("st", "r", target.id, "s")),
+            Button(r.label("staff.role_admin"), encode("st", "r", target.id, "a")),
         ],
         [Button(r.label("staff.back"), "st:ls")],
     ]
@@ -245,7 +248,7 @@ async def on_button(update: Update, context: Context) -> None:
         await query.answer()
         rows = [
             [
-                Button(r.label("staff.confirm_remove"), f"st:rmok:{target_id}"),
+                Button(r.label("staff.confirm_remove"), encode("st", "rmok", target_id)),
                 Button(r.label("staff.back"), "st:ls"),
             ]
         ]

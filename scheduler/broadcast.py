@@ -33,6 +33,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.callbacks import encode
 from common.clock import Clock
 from common.render import Renderer
 from common.text import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len, visible_text
@@ -142,7 +143,7 @@ class Progress:
 
 
 def mute_button(renderer: Renderer, topic: Topic) -> dict[str, str]:
-    return {"text": renderer.label("broadcast.mute"), "callback_data": f"set:mute:{topic.value}"}
+    return {"text": renderer.label("broadcast.mute"), "callback_data": encode("set", "mute", topic.value)}
 
 
 def compose_message(renderer: Renderer, content: Content, sender_name: str, topic: Topic) -> Outgoing:
@@ -519,7 +520,7 @@ ACTIONS = {"pause": "p", "resume": "r", "cancel": "x", "unschedule": "x", "csv":
 
 
 def _button(r: Renderer, name: str, broadcast_id: int) -> dict[str, str]:
-    return {"text": r.label(f"broadcast.{name}"), "callback_data": f"bc:{ACTIONS[name]}:{broadcast_id}"}
+    return {"text": r.label(f"broadcast.{name}"), "callback_data": encode("bc", ACTIONS[name], broadcast_id)}
 
 
 def describe(r: Renderer, audience: Audience) -> Markup:

@@ -23,6 +23,7 @@ from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from common.callbacks import encode
 from common.clock import Clock, parse_local_datetime
 from common.render import Renderer
 from common.topics import Topic, receives
@@ -586,7 +587,7 @@ class EventService:
             await enqueue(s, chat_id=user_id, text=texts[reminded], kind="event_notice", now=now,
                           priority=Priority.NOTICE, key=f"{stamp}:{user_id}",
                           buttons=[[{"text": self.renderer.label("events.open"),
-                                     "callback_data": f"ev:v:{event.id}"}]])
+                                     "callback_data": encode("ev", "v", event.id)}]])
 
     async def import_file(self, staff: Any, actor_id: int, content: bytes, file_name: str) -> list[EventView]:
         """Create every event of a CSV or YAML file in one transaction; the first bad row is named
@@ -717,7 +718,8 @@ class EventService:
                 s, chat_id=reg.user_id, text=self.renderer.render("events/notice_promoted", e=view),
                 kind="event_notice", now=now, priority=Priority.NOTICE,
                 key=f"promoted:{event.id}:{reg.user_id}:{int(now.timestamp())}",
-                buttons=[[{"text": self.renderer.label("events.open"), "callback_data": f"ev:v:{event.id}"}]],
+                buttons=[[{"text": self.renderer.label("events.open"),
+                           "callback_data": encode("ev", "v", event.id)}]],
             )
 
     # -- files

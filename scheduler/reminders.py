@@ -34,6 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.callbacks import encode
 from common.clock import Clock, FakeClock
 from common.config import Settings
 from common.render import Renderer
@@ -286,7 +287,8 @@ class Reminders:
             if not users:
                 continue
             text = self.renderer.render("events/reminder_round_open", e=_view_of(e, {}))
-            buttons = [[{"text": self.renderer.label("events.open"), "callback_data": f"ev:v:{e.id}"}]]
+            buttons = [[{"text": self.renderer.label("events.open"),
+                         "callback_data": encode("ev", "v", e.id)}]]
             out.extend(
                 Due(Kind.ROUND_OPEN, subject, offset, int(u), text, expires, buttons,
                     priority=Priority.BROADCAST)
@@ -342,7 +344,7 @@ class Reminders:
                 )
                 buttons = [
                     [{"text": self.renderer.label("events.continue_dossier", name=item["name"]),
-                      "callback_data": f"dos:o:{item['id']}"}]
+                      "callback_data": encode("dos", "o", item["id"])}]
                     for item in items
                 ]
                 out.append(Due(Kind.DEADLINE, subject, offset, int(owner), text, expires, buttons))
@@ -385,7 +387,8 @@ class Reminders:
             if not users:
                 continue
             text = self.renderer.render("events/reminder_training", e=_view_of(e, {}), hours=hours)
-            buttons = [[{"text": self.renderer.label("events.open"), "callback_data": f"ev:v:{e.id}"}]]
+            buttons = [[{"text": self.renderer.label("events.open"),
+                         "callback_data": encode("ev", "v", e.id)}]]
             urgent = offsets[i] <= URGENT_BEFORE
             out.extend(
                 Due(Kind.TRAINING, subject, offset, int(u), text, expires, buttons, urgent) for u in users
@@ -429,7 +432,7 @@ class Reminders:
                 valid_until=valid_until, days_left=(valid_until - today).days, stars=stars,
             )
             label = self.renderer.label("events.rerate")
-            buttons = [[{"text": label, "callback_data": f"dos:rerate:{dossier_id}"}]]
+            buttons = [[{"text": label, "callback_data": encode("dos", "rerate", dossier_id)}]]
             out.append(Due(Kind.CERTIFICATE, subject, offset, owner, text, expires, buttons))
         return out
 
@@ -458,7 +461,7 @@ class Reminders:
                 item = self._dossier_item(d)
                 text = self.renderer.render(template, d=item, days=round(idle / timedelta(days=1)))
                 buttons = [[{"text": self.renderer.label("events.continue_dossier", name=item["name"]),
-                             "callback_data": f"dos:o:{d.id}"}]]
+                             "callback_data": encode("dos", "o", d.id)}]]
                 out.append(Due(kind, subject, off, owner, text, d.updated_at + idle + IDLE_USEFUL, buttons))
         return out
 
