@@ -97,6 +97,11 @@ class ProductDirectory:
         with open(Path(path) if path else PRODUCTS_FILE, encoding="utf-8") as fh:
             return cls(yaml.safe_load(fh) or {})
 
+    @property
+    def words(self) -> frozenset[str]:
+        """Every folded word of every product name."""
+        return frozenset(w for alias in self._aliases for w in fold(alias).split())
+
     def __len__(self) -> int:
         return len({m.name for m in self._aliases.values()})
 

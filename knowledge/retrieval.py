@@ -46,7 +46,7 @@ from rapidfuzz import fuzz, process
 
 from knowledge.classifier import QuestionClassifier, trained_classifier
 from knowledge.decision import PROGRAMME_WORD, Decision, Match, blend, decide
-from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
+from knowledge.features import PRODUCT_TAG, STOPWORDS, accumulate, bm25_idf, text_features
 from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
 from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
@@ -87,6 +87,11 @@ PRODUCT_QUESTION_RE = re.compile(
     r"\b(?:san pham (?:nay|do|cua|nha)|sp|mat hang|thuoc (?:nhom|bo|nganh|loai)|(?:nhom|bo|nganh|loai) nao|"
     r"(?:tham gia|lam ocop|dang ky ocop|di cham|cham sao|vao ocop) (?:duoc|dc))\b"
 )
+# Names a sector by its name ("nhóm dược liệu", "ngành đồ uống"; folded).
+SECTOR_NAMED_RE = re.compile(
+    r"\b(?:nhom|nganh)(?: hang| san pham)? (?:thuc pham|do uong|duoc lieu|thao duoc|thu cong my nghe|"
+    r"sinh vat canh|dich vu du lich)\b"
+)
 # The classifier reads a long message whole and its question sentences alone: the latter's share.
 QUESTION_CLASSIFIER_SHARE = 0.5
 # Words besides function words that a message naming only a product may hold ("nấm linh chi nhà em ạ").
@@ -99,6 +104,22 @@ UNKNOWN_WORD_FACTOR = 1.5
 FOREIGN_ACCENTED_WEIGHT = 1.5
 # Without any known content word the confidence is capped here (out-of-scope guard).
 NO_DOMAIN_CAP = 0.15
+
+
+def _sound_variants(token: str) -> list[str]:
+    """What an unknown folded word may be, typed the way it sounds or with texting letters: f → ph,
+    j → gi, z → d/gi, w → qu at the start; a final g without its n ("khog", "nag"); s and x, l and n
+    swapped at the start (a regional pronunciation)."""
+    variants: list[str] = []
+    if len(token) < 2 or not token.isalpha():
+        return variants
+    head, rest = token[0], token[1:]
+    texting = {"f": ["ph" + rest], "j": ["gi" + rest], "z": ["d" + rest, "gi" + rest], "w": ["qu" + rest]}
+    variants += texting.get(head, [])
+    if token.endswith("g") and not token.endswith("ng") and len(token) >= 3:
+        variants.append(token[:-1] + "ng")
+    variants += {"x": ["s" + rest], "s": ["x" + rest], "l": ["n" + rest], "n": ["l" + rest]}.get(head, [])
+    return variants
 
 
 @dataclass(frozen=True)
@@ -177,6 +198,7 @@ class Matcher:
         self._build_answer_index()
         self.vocabulary = sorted({t for s in samples for t in s.folded.split()} | self.phrases.words)
         self._vocab_set = frozenset(self.vocabulary)
+        self._product_words = self.products.words if self.products is not None else frozenset()
         self._typo_cache: dict[str, tuple[str, ...]] = {}
         self._prepared: dict[str, Normalized] = {}
         self.entry_index = {entry_id: i for i, entry_id in enumerate(self.entry_ids)}
@@ -314,7 +336,12 @@ class Matcher:
         if cached is not None:
             return cached
         result: tuple[str, ...] = (token,)
-        if token.isalpha() and len(token) >= 3:
+        spoken = None
+        if token not in self._product_words:  # "linh" of "nấm linh chi" is not "ninh"
+            spoken = next((v for v in _sound_variants(token) if v in self._vocab_set), None)
+        if spoken is not None:  # "fí" phí, "ja" gia, "khôg" không, "xao" sao, "lào" nào
+            result = (spoken,)
+        elif token.isalpha() and len(token) >= 3:
             for cut in range(1, len(token)):
                 left, right = token[:cut], token[cut:]
                 if left in self._vocab_set and right in self._vocab_set and min(len(left), len(right)) >= 2:
@@ -441,8 +468,12 @@ class Matcher:
 
     def _features(self, norm: Normalized) -> dict[str, float]:
         """`text_features` with the words of place and product names weighing less (PLACE_NAME_FACTOR,
-        PRODUCT_NAME_FACTOR)."""
-        return text_features(norm, self._place_positions(norm.folded_tokens), self._product_positions(norm))
+        PRODUCT_NAME_FACTOR); a text that names a sector ("nhóm dược liệu gồm những gì, trà có vào không")
+        asks about the sector, its products are examples: no product feature."""
+        feats = text_features(norm, self._place_positions(norm.folded_tokens), self._product_positions(norm))
+        if SECTOR_NAMED_RE.search(norm.folded):
+            feats.pop(PRODUCT_TAG, None)
+        return feats
 
     def _has_place(self, norm: Normalized) -> bool:
         return any(t.startswith(PLACE_TAG_PREFIX) for t in norm.folded_tokens) or any(
@@ -649,13 +680,30 @@ class Matcher:
         rest = (tok for i, tok in enumerate(norm.folded_tokens) if i not in named)
         return bool(named) and all(tok in STOPWORDS or tok in PRODUCT_FILLERS for tok in rest)
 
+    def _sector_view(self, norm: Normalized) -> str:
+        """The folded text the classifier reads; when it names a sector ("nhóm dược liệu gồm những gì,
+        trà có vào không") the products it names are examples of that sector, left out — the classifier
+        learnt "a product's name asks whether it can take part"."""
+        match = SECTOR_NAMED_RE.search(norm.folded)
+        if match is None:
+            return norm.folded
+        products = self._product_positions(norm)
+        if not products:
+            return norm.folded
+        start = norm.folded[: match.start()].count(" ")
+        end = start + match.group(0).count(" ")
+        return " ".join(
+            tok for i, tok in enumerate(norm.folded_tokens) if i not in products or start <= i <= end
+        )
+
     def _class_probabilities(self, text: str) -> np.ndarray:
         """The classifier's probabilities; for a long message, the mean of the whole message's and its
         question sentences' (the story around a question should neither hide it nor make it look like
         another subject)."""
         assert self.classifier is not None
         if len(text.split()) < LONG_MESSAGE_WORDS:
-            return self.classifier.probabilities(self._classifier_text(self.prepare_query(text).folded))
+            view = self._sector_view(self.prepare_query(text))
+            return self.classifier.probabilities(self._classifier_text(view))
         sentences = sentence_split(text)
         question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")
         story = " ".join(p for p, is_q in sentences if not is_q)
@@ -666,8 +714,10 @@ class Matcher:
             q_norm, told = self._asked_and_told(question, story)
             if told != self.prepare_query(story):
                 whole = f"{told.folded} {q_norm.folded}"
+        if SECTOR_NAMED_RE.search(whole):
+            whole = self._sector_view(self.prepare_query(whole))
         probabilities = self.classifier.probabilities(self._classifier_text(whole))
-        folded = self.prepare_query(question).folded
+        folded = self._sector_view(self.prepare_query(question))
         if not folded or question == text.strip():
             return probabilities
         asked = self.classifier.probabilities(self._classifier_text(folded))

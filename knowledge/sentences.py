@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from knowledge.normalize import fold_text
+from knowledge.normalize import clean, fold_text
 
 LONG_MESSAGE_WORDS = 22
 SENTENCE_MIN_WORDS = 4
@@ -24,15 +24,20 @@ REQUEST_MAX_WORDS = 8
 _REQUEST_RE = re.compile(
     r"^(?:nho|mong|xin|bot|ad|admin|tro ly|anh chi|a chi|ban)\b.*\b(?:giup|chi|tu van|tra loi|noi)\b"
 )
+# "…được không ạ", "…với nhé" closing a request for help (folded).
+_POLITE_ASK_END_RE = re.compile(r"(?:\s+(?:duoc|dc) (?:khong|ko|k|hok))?(?:\s+(?:voi|nhe|nha|a|ah|ad))*\s*$")
 # A sentence that opens as a question asked by the way (folded).
 _SIDE_QUESTION_RE = re.compile(
     r"^(?:con |a con |va )?(?:cau phu|phu them|cau sau|cau thu hai|viec thu hai|ngoai ra|nhan tien|"
     r"hoi them|them nua|con nua|tien the)\b"
 )
 _QUESTION_END_RE = re.compile(
-    r"(?<!\d )\b(?:khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
+    r"(?<!\d )\b(khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
     r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
 )
+
+# The closing question words as they are written with accents.
+_ACCENTED_QUESTION_WORDS = frozenset({"không", "chưa", "gì", "nào", "đâu", "sao", "ai", "hông", "khôn"})
 
 
 def is_question(text: str) -> bool:
@@ -41,7 +46,21 @@ def is_question(text: str) -> bool:
     folded = fold_text(text)
     if _SIDE_QUESTION_RE.search(folded):
         return False
-    return "?" in text or bool(_QUESTION_ANYWHERE_RE.search(folded) or _QUESTION_END_RE.search(folded))
+    if "?" in text or _QUESTION_ANYWHERE_RE.search(folded):
+        return True
+    end = _QUESTION_END_RE.search(folded)
+    return end is not None and _accents_agree(clean(text).split(), folded.split(), end.group(1))
+
+
+def _accents_agree(tokens: list[str], folded: list[str], word: str) -> bool:
+    """Whether the closing question word, typed with accents, is that word ("đâu", not "tinh dầu"; "nào",
+    not "nạo"): typed without accents it may be either."""
+    if len(tokens) != len(folded):
+        return True
+    for tok, fold_tok in zip(reversed(tokens), reversed(folded), strict=True):
+        if fold_tok == word:
+            return tok == fold_tok or tok in _ACCENTED_QUESTION_WORDS
+    return True
 
 
 def without_requests(text: str) -> str:
@@ -55,12 +74,16 @@ def without_requests(text: str) -> str:
 
 
 def _is_request(sentence: str) -> bool:
+    """Whether a sentence only asks for help — "Nhờ bot chỉ giúp chị.", and asked as a question too:
+    "Bot nói giúp tôi được không?" (what it asks is the help itself)."""
     folded = " ".join(fold_text(sentence).split())
+    core = _POLITE_ASK_END_RE.sub("", folded).strip()
     return (
         len(folded.split()) <= REQUEST_MAX_WORDS
-        and bool(_REQUEST_RE.search(folded))
-        and not _QUESTION_ANYWHERE_RE.search(folded)
-        and "?" not in sentence
+        and bool(_REQUEST_RE.search(core))
+        and not _QUESTION_ANYWHERE_RE.search(core)
+        and not _QUESTION_END_RE.search(core)
+        and ("?" not in sentence or core != folded)
     )
 
 

@@ -61,3 +61,16 @@ def test_current_rule_is_named_where_the_criteria_apply(real_index: KnowledgeInd
     assert "Các văn bản trước đây" in answer
     for said in ("Áp dụng đến 23/2/2023", "QĐ 148/QĐ-TTg (24/2/2023)", "QĐ 1489/QĐ-TTg (06/7/2025)"):
         assert said in answer, said
+
+
+def test_words_typed_the_way_they_sound_are_read(real_index: KnowledgeIndex) -> None:
+    # f → ph, j → gi, a final g without its n, s for x and l for n at the start…
+    matcher = real_index.matcher
+    assert (
+        matcher.prepare_query("tham ja ocop có mất fí khôg").folded == "tham gia ocop co chi phi khong"
+    )  # "mất phí" reads "chi phí"
+    assert matcher.prepare_query("nâg lên 4 sao").folded == "nang len 4 sao"
+    match = matcher.match("muốn nâg từ 3 xao lên 4 xao thì làm thế lào")
+    assert match.decision is Decision.ANSWER and match.entry_id == "nang-hang-sao", match
+    # …but a word of a product's name is not turned into another word ("linh" of "nấm linh chi").
+    assert "linh" in matcher.prepare_query("nấm linh chi có tham gia đc k ad").folded.split()

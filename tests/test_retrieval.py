@@ -192,6 +192,10 @@ def test_question_sentences_are_told_from_story_sentences() -> None:
     assert is_question("Có hạn nộp không?")
     assert not is_question("Năm 2023 sản phẩm của em được công nhận 3 sao.")
     assert not is_question("Nhà em làm miến dong đã nhiều năm nay.")
+    # A closing question word typed with accents must be that word: "tinh dầu" is not "đâu".
+    assert not is_question("Nhà tôi làm cao, xà phòng thảo dược và tinh dầu.")
+    assert is_question("Em làm thế thì nộp đâu")
+    assert is_question("nha em lam tinh dau")  # without accents it may be either
 
 
 def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> None:
@@ -207,6 +211,7 @@ def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> 
 def test_unknown_word_typed_with_accents_is_repaired(matcher: Matcher) -> None:
     match = matcher.match("chương trìn mỗi xã một sản phẩm là gì")
     assert match.decision is Decision.ANSWER and match.entry_id == "ocop-la-gi"
+
 
 
 OUT_OF_SCOPE = {
@@ -364,6 +369,8 @@ def test_a_long_message_loses_only_its_requests_for_help() -> None:
     )
     assert without_requests(f"{story} Nhờ bot chỉ giúp chị.") == story
     assert without_requests(f"{story} Bot nói giúp em với.") == story
+    # Asking for the help itself, as a question, is still only a request.
+    assert without_requests(f"{story} Bot nói giúp tôi được không?") == story
     # A request that asks something stays, and so does a short message or one made only of requests.
     asking = f"{story} Nhờ bot chỉ giúp chị nộp ở đâu?"
     assert without_requests(asking) == asking
