@@ -92,6 +92,15 @@ SECTOR_NAMED_RE = re.compile(
     r"\b(?:nhom|nganh)(?: hang| san pham)? (?:thuc pham|do uong|duoc lieu|thao duoc|thu cong my nghe|"
     r"sinh vat canh|dich vu du lich)\b"
 )
+# Says the producer is not registered as a business yet ("chưa đăng ký gì", "chưa có giấy phép kinh
+# doanh", "chưa lập hộ kinh doanh"; folded, after synonyms) — not a trademark or a dossier not yet sent.
+UNREGISTERED_RE = re.compile(
+    r"\bchua (?:bao gio |co |lam |lap |di |he |tung |ra )*(?:dang ky(?! (?:nhan hieu|ocop|ho so|du thi|cham|"
+    r"danh gia|tham gia|san pham|nop|ma|thuong hieu|tem|bao bi|mau|lich|tap huan))|giay dang ky kinh doanh|"
+    r"giay phep|ho kinh doanh|dkkd)"
+)
+UNREGISTERED_TAG = "tchuadangky"  # a token no Vietnamese word is: the feature and the classifier's word
+UNREGISTERED_FEATURE = f"t:{UNREGISTERED_TAG}"
 # The classifier reads a long message whole and its question sentences alone: the latter's share.
 QUESTION_CLASSIFIER_SHARE = 0.5
 # Words besides function words that a message naming only a product may hold ("nấm linh chi nhà em ạ").
@@ -210,6 +219,8 @@ class Matcher:
         unit ("dvxuanmai") rather than the letters of each commune's name (which other names share:
         "Nam Phương Tiến" and "Tiên Phương" belong to different units). Name and tag together would
         weigh a place twice and pull any question naming it towards that place's entry."""
+        if UNREGISTERED_RE.search(folded):
+            folded = f"{folded} {UNREGISTERED_TAG}"
         if PLACE_TAG_PREFIX not in folded:
             return folded
         text = f" {folded} "
@@ -473,6 +484,8 @@ class Matcher:
         feats = text_features(norm, self._place_positions(norm.folded_tokens), self._product_positions(norm))
         if SECTOR_NAMED_RE.search(norm.folded):
             feats.pop(PRODUCT_TAG, None)
+        if UNREGISTERED_RE.search(norm.folded):
+            feats[UNREGISTERED_FEATURE] = 1.0
         return feats
 
     def _has_place(self, norm: Normalized) -> bool:
@@ -516,6 +529,8 @@ class Matcher:
         the story counts: `_asked_and_told`)."""
         q_norm, s_norm = self._asked_and_told(question, story)
         feats = {f: v * STORY_WEIGHT for f, v in self._features(s_norm).items()}
+        if UNREGISTERED_FEATURE in feats:  # who asks (not registered yet) is part of the question
+            feats[UNREGISTERED_FEATURE] = 1.0
         for f, v in self._features(q_norm).items():
             feats[f] = max(feats.get(f, 0.0), v)
         joined = Normalized(
@@ -720,5 +735,7 @@ class Matcher:
         folded = self._sector_view(self.prepare_query(question))
         if not folded or question == text.strip():
             return probabilities
+        if UNREGISTERED_RE.search(whole) and not UNREGISTERED_RE.search(folded):
+            folded = f"{folded} {UNREGISTERED_TAG}"  # who asks, told in the story, is part of the question
         asked = self.classifier.probabilities(self._classifier_text(folded))
         return (1.0 - QUESTION_CLASSIFIER_SHARE) * probabilities + QUESTION_CLASSIFIER_SHARE * asked

@@ -74,3 +74,29 @@ def test_words_typed_the_way_they_sound_are_read(real_index: KnowledgeIndex) -> 
     assert match.decision is Decision.ANSWER and match.entry_id == "nang-hang-sao", match
     # …but a word of a product's name is not turned into another word ("linh" of "nấm linh chi").
     assert "linh" in matcher.prepare_query("nấm linh chi có tham gia đc k ad").folded.split()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Chào bot, cô năm nay 58 tuổi, ở nhà làm mắm tép bán cho hàng xóm, chưa đăng ký gì với nhà nước "
+        "cả. Con gái cô bảo đưa đi làm OCOP. Cô làm một mình như thế có tham gia được không, hay phải làm "
+        "gì trước?",
+        "E ban hang online cho nha, sp chinh la ga doi va ruoc ga, chua lap ho kinh doanh gi ca. "
+        "Gio e muon dua sp vao OCOP cho khach tin hon. Vay e co tham gia duoc ko a?",
+    ],
+)
+def test_a_producer_not_registered_yet_learns_that_first(real_index: KnowledgeIndex, question: str) -> None:
+    # Told in the story, not registered as a business yet is what decides whether they can take part.
+    match = real_index.matcher.match(question)
+    assert match.decision is Decision.ANSWER, match
+    assert match.entry_id == "ho-ca-nhan-chua-dang-ky-kinh-doanh", match
+
+
+def test_a_trademark_not_registered_yet_is_not_a_business_not_registered() -> None:
+    from knowledge.retrieval import UNREGISTERED_RE
+
+    assert UNREGISTERED_RE.search("nha em chua dang ky gi ca")
+    assert UNREGISTERED_RE.search("chua co giay dang ky kinh doanh")
+    assert not UNREGISTERED_RE.search("san pham chua dang ky nhan hieu")
+    assert not UNREGISTERED_RE.search("em chua dang ky ocop bao gio")
