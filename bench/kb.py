@@ -8,7 +8,7 @@ baseline (default settings, and a folded token_set variant) and a BM25 baseline,
 cut-off (best mean of accuracy and abstention over a grid); then p50/p99 latency per question at the real
 size and at 10× (synthetic perturbed copies of the entries), with the time to build (train) the 10×
 matcher, the memory it adds and the run's peak RSS.
-The dev sets (bench/data/kb_dev.yaml and kb_dev_2–10.yaml: written blind, then looked at) are reported
+The dev sets (bench/data/kb_dev.yaml and kb_dev_2–12.yaml: written blind, then looked at) are reported
 the same way, with their failures under --failures. For each held-out set that exists
 (bench/data/kb_heldout.yaml, kb_heldout_2026.yaml, kb_heldout_3.yaml and kb_heldout_4.yaml: questions
 written blind, never used for tuning), the matcher's aggregate figures and per-kind figures are printed
@@ -77,6 +77,10 @@ DEV_FILES = [
     Path(__file__).resolve().parent / "data" / "kb_dev_9.yaml",
     # A tenth (persona: messages forwarded from producers' Zalo groups, an officer asking for a producer).
     Path(__file__).resolve().parent / "data" / "kb_dev_10.yaml",
+    # An eleventh (persona: first-time users asking the first questions in many words) and a twelfth
+    # (persona: producers who already have stars or a dossier under way).
+    Path(__file__).resolve().parent / "data" / "kb_dev_11.yaml",
+    Path(__file__).resolve().parent / "data" / "kb_dev_12.yaml",
 ]
 
 
