@@ -23,6 +23,7 @@ from knowledge.communes import CommuneDirectory
 from knowledge.eligibility import EligibilityCheck
 from knowledge.inbox import Inbox
 from knowledge.relay import Relay, warn_if_unstaffed
+from knowledge.schedule import ReminderSchedule
 from knowledge.service import KnowledgeService
 from scheduler.audience import Preferences
 from scheduler.broadcast import BroadcastService
@@ -98,7 +99,9 @@ def compose(
     flood control's time source (the fake Bot API's simulated time in tests and the console)."""
     clock = clock or SystemClock()
     db = db or Database(settings.database_url)
-    knowledge = KnowledgeService(db, clock, contacts_file=settings.contacts_file)
+    knowledge = KnowledgeService(
+        db, clock, contacts_file=settings.contacts_file, reminders=ReminderSchedule.from_settings(settings)
+    )
     staff = StaffDirectory(db, clock, settings.staff_ids, settings.admin_ids)
     renderer = Renderer(settings.timezone)
     communes = CommuneDirectory.load()

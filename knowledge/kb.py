@@ -34,7 +34,7 @@ CONTACTS_FILE = DATA_DIR / "contacts.yaml"
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
 PARAPHRASES_DIR = "paraphrases"
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-DYNAMIC_KINDS = frozenset({"contacts"})
+DYNAMIC_KINDS = frozenset({"contacts", "reminders"})  # filled in by knowledge.service
 REQUIRED = ("id", "title", "questions", "answer", "tags", "sources", "rule", "valid_from", "reviewed")
 OPTIONAL = ("related", "unverified", "dynamic", "detail")
 

@@ -33,6 +33,7 @@ from knowledge.kb import Entry, OutOfScopeTopic, Problem, Source, load_contacts
 from knowledge.models import Feedback, KbExtraQuestion, KnowledgeVersion, Outcome, Question, QuestionStatus
 from knowledge.normalize import fold_text
 from knowledge.products import PRODUCT_CARD_TAGS, ProductMatch
+from knowledge.schedule import ReminderSchedule
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class EntryView:
     dynamic: str | None
     related: list[tuple[str, str]]
     contacts: dict[str, Any] | None = None
+    reminders: ReminderSchedule | None = None  # the configured schedule, for `dynamic: reminders`
     detail_paragraphs: list[str] = field(default_factory=list)
     tags: tuple[str, ...] = ()
 
@@ -154,11 +156,15 @@ class KnowledgeService:
         *,
         data_dir: Path | str | None = None,
         contacts_file: Path | str | None = None,
+        reminders: ReminderSchedule | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.data_dir = data_dir
         self.contacts_file = contacts_file
+        # What the reminder job is configured to do: the `dynamic: reminders` answer shows it (without
+        # it, that answer is shown without the schedule's numbers).
+        self.reminders = reminders
         self._index: KnowledgeIndex | None = None
         self._communes: CommuneDirectory | None = None
         self._lock = asyncio.Lock()
@@ -230,7 +236,8 @@ class KnowledgeService:
 
     # ------------------------------------------------------------- entries
     async def entry_view(self, entry_id: str) -> EntryView | None:
-        """An entry ready to render (contacts filled in for `dynamic: contacts`), or None."""
+        """An entry ready to render (contacts filled in for `dynamic: contacts`, the configured schedule
+        for `dynamic: reminders`), or None."""
         index = await self._current()
         entry = index.kb.get(entry_id)
         if entry is None:  # a button or link sent before its entry was merged into another
@@ -247,6 +254,7 @@ class KnowledgeService:
         kb = index.kb
         related = [(r, kb.entries[r].title) for r in entry.related if r in kb.entries]
         contacts = load_contacts(self.contacts_file) if entry.dynamic == "contacts" else None
+        reminders = self.reminders if entry.dynamic == "reminders" else None
         return EntryView(
             id=entry.id,
             title=entry.title,
@@ -262,6 +270,7 @@ class KnowledgeService:
             dynamic=entry.dynamic,
             related=related,
             contacts=contacts,
+            reminders=reminders,
             detail_paragraphs=entry.detail_paragraphs,
             tags=entry.tags,
         )
