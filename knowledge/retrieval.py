@@ -350,7 +350,7 @@ class Matcher:
         spoken = None
         if token not in self._product_words:  # "linh" of "nấm linh chi" is not "ninh"
             spoken = next((v for v in _sound_variants(token) if v in self._vocab_set), None)
-        if spoken is not None:  # "fí" phí, "ja" gia, "khôg" không, "xao" sao, "lào" nào
+        if spoken is not None:  # "fí" phí, "ja" gia, "khôg" không, "nâg" nâng
             result = (spoken,)
         elif token.isalpha() and len(token) >= 3:
             for cut in range(1, len(token)):

@@ -37,7 +37,7 @@ _QUESTION_END_RE = re.compile(
 )
 
 # The closing question words as they are written with accents.
-_ACCENTED_QUESTION_WORDS = frozenset({"không", "chưa", "gì", "nào", "đâu", "sao", "ai", "hông", "khôn"})
+_ACCENTED_QUESTION_WORDS = frozenset({"không", "chưa", "gì", "nào", "đâu", "sao", "ai", "hông"})
 
 
 def is_question(text: str) -> bool:
