@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from telegram import InputFile, Update
 
 from common.callbacks import BadCallback, CallbackData, encode, parse
+from common.links import bot_link
 from common.reply import Button, Reply
 from common.text import clip
 from dossier.claims import ClaimOutcome, ClaimRefused
@@ -290,7 +291,7 @@ async def _assisted_link(update: Update, context: Context, access: StaffAccess, 
     except ClaimRefused:
         await answer(update, context, Reply(ctx.renderer.render("desk/not_held")))
         return
-    url = f"https://t.me/{context.bot.username}?start=claim_{link.token}"
+    url = bot_link(context.bot.username, f"claim_{link.token}")
     html = ctx.renderer.render(
         "desk/link", name=link.product_name or names.label("untitled"), reference=link.reference, url=url,
         expires_at=link.expires_at,

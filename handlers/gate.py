@@ -17,6 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MessageEntity, 
 from telegram.ext import ApplicationHandlerStop
 
 from common.flood import Verdict
+from common.links import bot_link
 from common.reply import Reply
 from handlers.commands import STAFF_COMMANDS, STAFF_PRIVATE_COMMANDS
 from handlers.context import Context
@@ -91,7 +92,7 @@ def _replies_to_bot(update: Update, context: Context) -> bool:
 async def _invite_to_private(update: Update, context: Context) -> None:
     ctx = context.app_ctx
     assert update.effective_chat is not None
-    link = f"https://t.me/{context.bot.username}"
+    link = bot_link(context.bot.username)
     button = InlineKeyboardButton(ctx.renderer.label("menu.open_private"), url=link)
     await context.bot.send_message(
         update.effective_chat.id,

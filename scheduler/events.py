@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from common.callbacks import encode
 from common.clock import Clock, parse_local_datetime
+from common.links import bot_link
 from common.render import Renderer
 from common.topics import Topic, receives
 from dossier.models import Dossier
@@ -724,7 +725,7 @@ class EventService:
 
     # -- files
     def deep_link(self, event_id: int) -> str:
-        return f"https://t.me/{self.bot_username or 'bot'}?start=ev_{event_id}"
+        return bot_link(self.bot_username, f"ev_{event_id}")
 
     def ics(self, view: EventView) -> bytes:
         """The event as an iCalendar file (times in Asia/Ho_Chi_Minh, UTC inside)."""
