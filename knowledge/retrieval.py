@@ -46,7 +46,7 @@ from rapidfuzz import fuzz, process
 
 from knowledge.classifier import QuestionClassifier, trained_classifier
 from knowledge.decision import PROGRAMME_WORD, Decision, Match, blend, decide
-from knowledge.features import PRODUCT_TAG, STOPWORDS, accumulate, bm25_idf, text_features
+from knowledge.features import STOPWORDS, accumulate, bm25_idf, text_features
 from knowledge.kb import KnowledgeBase
 from knowledge.normalize import Normalized, PhraseTable, default_normalizer
 from knowledge.phrases import PLACE_TAG_PREFIX, UNTAGGED_PLACES, load_synonyms, place_phrases
@@ -479,11 +479,8 @@ class Matcher:
 
     def _features(self, norm: Normalized) -> dict[str, float]:
         """`text_features` with the words of place and product names weighing less (PLACE_NAME_FACTOR,
-        PRODUCT_NAME_FACTOR); a text that names a sector ("nhóm dược liệu gồm những gì, trà có vào không")
-        asks about the sector, its products are examples: no product feature."""
+        PRODUCT_NAME_FACTOR), and UNREGISTERED_FEATURE when the text says its producer is not registered."""
         feats = text_features(norm, self._place_positions(norm.folded_tokens), self._product_positions(norm))
-        if SECTOR_NAMED_RE.search(norm.folded):
-            feats.pop(PRODUCT_TAG, None)
         if UNREGISTERED_RE.search(norm.folded):
             feats[UNREGISTERED_FEATURE] = 1.0
         return feats
@@ -729,7 +726,7 @@ class Matcher:
             q_norm, told = self._asked_and_told(question, story)
             if told != self.prepare_query(story):
                 whole = f"{told.folded} {q_norm.folded}"
-        if SECTOR_NAMED_RE.search(whole):
+        if SECTOR_NAMED_RE.search(whole):  # only then: preparing an already prepared text again changes it
             whole = self._sector_view(self.prepare_query(whole))
         probabilities = self.classifier.probabilities(self._classifier_text(whole))
         folded = self._sector_view(self.prepare_query(question))

@@ -8,18 +8,12 @@ with, so the answer never promises a schedule the job does not follow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from common.config import Settings
 
 DAY = "day"
 HOUR = "hour"
-
-
-def _offsets(values: Iterable[int]) -> tuple[int, ...]:
-    """Largest first, each once (as the settings keep them)."""
-    return tuple(sorted(set(values), reverse=True))
 
 
 def _clock(value: str) -> str:
@@ -32,7 +26,8 @@ def _clock(value: str) -> str:
 class ReminderSchedule:
     """What the reminder job is configured to do: offsets before a commune deadline (days), a training
     (hours) and a certificate's valid-until date (days); idle days before a draft's / a returned dossier's
-    one nudge; quiet hours (local HH:MM, equal times: none)."""
+    one nudge; quiet hours (local HH:MM, equal times: none). Offsets largest first, each once, as the
+    settings keep them."""
 
     deadline_days: tuple[int, ...]
     training_hours: tuple[int, ...]
@@ -45,9 +40,9 @@ class ReminderSchedule:
     @classmethod
     def from_settings(cls, settings: Settings) -> ReminderSchedule:
         return cls(
-            deadline_days=_offsets(settings.reminder_deadline_days),
-            training_hours=_offsets(settings.reminder_training_hours),
-            certificate_days=_offsets(settings.reminder_certificate_days),
+            deadline_days=tuple(settings.reminder_deadline_days),
+            training_hours=tuple(settings.reminder_training_hours),
+            certificate_days=tuple(settings.reminder_certificate_days),
             draft_idle_days=settings.reminder_draft_idle_days,
             returned_idle_days=settings.reminder_returned_idle_days,
             quiet_start=settings.quiet_hours_start,
@@ -57,16 +52,16 @@ class ReminderSchedule:
     # (number, unit) pairs, largest first: the template words them ("14, 3 và 1 ngày", "1 ngày và 2 giờ").
     @property
     def deadline_offsets(self) -> tuple[tuple[int, str], ...]:
-        return tuple((d, DAY) for d in _offsets(self.deadline_days))
+        return tuple((d, DAY) for d in self.deadline_days)
 
     @property
     def training_offsets(self) -> tuple[tuple[int, str], ...]:
         """Hours; a whole number of days as days (24 → 1 day)."""
-        return tuple((h // 24, DAY) if h % 24 == 0 else (h, HOUR) for h in _offsets(self.training_hours))
+        return tuple((h // 24, DAY) if h % 24 == 0 else (h, HOUR) for h in self.training_hours)
 
     @property
     def certificate_offsets(self) -> tuple[tuple[int, str], ...]:
-        return tuple((d, DAY) for d in _offsets(self.certificate_days))
+        return tuple((d, DAY) for d in self.certificate_days)
 
     @property
     def quiet_hours(self) -> bool:

@@ -66,7 +66,7 @@ async def test_the_reminders_the_job_does_not_send_are_not_promised(
 ) -> None:
     schedule = ReminderSchedule(
         deadline_days=(),
-        training_hours=(2, 36, 24, 48),
+        training_hours=(48, 36, 24, 2),  # largest first, as the settings keep them
         certificate_days=(),
         draft_idle_days=7.0,
         returned_idle_days=5.0,
