@@ -231,6 +231,14 @@ class Matcher:
 
     def _train_classifier(self) -> QuestionClassifier | None:
         """The classifier over the entries' samples and the out-of-scope questions (None: too few)."""
+        texts, labels, n_classes = self.training_data()
+        if len(set(labels)) < 2:
+            return None
+        return trained_classifier(texts, labels, n_classes)
+
+    def training_data(self) -> tuple[list[str], list[int], int]:
+        """The classifier's training texts (as it reads them), their class indices and the number of
+        classes: one per entry, then one per out-of-scope topic."""
         texts = [self._classifier_text(sample.folded) for sample in self.samples]
         labels = [sample.entry for sample in self.samples]
         n_entries = len(self.entry_ids)
@@ -252,9 +260,7 @@ class Matcher:
                 if folded:
                     texts.append(folded)
                     labels.append(n_entries + k)
-        if len(set(labels)) < 2:
-            return None
-        return trained_classifier(texts, labels, n_entries + len(self.out_of_scope_ids))
+        return texts, labels, n_entries + len(self.out_of_scope_ids)
 
     # ----------------------------------------------------------------- index
     def _prepare(self, text: str) -> Normalized:
