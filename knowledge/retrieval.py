@@ -87,6 +87,15 @@ PRODUCT_QUESTION_RE = re.compile(
     r"\b(?:san pham (?:nay|do|cua|nha)|sp|mat hang|thuoc (?:nhom|bo|nganh|loai)|(?:nhom|bo|nganh|loai) nao|"
     r"(?:tham gia|lam ocop|dang ky ocop|di cham|cham sao|vao ocop) (?:duoc|dc))\b"
 )
+# A run-on question (voice-to-text, no full stop: its story is inside the question sentence) asks about
+# the product it names only with these words (folded, after synonyms) or PRODUCT_QUESTION_RE's: "có được
+# tham gia không", "làm OCOP được không".
+RUNON_PRODUCT_CUE_RE = re.compile(
+    r"\b(?:duoc tham gia|co tham gia|(?:tham gia|lam|dang ky|vao) ocop (?:duoc|khong)|"
+    r"co duoc (?:lam|dang ky|tham gia|cham|di cham)|(?:nhom|bo) (?:gi|nao)|duoc (?:di )?ocop|"
+    r"(?:la|phai) san pham ocop)\b"
+)
+RUNON_WORDS = 30  # a question sentence this long holds its story
 # Names a sector by its name ("nhóm dược liệu", "ngành đồ uống"; folded).
 SECTOR_NAMED_RE = re.compile(
     r"\b(?:nhom|nganh)(?: hang| san pham)? (?:thuc pham|do uong|duoc lieu|thao duoc|thu cong my nghe|"
@@ -434,13 +443,17 @@ class Matcher:
         scored: tuple[list[tuple[str, float]], bool] | None = None
         if question and story:
             q_norm, told = self._asked_and_told(question, story)
-            if told != self.prepare_query(story):
+            if told != self.prepare_query(story) or q_norm != self.prepare_query(question):
                 joined = Normalized(
                     told.tokens + q_norm.tokens,
                     told.folded_tokens + q_norm.folded_tokens,
                     told.repaired | q_norm.repaired,
                 )
                 scored = self._score(joined, exclude_sample)
+        elif question:
+            q_norm = self._asked(question)
+            if q_norm != self.prepare_query(question):
+                scored = self._score(q_norm, exclude_sample)
         ranked, has_domain = scored or self._score(self.prepare_query(text), exclude_sample)
         best = {entry_id: confidence * whole for entry_id, confidence in ranked}
         if question and story:
@@ -453,7 +466,7 @@ class Matcher:
             # and skipping it saves a third of a long message's time.
             if part == text.strip() or factor < 1.0:
                 continue
-            part_ranked, _ = self._score(self.prepare_query(part), exclude_sample)
+            part_ranked, _ = self._score(self._asked(part), exclude_sample)
             for entry_id, confidence in part_ranked:
                 if confidence * factor > best.get(entry_id, 0.0):
                     best[entry_id] = confidence * factor
@@ -504,10 +517,21 @@ class Matcher:
         """Whether a question is about a product: names one, or asks about "the product", its set…"""
         return bool(self._product_positions(norm)) or bool(PRODUCT_QUESTION_RE.search(norm.folded))
 
+    def _asked(self, question: str) -> Normalized:
+        """The question sentences prepared; a run-on question (RUNON_WORDS words or more in one sentence:
+        the story is inside it) without its product names unless it asks about the product
+        (`RUNON_PRODUCT_CUE_RE`, `PRODUCT_QUESTION_RE`): "bố con nuôi ong … thì hồ sơ cần những gì"."""
+        norm = self.prepare_query(question)
+        if len(question.split()) < RUNON_WORDS or not self._product_positions(norm):
+            return norm
+        if PRODUCT_QUESTION_RE.search(norm.folded) or RUNON_PRODUCT_CUE_RE.search(norm.folded):
+            return norm
+        return self._told(norm, True, False)
+
     def _asked_and_told(self, question: str, story: str) -> tuple[Normalized, Normalized]:
-        """The question prepared, and what of the story counts for it (`_told`): its places only when the
-        question is about a place, its products only when it is about a product."""
-        q_norm = self.prepare_query(question)
+        """The question prepared (`_asked`), and what of the story counts for it (`_told`): its places
+        only when the question is about a place, its products only when it is about a product."""
+        q_norm = self._asked(question)
         told = self._told(self.prepare_query(story), self._about_place(q_norm), self._about_product(q_norm))
         return q_norm, told
 
@@ -726,16 +750,18 @@ class Matcher:
         question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")
         story = " ".join(p for p, is_q in sentences if not is_q)
         whole = self.prepare_query(text).folded
+        if question and not story:
+            whole = self._asked(question).folded
         if story and question:
             # As in `scores`: a product, or a place, named only in the story does not steer (unless the
             # question is about one).
             q_norm, told = self._asked_and_told(question, story)
-            if told != self.prepare_query(story):
+            if told != self.prepare_query(story) or q_norm != self.prepare_query(question):
                 whole = f"{told.folded} {q_norm.folded}"
         if SECTOR_NAMED_RE.search(whole):  # only then: preparing an already prepared text again changes it
             whole = self._sector_view(self.prepare_query(whole))
         probabilities = self.classifier.probabilities(self._classifier_text(whole))
-        folded = self._sector_view(self.prepare_query(question))
+        folded = self._sector_view(self._asked(question))
         if not folded or question == text.strip():
             return probabilities
         if UNREGISTERED_RE.search(whole) and not UNREGISTERED_RE.search(folded):
