@@ -154,6 +154,44 @@ def test_a_named_sector_is_asked_about_with_its_products_as_examples(
     assert match.decision is Decision.ANSWER and match.entry_id == entry, match
 
 
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        # A run-on voice message: the story is inside the one sentence, and its product is not the subject.
+        (
+            "cháu ơi giấy ô cốp của ông cấp tháng mười năm hai không hai ba cho chai rượu nếp cái hoa "
+            "vàng ông lồng khung treo ở phòng khách cạnh ảnh bà nó có hạn bao lâu hả cháu ông sợ hết hạn "
+            "rồi mà không biết",
+            "thoi-han-chung-nhan",
+        ),
+        (
+            "con ơi mẹ nói vào máy con nghe nhé mẹ sắp nộp hồ sơ cho ruốc thịt lợn với giò lụa mà không "
+            "biết phải mang mấy hộp mẫu mẹ định mang hai hộp thôi vì một hộp cũng trăm rưỡi nghìn rồi có "
+            "phải nộp nhiều hơn không",
+            "mau-san-pham",
+        ),
+        # Unless it asks about the product.
+        (
+            "nhà tôi ở Trung Hòa làm mật ong hoa nhãn đã hơn hai mươi năm nay bán cho khách quen khắp "
+            "nơi con cháu cứ giục đi làm giấy tờ thì cho tôi hỏi mật ong như nhà tôi có tham gia ocop "
+            "được không",
+            "san-pham-nao-duoc-tham-gia",
+        ),
+        # "ạ," closes the question: what follows is the story.
+        (
+            "cho e hỏi nộp hồ sơ online được không ạ, e làm ở bên Long Biên mà xưởng bánh đa nhà e ở "
+            "Hòa Phú. Bố mẹ e không biết dùng máy tính",
+            "nop-ho-so-truc-tuyen",
+        ),
+    ],
+)
+def test_a_run_on_message_product_steers_only_a_question_about_it(
+    real_index: KnowledgeIndex, question: str, entry: str
+) -> None:
+    match = real_index.matcher.match(question)
+    assert match.decision is Decision.ANSWER and match.entry_id == entry, match
+
+
 def test_the_lexicon_is_the_knowledge_base_own_and_read_with_every_build(tmp_path: Path) -> None:
     data = copy_data(tmp_path)
     # Without a lexicon of its own, a knowledge base uses the shared one.

@@ -386,3 +386,14 @@ def test_a_side_question_is_context_for_the_main_one() -> None:
     )
     asked = [sentence for sentence, is_q in sentence_split(message) if is_q]
     assert asked == ["Điều em muốn biết nhất là sản phẩm OCOP có được hỗ trợ đi hội chợ không?"]
+
+
+def test_the_polite_particle_and_a_comma_close_a_sentence() -> None:
+    from knowledge.sentences import sentence_split
+
+    message = "cho e hỏi nộp online được không ạ, xưởng nhà e ở Hòa Phú. Bố mẹ e không biết dùng máy tính"
+    assert [s for s, _ in sentence_split(message)] == [
+        "cho e hỏi nộp online được không ạ,",
+        "xưởng nhà e ở Hòa Phú.",
+        "Bố mẹ e không biết dùng máy tính",
+    ]
