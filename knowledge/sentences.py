@@ -12,9 +12,9 @@ LONG_MESSAGE_WORDS = 22
 SENTENCE_MIN_WORDS = 4
 STORY_PART_FACTOR = 0.8  # a sentence that does not read as a question counts this share of itself
 MAX_PARTS = 3  # the last ones: a question usually ends the message
-# A sentence ends at . ? ! ; or a line break, and at "ạ," — the polite particle closes what was said:
+# A sentence ends at . ? ! ; or a line break, and after "ạ" — the polite particle closes what was said:
 # "cho em hỏi nộp online được không ạ, xưởng nhà em ở Hòa Phú…" asks first and tells after.
-_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])|(?<=ạ,)")
+_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])|(?<=ạ[, ])")
 # A sentence is a question when it has "?", a question phrase anywhere, or ends with a question word
 # (not "3 sao", a number of stars). Matched on folded text.
 _QUESTION_ANYWHERE_RE = re.compile(

@@ -397,3 +397,8 @@ def test_the_polite_particle_and_a_comma_close_a_sentence() -> None:
         "xưởng nhà e ở Hòa Phú.",
         "Bố mẹ e không biết dùng máy tính",
     ]
+    # Voice-to-text without punctuation: the particle alone closes it too.
+    assert [s for s, _ in sentence_split("có mất phí không ạ em hỏi cho xưởng bánh của mẹ ở Chúc Sơn")] == [
+        "có mất phí không ạ",
+        "em hỏi cho xưởng bánh của mẹ ở Chúc Sơn",
+    ]
