@@ -14,7 +14,7 @@ STORY_PART_FACTOR = 0.8  # a sentence that does not read as a question counts th
 MAX_PARTS = 3  # the last ones: a question usually ends the message
 # A sentence ends at . ? ! ; or a line break, and after "ạ" — the polite particle closes what was said:
 # "cho em hỏi nộp online được không ạ, xưởng nhà em ở Hòa Phú…" asks first and tells after.
-_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])|(?<=ạ[, ])")
+_SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])|(?<=\sạ[, ])")
 # A sentence is a question when it has "?", a question phrase anywhere, or ends with a question word
 # (not "3 sao", a number of stars). Matched on folded text.
 _QUESTION_ANYWHERE_RE = re.compile(
@@ -38,6 +38,12 @@ _QUESTION_END_RE = re.compile(
     r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
 )
 
+# A sentence that says it asks ("Em hỏi phí tham gia OCOP ạ.", "cho em hỏi về mẫu"; folded).
+_ASKS_RE = re.compile(
+    r"^(?:(?:da|vang|chao \w+|a|ad|bot) )*(?:(?:cho|xin) (?:em |e |toi |minh |chau |con |bac |co |chu )?hoi|"
+    r"(?:em|e|toi|minh|chau|con|bac) (?:muon |can |xin |dang )?hoi)\b(?! vi\b| la vi\b)"
+)
+
 # The closing question words as they are written with accents.
 _ACCENTED_QUESTION_WORDS = frozenset({"không", "chưa", "gì", "nào", "đâu", "sao", "ai", "hông"})
 
@@ -48,7 +54,7 @@ def is_question(text: str) -> bool:
     folded = fold_text(text)
     if _SIDE_QUESTION_RE.search(folded):
         return False
-    if "?" in text or _QUESTION_ANYWHERE_RE.search(folded):
+    if "?" in text or _QUESTION_ANYWHERE_RE.search(folded) or _ASKS_RE.search(folded):
         return True
     end = _QUESTION_END_RE.search(folded)
     return end is not None and _accents_agree(clean(text).split(), folded.split(), end.group(1))

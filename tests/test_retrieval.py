@@ -196,6 +196,11 @@ def test_question_sentences_are_told_from_story_sentences() -> None:
     assert not is_question("Nhà tôi làm cao, xà phòng thảo dược và tinh dầu.")
     assert is_question("Em làm thế thì nộp đâu")
     assert is_question("nha em lam tinh dau")  # without accents it may be either
+    # A sentence that says it asks, asks; "I ask because…" tells why.
+    assert is_question("Em hỏi phí tham gia OCOP ạ.")
+    assert is_question("cho e hoi giay to can nop")
+    assert not is_question("E hỏi vì nhà e mới được 3 sao cho gà ủ muối.")
+    assert not is_question("Hôm trước tôi ra xã hỏi thì họ bảo chờ.")
 
 
 def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> None:
@@ -397,6 +402,8 @@ def test_the_polite_particle_and_a_comma_close_a_sentence() -> None:
         "xưởng nhà e ở Hòa Phú.",
         "Bố mẹ e không biết dùng máy tính",
     ]
+    # Only the particle, not a word ending in it ("xạ đen", "hạ thảo").
+    assert len(sentence_split("Nhà em làm trà xạ đen ở Trần Phú, đông trùng hạ thảo nữa")) == 1
     # Voice-to-text without punctuation: the particle alone closes it too.
     assert [s for s, _ in sentence_split("có mất phí không ạ em hỏi cho xưởng bánh của mẹ ở Chúc Sơn")] == [
         "có mất phí không ạ",
