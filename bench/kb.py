@@ -8,7 +8,7 @@ baseline (default settings, and a folded token_set variant) and a BM25 baseline,
 cut-off (best mean of accuracy and abstention over a grid); then p50/p99 latency per question at the real
 size and at 10× (synthetic perturbed copies of the entries), with the time to build (train) the 10×
 matcher, the memory it adds and the run's peak RSS.
-The dev sets (bench/data/kb_dev.yaml and kb_dev_2–12.yaml: written blind, then looked at) are reported
+The dev sets (bench/data/kb_dev.yaml and kb_dev_2–15.yaml: written blind, then looked at) are reported
 the same way, with their failures under --failures. For each held-out set that exists
 (bench/data/kb_heldout.yaml, kb_heldout_2026.yaml, kb_heldout_3.yaml and kb_heldout_4.yaml: questions
 written blind, never used for tuning), the matcher's aggregate figures and per-kind figures are printed
@@ -83,6 +83,13 @@ DEV_FILES = [
     # (persona: producers who already have stars or a dossier under way).
     DATA / "kb_dev_11.yaml",
     DATA / "kb_dev_12.yaml",
+    # Three more (2026-11-30, session 8), long messages at least half of each: households telling their
+    # story first on Zalo (13), young people typing for their parents, the ask first (14), cooperative
+    # directors and artisans writing formally (15). Their first figures: 97.9/100/98.0, 95.0/95.7/90.1 and
+    # 99.6/97.9/99.1 (top-1, abstention, long).
+    DATA / "kb_dev_13.yaml",
+    DATA / "kb_dev_14.yaml",
+    DATA / "kb_dev_15.yaml",
 ]
 
 
