@@ -5,6 +5,7 @@ read as questions, and the parts of a message the matcher also scores alone.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from knowledge.normalize import clean, fold_text
 
@@ -97,8 +98,15 @@ def _is_request(sentence: str) -> bool:
 
 def sentence_split(text: str) -> list[tuple[str, bool]]:
     """The sentences of a message, each with whether it reads as a question."""
+    return list(_split(text))
+
+
+@lru_cache(maxsize=256)
+def _split(text: str) -> tuple[tuple[str, bool], ...]:
+    """`sentence_split`, remembered: one question is split four times (requests, scoring, its parts, the
+    classifier's view)."""
     sentences = [p.strip() for p in _SENTENCE_END_RE.split(text) if p.strip()]
-    return [(sentence, is_question(sentence)) for sentence in sentences]
+    return tuple((sentence, is_question(sentence)) for sentence in sentences)
 
 
 def message_parts(text: str) -> list[tuple[str, float]]:
