@@ -3,8 +3,9 @@
 Every sample question (and title) is a training example for its entry, and every question of
 `data/out_of_scope.yaml` one for its out-of-scope topic. Features are TF-IDF weights of character
 n-grams (2–5 letters inside word boundaries: robust to typos, missing accents and glued words) and of
-words and word pairs, all on the folded, normalised text the lexical matcher also sees; the model is a
-multinomial logistic regression (scikit-learn). It gives, for a question, a probability per class: the
+words and word pairs (a single digit is a word: "lên 4 sao" is not "lên 5 sao"), all on the folded,
+normalised text the lexical matcher also sees; the model is a multinomial logistic regression
+(scikit-learn). It gives, for a question, a probability per class: the
 lexical matcher (`knowledge.retrieval`) uses it to rank the entries and to recognise questions about
 something else.
 
@@ -29,6 +30,8 @@ from sklearn.linear_model import LogisticRegression
 REGULARISATION_C = 20.0
 CHAR_NGRAMS = (2, 5)
 WORD_NGRAMS = (1, 2)
+# Words of two letters or more, and single digits (scikit-learn's default drops them: the star counts).
+WORD_PATTERN = r"(?u)\b(?:\w\w+|\d)\b"
 MAX_ITERATIONS = 3000
 # Newton-CG reaches the same optimum as the default L-BFGS in less than half the time, without L-BFGS's
 # history of ten weight-sized vectors (about 220 MB at the real size, gigabytes at 10×).
@@ -56,7 +59,13 @@ class QuestionClassifier:
         self.n_classes = n_classes
         self._vectorizers = (
             TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, dtype=np.float32),
-            TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True, dtype=np.float32),
+            TfidfVectorizer(
+                analyzer="word",
+                ngram_range=WORD_NGRAMS,
+                sublinear_tf=True,
+                dtype=np.float32,
+                token_pattern=WORD_PATTERN,
+            ),
         )
         features = hstack([v.fit_transform(texts) for v in self._vectorizers]).tocsr()
         model = LogisticRegression(C=REGULARISATION_C, solver=SOLVER, max_iter=MAX_ITERATIONS, tol=TOLERANCE)

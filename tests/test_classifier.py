@@ -47,6 +47,17 @@ def test_two_classes_and_too_few() -> None:
         QuestionClassifier(TEXTS[:2], LABELS[:2], 1)
 
 
+def test_a_single_digit_is_a_word() -> None:
+    """ "lên 4 sao" and "lên 5 sao" ask different things: the star count is a word of its own."""
+    classifier = QuestionClassifier(
+        ["muon len 4 sao", "nang len 4 sao can gi", "muon len 5 sao", "nang len 5 sao can gi"],
+        [0, 0, 1, 1],
+        2,
+    )
+    columns, _ = classifier.features("4")
+    assert len(columns) > 0 and any(gram == "4" for gram in classifier._vectorizers[1].vocabulary_)
+
+
 def test_trained_models_are_cached_by_their_data() -> None:
     first = trained_classifier(TEXTS, LABELS, 3)
     assert trained_classifier(list(TEXTS), list(LABELS), 3) is first
