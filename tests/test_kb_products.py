@@ -121,42 +121,6 @@ def test_positions_mark_the_words_of_product_names() -> None:
             "Vậy em nộp hồ sơ ở đâu ạ?",
             "nop-ho-so-o-dau",
         ),
-    ],
-)
-def test_a_story_product_steers_only_a_question_about_it(
-    real_index: KnowledgeIndex, question: str, entry: str
-) -> None:
-    match = real_index.matcher.match(question)
-    assert match.decision is Decision.ANSWER and match.entry_id == entry, match
-
-
-@pytest.mark.parametrize(
-    ("question", "entry"),
-    [
-        # A question naming a sector asks about the sector: the products it names are its examples.
-        (
-            "ông nhà tôi nấu rượu ngô rượu nếp còn con dâu làm nước ép chanh leo đóng chai bán trên mạng "
-            "cho tôi hỏi nhóm đồ uống gồm những cái gì",
-            "nhom-do-uong",
-        ),
-        (
-            "Nhóm dược liệu gồm những loại sản phẩm nào, cao xoa bóp và trà thảo dược có vào không",
-            "nhom-duoc-lieu",
-        ),
-        # Without the sector, a product's name still asks whether it can take part.
-        ("rượu nếp có làm ocop được không", "san-pham-nao-duoc-tham-gia"),
-    ],
-)
-def test_a_named_sector_is_asked_about_with_its_products_as_examples(
-    real_index: KnowledgeIndex, question: str, entry: str
-) -> None:
-    match = real_index.matcher.match(question)
-    assert match.decision is Decision.ANSWER and match.entry_id == entry, match
-
-
-@pytest.mark.parametrize(
-    ("question", "entry"),
-    [
         # A run-on voice message: the story is inside the one sentence, and its product is not the subject.
         (
             "cháu ơi giấy ô cốp của ông cấp tháng mười năm hai không hai ba cho chai rượu nếp cái hoa "
@@ -185,7 +149,31 @@ def test_a_named_sector_is_asked_about_with_its_products_as_examples(
         ),
     ],
 )
-def test_a_run_on_message_product_steers_only_a_question_about_it(
+def test_a_story_product_steers_only_a_question_about_it(
+    real_index: KnowledgeIndex, question: str, entry: str
+) -> None:
+    match = real_index.matcher.match(question)
+    assert match.decision is Decision.ANSWER and match.entry_id == entry, match
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        # A question naming a sector asks about the sector: the products it names are its examples.
+        (
+            "ông nhà tôi nấu rượu ngô rượu nếp còn con dâu làm nước ép chanh leo đóng chai bán trên mạng "
+            "cho tôi hỏi nhóm đồ uống gồm những cái gì",
+            "nhom-do-uong",
+        ),
+        (
+            "Nhóm dược liệu gồm những loại sản phẩm nào, cao xoa bóp và trà thảo dược có vào không",
+            "nhom-duoc-lieu",
+        ),
+        # Without the sector, a product's name still asks whether it can take part.
+        ("rượu nếp có làm ocop được không", "san-pham-nao-duoc-tham-gia"),
+    ],
+)
+def test_a_named_sector_is_asked_about_with_its_products_as_examples(
     real_index: KnowledgeIndex, question: str, entry: str
 ) -> None:
     match = real_index.matcher.match(question)
