@@ -13,7 +13,8 @@ cover as a whole. Before that: normalisation (abbreviations, fillers), synonym p
 two known words). Long messages are also scored with their story sentences weighing less than the
 sentences that ask something, and each question sentence alone (`knowledge.sentences`); a product
 named only in the story (`knowledge.products`) is left out of all that (and of what the classifier
-reads), and so is a place unless the question is about a place (names one, or asks where / which
+reads), as is one named in a run-on question (voice-to-text: its story inside) that does not ask about it,
+and so is a place unless the question is about a place (names one, or asks where / which
 commune): the story's commune or product does not choose the entry.
 Out-of-scope guard: a word the knowledge base has never seen weighs more than its rarest word (and so
 does a word typed with accents that only matches another word once folded: "kết hôn" is not "hơn"),
@@ -520,7 +521,8 @@ class Matcher:
     def _asked(self, question: str) -> Normalized:
         """The question sentences prepared; a run-on question (RUNON_WORDS words or more in one sentence:
         the story is inside it) without its product names unless it asks about the product
-        (`RUNON_PRODUCT_CUE_RE`, `PRODUCT_QUESTION_RE`): "bố con nuôi ong … thì hồ sơ cần những gì"."""
+        (`RUNON_PRODUCT_CUE_RE`, `PRODUCT_QUESTION_RE`): "giấy ô cốp của ông … cho chai rượu nếp … có hạn
+        bao lâu" asks about the certificate."""
         norm = self.prepare_query(question)
         if len(question.split()) < RUNON_WORDS or not self._product_positions(norm):
             return norm
