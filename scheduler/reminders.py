@@ -42,6 +42,7 @@ from common.text import clip
 from common.topics import Topic
 from dossier.engine import DossierEngine, DossierState
 from dossier.models import Dossier, DossierStatus
+from knowledge.schedule import ReminderSchedule
 from scheduler.event_models import (
     Event,
     EventKind,
@@ -130,13 +131,16 @@ class Reminders:
         self.renderer = renderer
         self.engine = engine
         self.tz = ZoneInfo(settings.timezone)
-        self.deadline_days = list(settings.reminder_deadline_days)
-        self.training_hours = list(settings.reminder_training_hours)
-        self.certificate_days = list(settings.reminder_certificate_days)
-        self.draft_idle = timedelta(days=settings.reminder_draft_idle_days)
-        self.returned_idle = timedelta(days=settings.reminder_returned_idle_days)
-        self.quiet_start = time.fromisoformat(settings.quiet_hours_start)
-        self.quiet_end = time.fromisoformat(settings.quiet_hours_end)
+        # The schedule the knowledge base's reminders answer states (`knowledge.schedule`): the job reads
+        # its offsets and quiet hours from the same object, so the two cannot disagree.
+        self.schedule = ReminderSchedule.from_settings(settings)
+        self.deadline_days = list(self.schedule.deadline_days)
+        self.training_hours = list(self.schedule.training_hours)
+        self.certificate_days = list(self.schedule.certificate_days)
+        self.draft_idle = timedelta(days=self.schedule.draft_idle_days)
+        self.returned_idle = timedelta(days=self.schedule.returned_idle_days)
+        self.quiet_start = time.fromisoformat(self.schedule.quiet_start)
+        self.quiet_end = time.fromisoformat(self.schedule.quiet_end)
         self.batch = settings.reminder_batch
 
     # ---- quiet hours

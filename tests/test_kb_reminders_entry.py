@@ -8,6 +8,7 @@ import re
 from common.clock import FakeClock
 from common.config import Settings
 from common.render import Renderer
+from compose import compose
 from fakebot.driver import Harness
 from knowledge.kb import KnowledgeBase
 from knowledge.schedule import ReminderSchedule
@@ -121,3 +122,15 @@ def test_the_schedule_is_what_the_settings_say() -> None:
     assert schedule.draft_idle_days == settings.reminder_draft_idle_days
     assert schedule.quiet_hours
     assert (schedule.quiet_start_text, schedule.quiet_end_text) == ("21:30", "7:15")
+
+
+def test_the_job_runs_the_schedule_the_answer_states(settings: Settings, database: Database) -> None:
+    """One `ReminderSchedule`, read from the settings, both for the answer and for the reminder job."""
+    settings.reminder_deadline_days = [10, 2]
+    settings.reminder_training_hours = [48, 3]
+    settings.quiet_hours_start = "22:00"
+    settings.quiet_hours_end = "06:00"
+    ctx = compose(settings, clock=FakeClock(), db=database)
+    assert ctx.knowledge.reminders == ctx.reminders.schedule
+    assert ctx.reminders.deadline_days == [10, 2] and ctx.reminders.training_hours == [48, 3]
+    assert (ctx.reminders.quiet_start.hour, ctx.reminders.quiet_end.hour) == (22, 6)
