@@ -134,9 +134,6 @@ class Reminders:
         # The schedule the knowledge base's reminders answer states (`knowledge.schedule`): the job reads
         # its offsets and quiet hours from the same object, so the two cannot disagree.
         self.schedule = ReminderSchedule.from_settings(settings)
-        self.deadline_days = list(self.schedule.deadline_days)
-        self.training_hours = list(self.schedule.training_hours)
-        self.certificate_days = list(self.schedule.certificate_days)
         self.draft_idle = timedelta(days=self.schedule.draft_idle_days)
         self.returned_idle = timedelta(days=self.schedule.returned_idle_days)
         self.quiet_start = time.fromisoformat(self.schedule.quiet_start)
@@ -146,7 +143,7 @@ class Reminders:
     # ---- quiet hours
     def quiet(self, now: datetime) -> bool:
         t = now.astimezone(self.tz).time()
-        if self.quiet_start == self.quiet_end:
+        if not self.schedule.quiet_hours:  # equal start and end: none
             return False
         if self.quiet_start < self.quiet_end:
             return self.quiet_start <= t < self.quiet_end
@@ -301,14 +298,14 @@ class Reminders:
         return out
 
     async def _deadlines(self, s: AsyncSession, now: datetime, limit: int) -> list[Due]:
-        if not self.deadline_days:
+        if not self.schedule.deadline_days:
             return []
-        offsets = [timedelta(days=d) for d in self.deadline_days]
+        offsets = [timedelta(days=d) for d in self.schedule.deadline_days]
         out: list[Due] = []
         for e, i, expires in await _upcoming(s, EventKind.DEADLINE, offsets, now):
             if len(out) >= limit:
                 continue
-            days = self.deadline_days[i]
+            days = self.schedule.deadline_days[i]
             subject, offset = f"ev:{e.id}@{_stamp(e.starts_at)}", f"{days}d"
             conds = [
                 Dossier.status.in_([DossierStatus.DRAFT, DossierStatus.RETURNED]),
@@ -370,14 +367,14 @@ class Reminders:
         }
 
     async def _trainings(self, s: AsyncSession, now: datetime, limit: int) -> list[Due]:
-        if not self.training_hours:
+        if not self.schedule.training_hours:
             return []
-        offsets = [timedelta(hours=h) for h in self.training_hours]
+        offsets = [timedelta(hours=h) for h in self.schedule.training_hours]
         out: list[Due] = []
         for e, i, expires in await _upcoming(s, EventKind.TRAINING, offsets, now):
             if len(out) >= limit:
                 continue
-            hours = self.training_hours[i]
+            hours = self.schedule.training_hours[i]
             subject, offset = f"ev:{e.id}@{_stamp(e.starts_at)}", f"{hours}h"
             users = (await s.scalars(
                 select(User.id).join(EventRegistration, EventRegistration.user_id == User.id).where(
@@ -403,10 +400,10 @@ class Reminders:
         return datetime.combine(day, time(0, 0), tzinfo=self.tz).astimezone(UTC)
 
     async def _certificates(self, s: AsyncSession, now: datetime, limit: int) -> list[Due]:
-        if not self.certificate_days:
+        if not self.schedule.certificate_days:
             return []
         today = now.astimezone(self.tz).date()
-        offsets = [timedelta(days=d) for d in self.certificate_days]
+        offsets = [timedelta(days=d) for d in self.schedule.certificate_days]
         rows = (await s.execute(
             select(Dossier.id, Dossier.owner_id, Dossier.product_name, Dossier.valid_until, Dossier.stars)
             .join(User, User.id == Dossier.owner_id)
@@ -424,8 +421,8 @@ class Reminders:
                 continue
             i, expires = found
             subject = f"dos:{dossier_id}@{valid_until.isoformat()}"
-            candidates.append((subject, f"{self.certificate_days[i]}d", int(owner), expires, dossier_id, name,
-                               valid_until, stars))
+            key = f"{self.schedule.certificate_days[i]}d"
+            candidates.append((subject, key, int(owner), expires, dossier_id, name, valid_until, stars))
         claimed = await self._claimed(s, Kind.CERTIFICATE, ((c[0], c[1], c[2]) for c in candidates))
         out: list[Due] = []
         for subject, offset, owner, expires, dossier_id, name, valid_until, stars in candidates:

@@ -132,5 +132,6 @@ def test_the_job_runs_the_schedule_the_answer_states(settings: Settings, databas
     settings.quiet_hours_end = "06:00"
     ctx = compose(settings, clock=FakeClock(), db=database)
     assert ctx.knowledge.reminders == ctx.reminders.schedule
-    assert ctx.reminders.deadline_days == [10, 2] and ctx.reminders.training_hours == [48, 3]
+    schedule = ctx.reminders.schedule
+    assert schedule.deadline_days == (10, 2) and schedule.training_hours == (48, 3)
     assert (ctx.reminders.quiet_start.hour, ctx.reminders.quiet_end.hour) == (22, 6)
