@@ -8,7 +8,7 @@ baseline (default settings, and a folded token_set variant) and a BM25 baseline,
 cut-off (best mean of accuracy and abstention over a grid); then p50/p99 latency per question at the real
 size and at 10× (synthetic perturbed copies of the entries), with the time to build (train) the 10×
 matcher, the memory it adds and the run's peak RSS.
-The dev sets (bench/data/kb_dev.yaml and kb_dev_2–17.yaml: written blind, then looked at) are reported
+The dev sets (bench/data/kb_dev.yaml and kb_dev_2–19.yaml: written blind, then looked at) are reported
 the same way, with their failures under --failures. For each held-out set that exists
 (bench/data/kb_heldout.yaml, kb_heldout_2026.yaml, kb_heldout_3.yaml and kb_heldout_4.yaml: questions
 written blind, never used for tuning), the matcher's aggregate figures and per-kind figures are printed
@@ -95,6 +95,11 @@ DEV_FILES = [
     # 98.5/97.8/98.0 and 98.0/95.8/100.0.
     DATA / "kb_dev_16.yaml",
     DATA / "kb_dev_17.yaml",
+    # Two more to the same brief (2026-12-01): young people typing for their parents in the villages of
+    # Hòa Phú, Quảng Bị and Xuân Mai, often naming the old commune (18); small firms, cooperatives and a
+    # commune officer on Zalo, formal or hurried (19). First figures: 98.1/100/98.4 and 98.7/97.8/100.0.
+    DATA / "kb_dev_18.yaml",
+    DATA / "kb_dev_19.yaml",
 ]
 
 
