@@ -103,11 +103,14 @@ SECTOR_NAMED_RE = re.compile(
     r"sinh vat canh|dich vu du lich)\b"
 )
 # Says the producer is not registered as a business yet ("chưa đăng ký gì", "chưa có giấy phép kinh
-# doanh", "chưa lập hộ kinh doanh"; folded, after synonyms) — not a trademark or a dossier not yet sent.
+# doanh", "chưa lập hộ kinh doanh", "không có giấy tờ gì"; folded, after synonyms) — not a trademark or a
+# dossier not yet sent.
 UNREGISTERED_RE = re.compile(
     r"\bchua (?:bao gio |co |lam |lap |di |he |tung |ra )*(?:dang ky(?! (?:nhan hieu|ocop|ho so|du thi|cham|"
     r"danh gia|tham gia|san pham|nop|ma|thuong hieu|tem|bao bi|mau|lich|tap huan))|giay dang ky kinh doanh|"
-    r"giay phep|ho kinh doanh|dkkd)"
+    r"giay phep|giay to(?! (?:moi truong|an toan|ve sinh|kiem nghiem|chat luong))|ho kinh doanh|dkkd)"
+    r"|\bkhong co (?:giay to(?! (?:moi truong|an toan|ve sinh|kiem nghiem|chat luong))|giay phep|"
+    r"giay dang ky|dang ky kinh doanh)"
 )
 UNREGISTERED_TAG = "tchuadangky"  # a token no Vietnamese word is: the feature and the classifier's word
 UNREGISTERED_FEATURE = f"t:{UNREGISTERED_TAG}"

@@ -100,3 +100,16 @@ def test_a_trademark_not_registered_yet_is_not_a_business_not_registered() -> No
     assert UNREGISTERED_RE.search("chua co giay dang ky kinh doanh")
     assert not UNREGISTERED_RE.search("san pham chua dang ky nhan hieu")
     assert not UNREGISTERED_RE.search("em chua dang ky ocop bao gio")
+    # "No papers at all" is not registered either; papers of one kind missing is something else.
+    assert UNREGISTERED_RE.search("me em lam bun o nha khong co giay to gi")
+    assert UNREGISTERED_RE.search("nha em chua co giay to gi ca")
+    assert not UNREGISTERED_RE.search("xuong chua co giay to moi truong")
+
+
+def test_texting_slips_of_the_first_questions_are_read(real_index: KnowledgeIndex) -> None:
+    matcher = real_index.matcher
+    assert matcher.prepare_query("điu kiện là j").folded == "dieu kien la gi"
+    assert matcher.prepare_query("có tg ocop dc k").folded == "co tham gia ocop duoc khong"
+    # "vây" ending a question is the particle "vậy" mistyped: dropped like it.
+    typo, particle = "Đăng kí OCOP ở đâu vây?", "Đăng kí OCOP ở đâu vậy?"
+    assert matcher.prepare_query(typo) == matcher.prepare_query(particle)
