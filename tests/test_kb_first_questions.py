@@ -110,6 +110,7 @@ def test_texting_slips_of_the_first_questions_are_read(real_index: KnowledgeInde
     matcher = real_index.matcher
     assert matcher.prepare_query("điu kiện là j").folded == "dieu kien la gi"
     assert matcher.prepare_query("có tg ocop dc k").folded == "co tham gia ocop duoc khong"
+    assert matcher.prepare_query("ai thì đc tham ra ô cốp").folded == "ai thi duoc tham gia ocop"
     # "vây" ending a question is the particle "vậy" mistyped: dropped like it.
     typo, particle = "Đăng kí OCOP ở đâu vây?", "Đăng kí OCOP ở đâu vậy?"
     assert matcher.prepare_query(typo) == matcher.prepare_query(particle)
