@@ -111,6 +111,15 @@ def test_texting_slips_of_the_first_questions_are_read(real_index: KnowledgeInde
     assert matcher.prepare_query("điu kiện là j").folded == "dieu kien la gi"
     assert matcher.prepare_query("có tg ocop dc k").folded == "co tham gia ocop duoc khong"
     assert matcher.prepare_query("ai thì đc tham ra ô cốp").folded == "ai thi duoc tham gia ocop"
+    # Older users call the bot "cái máy này", and a fee "lấy tiền".
+    assert (
+        matcher.prepare_query("cái máy này làm được gì").folded
+        == matcher.prepare_query("bot làm được gì").folded
+    )
+    assert (
+        matcher.prepare_query("chấm có lấy tiền không").folded
+        == matcher.prepare_query("chấm có mất phí không").folded
+    )
     # "vây" ending a question is the particle "vậy" mistyped: dropped like it.
     typo, particle = "Đăng kí OCOP ở đâu vây?", "Đăng kí OCOP ở đâu vậy?"
     assert matcher.prepare_query(typo) == matcher.prepare_query(particle)
