@@ -20,7 +20,8 @@ _SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])|(?<=\sạ[, ])")
 # (not "3 sao", a number of stars). Matched on folded text.
 _QUESTION_ANYWHERE_RE = re.compile(
     r"\b(?:bao nhieu|the nao|nhu nao|ra sao|o dau|cho nao|nhung gi|cai gi|la gi|khi nao|bao gio|"
-    r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao)\b"
+    r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao|thang may|"
+    r"luc nao|ngay nao|dot nao)\b"
 )
 # A sentence that only asks the bot for help (folded): a helper word and "help", "tell", "answer"…
 REQUEST_MAX_WORDS = 8
@@ -44,6 +45,15 @@ _ASKS_RE = re.compile(
     r"^(?:(?:da|vang|chao \w+|a|ad|bot) )*(?:(?:cho|xin) (?:em |e |toi |minh |chau |con |bac |co |chu )?hoi|"
     r"(?:em|e|toi|minh|chau|con|bac) (?:muon |can |xin |dang )?hoi)\b(?! vi\b| la vi\b)"
 )
+
+# A run-on sentence says where its question starts ("… em muốn hỏi là …", "… cho tôi hỏi …"; folded):
+# the words that open the ask, and the story it needs before it to be split there (`_split_at_ask`).
+ASK_SPLIT_MIN_WORDS = 6
+_ASK_VERBS = frozenset({"muon", "can", "xin", "cho"})
+_ASK_PRONOUNS = frozenset({"em", "e", "toi", "minh", "chau", "con", "bac", "co", "chu", "anh", "chi"})
+_ASK_OPENERS = _ASK_VERBS | _ASK_PRONOUNS  # the word before "hỏi"
+_ASK_WORDS = frozenset({"hỏi", "hoi", "hoỉ"})  # "hỏi" as typed, not "hội" or "hơi"
+_ASK_CLOSERS = frozenset({"cho dung", "cho chac", "cho ro", "cho ky", "cho ki"})  # "hỏi cho chắc"
 
 # The closing question words as they are written with accents.
 _ACCENTED_QUESTION_WORDS = frozenset({"không", "chưa", "gì", "nào", "đâu", "sao", "ai", "hông"})
@@ -106,7 +116,32 @@ def _split(text: str) -> tuple[tuple[str, bool], ...]:
     """`sentence_split`, remembered: one question is split four times (requests, scoring, its parts, the
     classifier's view)."""
     sentences = [p.strip() for p in _SENTENCE_END_RE.split(text) if p.strip()]
+    sentences = [part for sentence in sentences for part in _split_at_ask(sentence)]
     return tuple((sentence, is_question(sentence)) for sentence in sentences)
+
+
+def _split_at_ask(sentence: str) -> list[str]:
+    """A run-on sentence split where it says it asks ("… bận không ngóc đầu lên được em muốn hỏi là nộp
+    hồ sơ thì vào tháng mấy"): what comes before is the story, from there on the question. Only a present
+    ask ("em muốn hỏi", "cần hỏi", "cho em hỏi", "xin hỏi") after ASK_SPLIT_MIN_WORDS words of story:
+    "hôm trước tôi hỏi xã" tells what happened, "… tôi muốn hỏi cho đúng chỗ" closes what was asked."""
+    tokens = sentence.split()
+    folded = [fold_text(t) for t in tokens]
+    for i in range(ASK_SPLIT_MIN_WORDS, len(tokens) - 1):
+        if folded[i] not in _ASK_OPENERS or clean(tokens[i + 1]) not in _ASK_WORDS:
+            continue
+        if " ".join(folded[i + 2 : i + 4]) in _ASK_CLOSERS:
+            continue
+        start = i
+        if folded[i] in _ASK_PRONOUNS:
+            if folded[i - 1] not in _ASK_OPENERS:
+                continue  # "tôi hỏi": told, not asked
+            start = i - 1
+        if start > 0 and folded[start] in _ASK_VERBS and folded[start - 1] in _ASK_PRONOUNS:
+            start -= 1  # "em muốn hỏi": the ask opens at who asks
+        if start >= ASK_SPLIT_MIN_WORDS:
+            return [" ".join(tokens[:start]), " ".join(tokens[start:])]
+    return [sentence]
 
 
 def message_parts(text: str) -> list[tuple[str, float]]:

@@ -409,3 +409,27 @@ def test_the_polite_particle_and_a_comma_close_a_sentence() -> None:
         "có mất phí không ạ",
         "em hỏi cho xưởng bánh của mẹ ở Chúc Sơn",
     ]
+
+
+def test_a_run_on_message_is_split_where_it_says_it_asks() -> None:
+    from knowledge.sentences import sentence_split
+
+    run_on = (
+        "anh ơi em làm bánh chưng ở Ngọc Hòa tết là mùa chính bận không ngóc đầu lên được "
+        "em muốn hỏi là nộp hồ sơ ocop thì vào tháng mấy"
+    )
+    assert sentence_split(run_on) == [
+        ("anh ơi em làm bánh chưng ở Ngọc Hòa tết là mùa chính bận không ngóc đầu lên được", False),
+        ("em muốn hỏi là nộp hồ sơ ocop thì vào tháng mấy", True),
+    ]
+    told = "nha chau lam mien o xa Minh Phu cu cho chau hoi nop o dau"
+    parts = ["nha chau lam mien o xa Minh Phu cu", "cho chau hoi nop o dau"]
+    assert [s for s, _ in sentence_split(told)] == parts
+    # What happened ("tôi hỏi cán bộ"), a closing remark ("hỏi cho đúng chỗ"), an association ("hội"):
+    # no split.
+    for whole in (
+        "hôm trước tôi ra xã rồi tôi hỏi cán bộ thì họ bảo chưa có",
+        "cái bộ rượu trắng do cơ quan nào quản lý tôi muốn hỏi cho đúng chỗ kẻo lại chạy lòng vòng",
+        "hôm qua tôi lên xã dự họp em muốn hội viên đi cùng",
+    ):
+        assert len(sentence_split(whole)) == 1, whole
