@@ -43,6 +43,8 @@ SOLVER = "newton-cg"
 # twice the training time.
 TOLERANCE = 1e-6
 CACHE_SIZE = 8
+# Words whose character n-gram columns a classifier remembers (the vocabulary of questions is small).
+WORD_CACHE_SIZE = 50_000
 
 _cache: OrderedDict[str, QuestionClassifier] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -83,15 +85,34 @@ class QuestionClassifier:
                 (vectorizer.build_analyzer(), vocabulary, vectorizer.idf_.astype(np.float64), offset)
             )
             offset += len(vocabulary)
+        self._word_columns: dict[str, tuple[int, ...]] = {}
+
+    def _char_counts(self, text: str, vocabulary: dict[str, int]) -> Counter[int]:
+        """The counts of the known character n-grams of `text` by column: what the char_wb analyzer
+        gives, word by word — each word's n-grams looked up once (`_word_columns`), since the words of
+        questions recur far more than the questions do."""
+        counts: Counter[int] = Counter()
+        cache = self._word_columns
+        for word in text.lower().split():
+            columns = cache.get(word)
+            if columns is None:
+                columns = tuple(vocabulary[g] for g in word_ngrams(word, *CHAR_NGRAMS) if g in vocabulary)
+                if len(cache) < WORD_CACHE_SIZE:
+                    cache[word] = columns
+            counts.update(columns)
+        return counts
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The question's non-zero features (column indices, TF-IDF values): what
         `TfidfVectorizer.transform` gives (sublinear tf × idf, L2-normalised per vectorizer)."""
         columns: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for analyzer, vocabulary, idf, offset in self._parts:
-            counts = Counter(analyzer(text))
-            found = [(vocabulary[gram], n) for gram, n in counts.items() if gram in vocabulary]
+        for part, (analyzer, vocabulary, idf, offset) in enumerate(self._parts):
+            if part == 0:  # the char_wb vectorizer
+                found = list(self._char_counts(text, vocabulary).items())
+            else:
+                counts = Counter(analyzer(text))
+                found = [(vocabulary[gram], n) for gram, n in counts.items() if gram in vocabulary]
             if not found:
                 continue
             index = np.fromiter((j for j, _ in found), dtype=np.int64, count=len(found))
@@ -119,6 +140,20 @@ class QuestionClassifier:
     def sklearn_features(self, text: str) -> csr_matrix:
         """The same features through scikit-learn's own transform (tests compare the two)."""
         return hstack([v.transform([text]) for v in self._vectorizers]).tocsr()
+
+
+def word_ngrams(word: str, min_n: int, max_n: int) -> list[str]:
+    """The character n-grams of one word padded with spaces, as scikit-learn's char_wb analyzer makes
+    them (a word shorter than an n gives itself once)."""
+    padded = f" {word} "
+    size = len(padded)
+    grams: list[str] = []
+    for n in range(min_n, max_n + 1):
+        if size <= n:
+            grams.append(padded)
+            break
+        grams.extend(padded[i : i + n] for i in range(size - n + 1))
+    return grams
 
 
 def trained_classifier(texts: Sequence[str], labels: Sequence[int], n_classes: int) -> QuestionClassifier:

@@ -72,6 +72,10 @@ class Normalized:
         return bool(self.tokens)
 
 
+# Greetings and thanks run to a dozen words at most ("dạ vâng cảm ơn anh chị ạ, chào bot").
+SMALL_TALK_MAX_WORDS = 12
+
+
 def _token_matches(token: str, folded_token: str, pattern: str, folded_pattern: str) -> bool:
     """A pattern word matches a typed word with the same accents, or any word typed without accents."""
     if token == pattern:
@@ -139,7 +143,10 @@ class Normalizer:
         return Normalized(tuple(tokens), tuple(folded))
 
     def is_small_talk(self, text: str) -> bool:
-        """True when the text is nothing but greetings, thanks and politeness words ("alo", "cảm ơn ạ")."""
+        """True when the text is nothing but greetings, thanks and politeness words ("alo", "cảm ơn ạ").
+        A message of more than SMALL_TALK_MAX_WORDS words says something (and is not tokenised again)."""
+        if len(text.split()) > SMALL_TALK_MAX_WORDS:
+            return False
         return not self._content(text, keep_if_empty=False)[0]
 
     def _content(self, text: str, *, keep_if_empty: bool) -> tuple[list[str], list[str]]:

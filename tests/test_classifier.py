@@ -21,7 +21,17 @@ LABELS = [0, 0, 1, 1, 2, 2]
 
 
 @pytest.mark.parametrize(
-    "text", ["ho so ocop gom nhung gi", "giay to giay to giay to", "hoan toan khac", "", "ocop"]
+    "text",
+    # words shorter than an n-gram, repeated words (their columns are looked up once), long words
+    [
+        "ho so ocop gom nhung gi",
+        "giay to giay to giay to",
+        "hoan toan khac",
+        "",
+        "ocop",
+        "a e 3 so a",
+        "nghieng",
+    ],
 )
 def test_features_equal_sklearn_transform(text: str) -> None:
     classifier = QuestionClassifier(TEXTS, LABELS, 3)

@@ -71,6 +71,10 @@ def test_small_talk_is_only_greetings_thanks_and_politeness() -> None:
     for text in ("cảm ơn, hồ sơ gồm gì", "ocop", "chào, giá lúa bao nhiêu"):
         assert not n.is_small_talk(text), text
     assert n.normalize("cảm ơn").folded == "cam on"  # normalize still keeps a text made only of them
+    assert n.is_small_talk("dạ vâng cảm ơn anh chị ạ, chào bot")
+    # A long message says something: it is not tokenised again to find out.
+    long_message = "cảm ơn bot, nhà em ở Hòa Phú làm bánh chưng lâu rồi, giờ muốn làm ocop thì sao"
+    assert not n.is_small_talk(long_message)
 
 
 def test_a_star_sign_and_group_abbreviations_read_as_words() -> None:
