@@ -210,12 +210,10 @@ class Matcher:
         self.samples = samples
         self._sample_features = features
         self.sample_entry = np.array([s.entry for s in samples], dtype=np.int64)
-        # Per entry, where its samples start (entries are contiguous); an entry whose texts all
-        # normalise to nothing has no samples and is masked out of the per-entry maximum.
+        # Per entry, where its samples start and end (entries are contiguous; an entry whose texts all
+        # normalise to nothing has none).
         ends = [*starts[1:], len(samples)]
         self._entry_ranges = list(zip(starts, ends, strict=True))
-        self.entry_has_samples = np.array([e > b for b, e in zip(starts, ends, strict=True)], dtype=bool)
-        self.entry_starts = np.minimum(np.array(starts, dtype=np.int64), max(len(samples) - 1, 0))
         self._build_weights(features)
         self._build_answer_index()
         self.vocabulary = sorted({t for s in samples for t in s.folded.split()} | self.phrases.words)
@@ -325,23 +323,6 @@ class Matcher:
                 postings.setdefault(f, []).append(e_index)
         self.answer_idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
         self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
-
-    def _answer_coverage(self, qfeats: dict[str, float]) -> np.ndarray:
-        postings: list[np.ndarray] = []
-        weights: list[float] = []
-        total = 0.0
-        for f, factor in qfeats.items():
-            if f.startswith("a:"):
-                continue
-            idf = self.answer_idf.get(f)
-            if idf is None:
-                total += self.max_idf * factor
-                continue
-            total += idf * factor
-            postings.append(self.answer_postings[f])
-            weights.append(idf * factor)
-        acc = accumulate(postings, weights, len(self.entry_ids))
-        return acc / total if total > 0 else acc
 
     def _entry_overlap_without(self, qfeats: dict[str, float], excluded: int) -> float:
         """The query weight covered by the excluded sample's entry, not counting that sample."""
@@ -605,12 +586,25 @@ class Matcher:
         hit_entries: list[np.ndarray] = []
         sample_weights: list[float] = []
         entry_weights: list[float] = []
+        # The answers' words too (a weak extra signal, ANSWER_WEIGHT): accents aside, their coverage of
+        # the question by the answers' own IDF, in the same pass over the question's features.
+        answer_hits: list[np.ndarray] = []
+        answer_weights: list[float] = []
+        answer_total = 0.0
         for f, factor in qfeats.items():
+            accent = f.startswith("a:")
+            answer_idf = None if accent else self.answer_idf.get(f)
+            if answer_idf is not None:
+                answer_total += answer_idf * factor
+                answer_hits.append(self.answer_postings[f])
+                answer_weights.append(answer_idf * factor)
+            elif not accent:
+                answer_total += self.max_idf * factor
             idf = self.idf.get(f)
             if idf is None:
-                if f.startswith("a:"):
+                if accent:
                     continue  # an accent the index never saw neither helps nor hurts
-                foreign = f.startswith("u:") and f not in self.answer_idf
+                foreign = f.startswith("u:") and answer_idf is None
                 q_total += self.max_idf * factor * (UNKNOWN_WORD_FACTOR if foreign else 1.0)
                 continue
             w = idf * factor
@@ -656,14 +650,15 @@ class Matcher:
                 continue
             char = CHAR_SCORER(qtext, self.samples[index].compared, processor=None) / 100.0
             pre_combined[j] += CHAR_WEIGHT * char * min(1.0, token_score[j] * 4)
-        combined = np.zeros(len(self.samples), dtype=np.float64)
-        combined[pre] = pre_combined
-        entry_best = np.where(self.entry_has_samples, np.maximum.reduceat(combined, self.entry_starts), 0.0)
+        # Each entry's best sample: only the preselected samples score above 0 (scores are never negative).
+        entry_best = np.zeros(len(self.entry_ids), dtype=np.float64)
+        np.maximum.at(entry_best, self.sample_entry[pre], pre_combined)
         entry_cov = entry_acc / q_total
         confidence = (
             1.0 - ENTRY_COVERAGE_WEIGHT - ANSWER_WEIGHT
         ) * entry_best + ENTRY_COVERAGE_WEIGHT * entry_cov
-        confidence += ANSWER_WEIGHT * self._answer_coverage(qfeats)
+        answer_cov = accumulate(answer_hits, answer_weights, len(self.entry_ids))
+        confidence += ANSWER_WEIGHT * (answer_cov / answer_total if answer_total > 0 else answer_cov)
         if not has_domain:
             confidence = np.minimum(confidence, NO_DOMAIN_CAP)
         order = np.argsort(-confidence)
