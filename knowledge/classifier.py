@@ -16,12 +16,19 @@ same data (tests, `/napkb` without changes) costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+import os
+import pickle
+import tempfile
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
+import sklearn
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -43,9 +50,17 @@ SOLVER = "newton-cg"
 # twice the training time.
 TOLERANCE = 1e-6
 CACHE_SIZE = 8
+# Trained models are also kept on disk between processes (`model_cache_dir`): a restart, a reload of the
+# same data, another worker of the same bot load the model instead of training it again (seconds).
+MODEL_CACHE_ENV = "OCOP_MODEL_CACHE"
+MODEL_SUFFIX = ".model.pickle"
+MODEL_CACHE_FILES = 16  # the most recently used; a test run's small models must not evict the real one
+MODEL_CACHE_MAX_BYTES = 256 * 2**20
+MODEL_FORMAT = 1  # bumped when QuestionClassifier's attributes change: older files are not loaded
 # Words whose character n-gram columns a classifier remembers (the vocabulary of questions is small).
 WORD_CACHE_SIZE = 50_000
 
+log = logging.getLogger(__name__)
 _cache: OrderedDict[str, QuestionClassifier] = OrderedDict()
 _cache_lock = threading.Lock()
 
@@ -86,6 +101,11 @@ class QuestionClassifier:
             )
             offset += len(vocabulary)
         self._word_columns: dict[str, tuple[int, ...]] = {}
+
+    @property
+    def nbytes(self) -> int:
+        """The size of the model's weights (what a stored model mostly is)."""
+        return int(self._coef.nbytes)
 
     def _char_counts(self, text: str, vocabulary: dict[str, int]) -> Counter[int]:
         """The counts of the known character n-grams of `text` by column: what the char_wb analyzer
@@ -156,19 +176,89 @@ def word_ngrams(word: str, min_n: int, max_n: int) -> list[str]:
     return grams
 
 
-def trained_classifier(texts: Sequence[str], labels: Sequence[int], n_classes: int) -> QuestionClassifier:
-    """A classifier for this training data: from the per-process cache, or trained now."""
+def model_cache_dir() -> Path | None:
+    """Where trained models are kept between processes: MODEL_CACHE_ENV if set ("off" or empty: nowhere),
+    else the user's cache directory (XDG_CACHE_HOME or ~/.cache) under tro-ly-ocop/models."""
+    configured = os.environ.get(MODEL_CACHE_ENV)
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "off") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tro-ly-ocop" / "models"
+
+
+def _model_key(texts: Sequence[str], labels: Sequence[int], n_classes: int) -> str:
+    """A digest of the training data, the settings and the libraries that make the model."""
     digest = hashlib.sha256()
-    digest.update(repr((REGULARISATION_C, CHAR_NGRAMS, WORD_NGRAMS, n_classes)).encode())
+    settings = (
+        MODEL_FORMAT,
+        REGULARISATION_C,
+        CHAR_NGRAMS,
+        WORD_NGRAMS,
+        WORD_PATTERN,
+        SOLVER,
+        TOLERANCE,
+        MAX_ITERATIONS,
+        n_classes,
+        sklearn.__version__,
+        np.__version__,
+    )
+    digest.update(repr(settings).encode())
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{label}\x1f{text}\x1e".encode())
-    key = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def _load_model(directory: Path, key: str, n_classes: int) -> QuestionClassifier | None:
+    """The model stored under `key`, or None (absent, unreadable or not what was asked for)."""
+    path = directory / f"{key}{MODEL_SUFFIX}"
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)  # written by this module into the user's own cache: trusted
+    except FileNotFoundError:
+        return None
+    except Exception:  # a truncated or foreign file: trained again and replaced
+        log.warning("model cache: %s unreadable, training again", path, exc_info=True)
+        return None
+    if not isinstance(model, QuestionClassifier) or model.n_classes != n_classes:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used: kept longest
+    return model
+
+
+def _store_model(directory: Path, key: str, model: QuestionClassifier) -> None:
+    """Keep `model` for the next process (written whole, then renamed: readers never see half a file);
+    the MODEL_CACHE_FILES most recently used models are kept. A model too big to be worth it
+    (MODEL_CACHE_MAX_BYTES: the benchmark's 10× one) or a directory that cannot be written is skipped."""
+    if model.nbytes > MODEL_CACHE_MAX_BYTES:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(fh.name, directory / f"{key}{MODEL_SUFFIX}")
+        kept = sorted(directory.glob(f"*{MODEL_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in kept[MODEL_CACHE_FILES:]:
+            stale.unlink(missing_ok=True)
+    except OSError:
+        log.warning("model cache: cannot write in %s", directory, exc_info=True)
+
+
+def trained_classifier(texts: Sequence[str], labels: Sequence[int], n_classes: int) -> QuestionClassifier:
+    """A classifier for this training data: from the per-process cache, from the model cache on disk
+    (`model_cache_dir`: a restart does not train again), or trained now (and stored there)."""
+    key = _model_key(texts, labels, n_classes)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
             _cache.move_to_end(key)
             return cached
-    classifier = QuestionClassifier(texts, labels, n_classes)
+    directory = model_cache_dir()
+    classifier = _load_model(directory, key, n_classes) if directory is not None else None
+    if classifier is None:
+        classifier = QuestionClassifier(texts, labels, n_classes)
+        if directory is not None:
+            _store_model(directory, key, classifier)
     with _cache_lock:
         _cache[key] = classifier
         while len(_cache) > CACHE_SIZE:

@@ -31,6 +31,11 @@ ADMIN_ID = 501
 STALE = Renderer().render("common/stale_button")
 STAFF_CHAT_ID = -1001234567890
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+# The test run's processes (xdist workers, the bot processes some tests start) share one model cache of
+# their own: the real classifier is trained once per run, never read from or written to the user's cache.
+os.environ.setdefault(
+    "OCOP_MODEL_CACHE", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"tro-ly-ocop-test-models-{os.getuid()}")
+)
 
 
 @dataclass
@@ -70,11 +75,15 @@ async def _pg_schema_setup(schema: str) -> _PgSchema:
             await db.dispose()
         async with admin.begin() as conn:
             names = (
-                await conn.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = :s ORDER BY tablename"),
-                    {"s": schema},
+                (
+                    await conn.execute(
+                        text("SELECT tablename FROM pg_tables WHERE schemaname = :s ORDER BY tablename"),
+                        {"s": schema},
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             tables = [n for n in names if n != "alembic_version"]
             seeds = {}
             for name in tables:

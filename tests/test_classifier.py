@@ -88,3 +88,47 @@ def test_the_real_model_does_not_depend_on_the_order_of_its_data() -> None:
         a, b = forward.probabilities(text), backward.probabilities(text)
         assert np.abs(a - b).max() < 1e-3, item["q"]
         assert int(np.argmax(a)) == int(np.argmax(b)), item["q"]
+
+
+def test_a_trained_model_is_kept_on_disk_and_loaded_by_the_next_process(tmp_path, monkeypatch) -> None:
+    import knowledge.classifier as C
+
+    monkeypatch.setenv(C.MODEL_CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(C, "_cache", C.OrderedDict())
+    first = C.trained_classifier(TEXTS, LABELS, 3)
+    stored = list(tmp_path.glob(f"*{C.MODEL_SUFFIX}"))
+    assert len(stored) == 1
+    # A new process (an empty in-memory cache) loads it: no training.
+    monkeypatch.setattr(C, "_cache", C.OrderedDict())
+
+    def no_training(*args: object) -> None:
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(C.QuestionClassifier, "__init__", no_training)  # loading does not call it
+    loaded = C.trained_classifier(TEXTS, LABELS, 3)
+    text = "nop ho so o dau"
+    assert np.array_equal(loaded.probabilities(text), first.probabilities(text))
+
+
+def test_a_damaged_model_file_is_trained_again_and_replaced(tmp_path, monkeypatch) -> None:
+    import knowledge.classifier as C
+
+    monkeypatch.setenv(C.MODEL_CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(C, "_cache", C.OrderedDict())
+    C.trained_classifier(TEXTS, LABELS, 3)
+    (path,) = tmp_path.glob(f"*{C.MODEL_SUFFIX}")
+    path.write_bytes(b"not a model")
+    monkeypatch.setattr(C, "_cache", C.OrderedDict())
+    model = C.trained_classifier(TEXTS, LABELS, 3)
+    assert int(np.argmax(model.probabilities("ngay mai co mua khong"))) == 2
+    assert path.read_bytes() != b"not a model"
+
+
+def test_the_model_cache_can_be_turned_off(tmp_path, monkeypatch) -> None:
+    import knowledge.classifier as C
+
+    monkeypatch.setenv(C.MODEL_CACHE_ENV, "off")
+    assert C.model_cache_dir() is None
+    monkeypatch.delenv(C.MODEL_CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert C.model_cache_dir() == tmp_path / "tro-ly-ocop" / "models"
