@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -33,6 +34,7 @@ import yaml
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
 
+from knowledge.classifier import MODEL_CACHE_ENV
 from knowledge.decision import Decision
 from knowledge.kb import KnowledgeBase, load_knowledge_base, load_merged
 from knowledge.normalize import fold_text
@@ -319,6 +321,8 @@ def main(argv: list[str]) -> int:
         "--heldout", type=Path, action="append", default=None, help="held-out set (repeatable)"
     )
     args = parser.parse_args(argv)
+    # The build times are training times: no model is loaded from (or left in) the model cache.
+    os.environ[MODEL_CACHE_ENV] = "off"
 
     kb = load_knowledge_base()
     in_scope, out_scope = load_eval(args.eval)

@@ -55,7 +55,7 @@ CACHE_SIZE = 8
 MODEL_CACHE_ENV = "OCOP_MODEL_CACHE"
 MODEL_SUFFIX = ".model.pickle"
 MODEL_CACHE_FILES = 16  # the most recently used; a test run's small models must not evict the real one
-MODEL_CACHE_MAX_BYTES = 256 * 2**20
+MODEL_CACHE_MAX_BYTES = 64 * 2**20  # the real model's weights are about 9 MB
 MODEL_FORMAT = 1  # bumped when QuestionClassifier's attributes change: older files are not loaded
 # Words whose character n-gram columns a classifier remembers (the vocabulary of questions is small).
 WORD_CACHE_SIZE = 50_000
