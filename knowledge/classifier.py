@@ -10,8 +10,9 @@ lexical matcher (`knowledge.retrieval`) uses it to rank the entries and to recog
 something else.
 
 Training takes several seconds for the real knowledge base (with its paraphrases), so trained models
-are cached per process by a digest of their training data and settings: building a matcher again on the
-same data (tests, `/napkb` without changes) costs nothing.
+are cached by a digest of their training data and settings: in the process (building a matcher again
+on the same data — tests, `/napkb` without changes — costs nothing) and on disk (`model_cache_dir`: a
+restart or another process loads the model instead of training it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ MODEL_CACHE_ENV = "OCOP_MODEL_CACHE"
 MODEL_SUFFIX = ".model.pickle"
 MODEL_CACHE_FILES = 16  # the most recently used; a test run's small models must not evict the real one
 MODEL_CACHE_MAX_BYTES = 64 * 2**20  # the real model's weights are about 9 MB
-MODEL_FORMAT = 1  # bumped when QuestionClassifier's attributes change: older files are not loaded
+MODEL_FORMAT = 2  # bumped when QuestionClassifier's attributes change: older files are not loaded
 # Words whose character n-gram columns a classifier remembers (the vocabulary of questions is small).
 WORD_CACHE_SIZE = 50_000
 
@@ -92,13 +93,18 @@ class QuestionClassifier:
         self._coef = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
         self._intercept = model.intercept_.astype(np.float64)
         self._classes = model.classes_.astype(np.int64)
-        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray, int]] = []
+        # Per vectorizer: its analyzer (None for char_wb, whose n-grams `_char_counts` makes word by word),
+        # vocabulary, IDF and first column.
+        self._parts: list[tuple[Callable[[str], list[str]] | None, dict[str, int], np.ndarray, int]] = []
         offset = 0
+        self._char_ngrams: tuple[int, int] = CHAR_NGRAMS
         for vectorizer in self._vectorizers:
             vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
-            self._parts.append(
-                (vectorizer.build_analyzer(), vocabulary, vectorizer.idf_.astype(np.float64), offset)
-            )
+            by_word = vectorizer.analyzer == "char_wb"
+            if by_word:
+                self._char_ngrams = vectorizer.ngram_range
+            analyzer = None if by_word else vectorizer.build_analyzer()
+            self._parts.append((analyzer, vocabulary, vectorizer.idf_.astype(np.float64), offset))
             offset += len(vocabulary)
         self._word_columns: dict[str, tuple[int, ...]] = {}
 
@@ -116,7 +122,8 @@ class QuestionClassifier:
         for word in text.lower().split():
             columns = cache.get(word)
             if columns is None:
-                columns = tuple(vocabulary[g] for g in word_ngrams(word, *CHAR_NGRAMS) if g in vocabulary)
+                grams = word_ngrams(word, *self._char_ngrams)
+                columns = tuple(vocabulary[g] for g in grams if g in vocabulary)
                 if len(cache) < WORD_CACHE_SIZE:
                     cache[word] = columns
             counts.update(columns)
@@ -127,8 +134,8 @@ class QuestionClassifier:
         `TfidfVectorizer.transform` gives (sublinear tf × idf, L2-normalised per vectorizer)."""
         columns: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for part, (analyzer, vocabulary, idf, offset) in enumerate(self._parts):
-            if part == 0:  # the char_wb vectorizer
+        for analyzer, vocabulary, idf, offset in self._parts:
+            if analyzer is None:  # the char_wb vectorizer: its n-grams word by word
                 found = list(self._char_counts(text, vocabulary).items())
             else:
                 counts = Counter(analyzer(text))
@@ -233,7 +240,7 @@ def _store_model(directory: Path, key: str, model: QuestionClassifier) -> None:
     if model.nbytes > MODEL_CACHE_MAX_BYTES:
         return
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # only its user writes what it loads
         with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(fh.name, directory / f"{key}{MODEL_SUFFIX}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from common.config import Settings
 from common.render import Renderer
 from fakebot.driver import Harness
 from fakebot.session import start_session
+from knowledge.classifier import MODEL_CACHE_ENV
 from knowledge.index import KnowledgeIndex, build_index
 from storage.db import Database, async_url
 
@@ -34,7 +36,7 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 # The test run's processes (xdist workers, the bot processes some tests start) share one model cache of
 # their own: the real classifier is trained once per run, never read from or written to the user's cache.
 os.environ.setdefault(
-    "OCOP_MODEL_CACHE", str(Path(os.environ.get("TMPDIR", "/tmp")) / f"tro-ly-ocop-test-models-{os.getuid()}")
+    MODEL_CACHE_ENV, str(Path(tempfile.gettempdir()) / f"tro-ly-ocop-test-models-{os.getuid()}")
 )
 
 
