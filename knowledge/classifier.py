@@ -57,7 +57,7 @@ MODEL_CACHE_ENV = "OCOP_MODEL_CACHE"
 MODEL_SUFFIX = ".model.pickle"
 MODEL_CACHE_FILES = 16  # the most recently used; a test run's small models must not evict the real one
 MODEL_CACHE_MAX_BYTES = 64 * 2**20  # the real model's weights are about 9 MB
-MODEL_FORMAT = 2  # bumped when QuestionClassifier's attributes change: older files are not loaded
+MODEL_FORMAT = 3  # bumped when QuestionClassifier's attributes change: older files are not loaded
 # Words whose character n-gram columns a classifier remembers (the vocabulary of questions is small).
 WORD_CACHE_SIZE = 50_000
 
@@ -93,7 +93,7 @@ class QuestionClassifier:
         self._coef = np.ascontiguousarray(model.coef_.T, dtype=np.float32)
         self._intercept = model.intercept_.astype(np.float64)
         self._classes = model.classes_.astype(np.int64)
-        # Per vectorizer: its analyzer (None for char_wb, whose n-grams `_char_counts` makes word by word),
+        # Per vectorizer: its analyzer (None for char_wb, whose n-grams `_char_columns` finds word by word),
         # vocabulary, IDF and first column.
         self._parts: list[tuple[Callable[[str], list[str]] | None, dict[str, int], np.ndarray, int]] = []
         offset = 0
@@ -106,28 +106,28 @@ class QuestionClassifier:
             analyzer = None if by_word else vectorizer.build_analyzer()
             self._parts.append((analyzer, vocabulary, vectorizer.idf_.astype(np.float64), offset))
             offset += len(vocabulary)
-        self._word_columns: dict[str, tuple[int, ...]] = {}
+        self._word_columns: dict[str, np.ndarray] = {}
 
     @property
     def nbytes(self) -> int:
         """The size of the model's weights (what a stored model mostly is)."""
         return int(self._coef.nbytes)
 
-    def _char_counts(self, text: str, vocabulary: dict[str, int]) -> Counter[int]:
-        """The counts of the known character n-grams of `text` by column: what the char_wb analyzer
-        gives, word by word — each word's n-grams looked up once (`_word_columns`), since the words of
-        questions recur far more than the questions do."""
-        counts: Counter[int] = Counter()
+    def _char_columns(self, text: str, vocabulary: dict[str, int]) -> np.ndarray:
+        """The columns of the known character n-grams of `text`, once per occurrence: what the char_wb
+        analyzer gives, word by word — each word's n-grams looked up once (`_word_columns`), since the
+        words of questions recur far more than the questions do."""
         cache = self._word_columns
+        parts: list[np.ndarray] = []
         for word in text.lower().split():
             columns = cache.get(word)
             if columns is None:
                 grams = word_ngrams(word, *self._char_ngrams)
-                columns = tuple(vocabulary[g] for g in grams if g in vocabulary)
+                columns = np.fromiter((vocabulary[g] for g in grams if g in vocabulary), dtype=np.int64)
                 if len(cache) < WORD_CACHE_SIZE:
                     cache[word] = columns
-            counts.update(columns)
-        return counts
+            parts.append(columns)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The question's non-zero features (column indices, TF-IDF values): what
@@ -135,16 +135,15 @@ class QuestionClassifier:
         columns: list[np.ndarray] = []
         values: list[np.ndarray] = []
         for analyzer, vocabulary, idf, offset in self._parts:
-            if analyzer is None:  # the char_wb vectorizer: its n-grams word by word
-                found = list(self._char_counts(text, vocabulary).items())
+            if analyzer is None:  # the char_wb vectorizer: its n-grams word by word, counted in numpy
+                index, counts = np.unique(self._char_columns(text, vocabulary), return_counts=True)
             else:
-                counts = Counter(analyzer(text))
-                found = [(vocabulary[gram], n) for gram, n in counts.items() if gram in vocabulary]
-            if not found:
+                found = Counter(vocabulary[g] for g in analyzer(text) if g in vocabulary)
+                index = np.fromiter(found.keys(), dtype=np.int64, count=len(found))
+                counts = np.fromiter(found.values(), dtype=np.int64, count=len(found))
+            if not len(index):
                 continue
-            index = np.fromiter((j for j, _ in found), dtype=np.int64, count=len(found))
-            tf = np.fromiter((n for _, n in found), dtype=np.float64, count=len(found))
-            weight = (1.0 + np.log(tf)) * idf[index]
+            weight = (1.0 + np.log(counts)) * idf[index]
             weight /= np.sqrt(np.dot(weight, weight))
             columns.append(index + offset)
             values.append(weight)

@@ -144,6 +144,13 @@ def _sound_variants(token: str) -> list[str]:
     return variants
 
 
+# A feature's IDF and postings among the samples, its IDF and postings among the answers (None where it
+# has none), and its words (`Matcher._feature_records`).
+_FeatureRecord = tuple[
+    float | None, float | None, np.ndarray | None, np.ndarray | None, np.ndarray | None, tuple[str, ...]
+]
+
+
 @dataclass(frozen=True)
 class _Sample:
     entry: int
@@ -208,6 +215,7 @@ class Matcher:
                 samples.append(_Sample(e_index, text, norm.folded, is_question, self._char_text(norm)))
                 features.append(self._features(norm))
         self.samples = samples
+        self._compared = [s.compared for s in samples]  # what the character similarity reads
         self._sample_features = features
         self.sample_entry = np.array([s.entry for s in samples], dtype=np.int64)
         # Per entry, where its samples start and end (entries are contiguous; an entry whose texts all
@@ -323,6 +331,19 @@ class Matcher:
                 postings.setdefault(f, []).append(e_index)
         self.answer_idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
         self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
+        # Per feature, all that scoring a question looks up (one dictionary lookup per feature instead of
+        # five): its IDF and postings in the samples, its IDF and postings in the answers, its words.
+        self._feature_records: dict[str, _FeatureRecord] = {
+            f: (
+                self.idf.get(f),
+                self.answer_idf.get(f),
+                self.postings.get(f),
+                self.entry_postings.get(f),
+                self.answer_postings.get(f),
+                tuple(f[2:].split(" ")),
+            )
+            for f in self.idf.keys() | self.answer_idf.keys()
+        }
 
     def _entry_overlap_without(self, qfeats: dict[str, float], excluded: int) -> float:
         """The query weight covered by the excluded sample's entry, not counting that sample."""
@@ -591,30 +612,33 @@ class Matcher:
         answer_hits: list[np.ndarray] = []
         answer_weights: list[float] = []
         answer_total = 0.0
+        max_idf = self.max_idf
         for f, factor in qfeats.items():
-            accent = f.startswith("a:")
-            answer_idf = None if accent else self.answer_idf.get(f)
+            record = self._feature_records.get(f)
+            if record is None:  # in no sample and no answer
+                if f[0] == "a":
+                    continue  # an accent the index never saw neither helps nor hurts
+                answer_total += max_idf * factor
+                q_total += max_idf * factor * (UNKNOWN_WORD_FACTOR if f[0] == "u" else 1.0)
+                continue
+            idf, answer_idf, postings, entry_postings, answer_postings, words = record
             if answer_idf is not None:
                 answer_total += answer_idf * factor
-                answer_hits.append(self.answer_postings[f])
+                answer_hits.append(answer_postings)
                 answer_weights.append(answer_idf * factor)
-            elif not accent:
-                answer_total += self.max_idf * factor
-            idf = self.idf.get(f)
-            if idf is None:
-                if accent:
-                    continue  # an accent the index never saw neither helps nor hurts
-                foreign = f.startswith("u:") and answer_idf is None
-                q_total += self.max_idf * factor * (UNKNOWN_WORD_FACTOR if foreign else 1.0)
+            elif f[0] != "a":
+                answer_total += max_idf * factor
+            if idf is None:  # in an answer only
+                q_total += max_idf * factor
                 continue
             w = idf * factor
             q_total += w
             if discounted:
-                for t in f[2:].split(" "):
+                for t in words:
                     w *= discounted.get(t, 1.0)
-            hit_samples.append(self.postings[f])
+            hit_samples.append(postings)
             sample_weights.append(w)
-            hit_entries.append(self.entry_postings[f])
+            hit_entries.append(entry_postings)
             entry_weights.append(w)
         acc = accumulate(hit_samples, sample_weights, len(self.samples))
         entry_acc = accumulate(hit_entries, entry_weights, len(self.entry_ids))
@@ -642,14 +666,14 @@ class Matcher:
         token_score = qcov**exponent * scov ** (1.0 - exponent)
         pre_combined = token_score * (1.0 - CHAR_WEIGHT)
         k = min(CHAR_CANDIDATES, len(pre))
-        candidates = np.argpartition(-token_score, k - 1)[:k] if k < len(pre) else range(k)
+        candidates = np.argpartition(-token_score, k - 1)[:k] if k < len(pre) else np.arange(k)
         qtext = self._char_text(query)
-        for j in candidates:
-            index = int(pre[j])
-            if token_score[j] <= 0 or index == exclude_sample:
-                continue
-            char = CHAR_SCORER(qtext, self.samples[index].compared, processor=None) / 100.0
-            pre_combined[j] += CHAR_WEIGHT * char * min(1.0, token_score[j] * 4)
+        candidates = candidates[(token_score[candidates] > 0) & (pre[candidates] != exclude_sample)]
+        if len(candidates):
+            compared = [self._compared[i] for i in pre[candidates].tolist()]
+            char = process.cdist([qtext], compared, scorer=CHAR_SCORER, processor=None, dtype=np.float64)[0]
+            ramp = np.minimum(1.0, token_score[candidates] * 4)
+            pre_combined[candidates] += CHAR_WEIGHT * (char / 100.0) * ramp
         # Each entry's best sample: only the preselected samples score above 0 (scores are never negative).
         entry_best = np.zeros(len(self.entry_ids), dtype=np.float64)
         np.maximum.at(entry_best, self.sample_entry[pre], pre_combined)
