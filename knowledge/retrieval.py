@@ -97,6 +97,13 @@ RUNON_PRODUCT_CUE_RE = re.compile(
     r"(?:la|phai) san pham ocop)\b"
 )
 RUNON_WORDS = 30  # a question sentence this long holds its story
+# A question that asks who may take part ("những ai được", "ai thì được", "đối tượng nào") asks about the
+# applicant, whatever product its asker names ("mẹ cháu nấu rượu nếp thì những ai được đăng ký"): the
+# product's name does not steer it (folded, after synonyms).
+ASKS_WHO_RE = re.compile(
+    r"\b(?:nhung ai|ai (?:thi |moi |la )?(?:duoc|co the|co duoc)|doi tuong (?:nao|gi|duoc|tham gia)|"
+    r"chu the (?:nao|gi|duoc))\b"
+)
 # Names a sector by its name ("nhóm dược liệu", "ngành đồ uống"; folded).
 SECTOR_NAMED_RE = re.compile(
     r"\b(?:nhom|nganh)(?: hang| san pham)? (?:thuc pham|do uong|duoc lieu|thao duoc|thu cong my nghe|"
@@ -145,7 +152,8 @@ def _sound_variants(token: str) -> list[str]:
 
 
 # A feature's IDF and postings among the samples, its IDF and postings among the answers (None where it
-# has none), and its words (`Matcher._feature_records`).
+# has none), and its words (`Matcher._feature_records`; entry and answer postings shifted after the
+# samples' indices).
 _FeatureRecord = tuple[
     float | None, float | None, np.ndarray | None, np.ndarray | None, np.ndarray | None, tuple[str, ...]
 ]
@@ -332,18 +340,20 @@ class Matcher:
         self.answer_idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
         self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
         # Per feature, all that scoring a question looks up (one dictionary lookup per feature instead of
-        # five): its IDF and postings in the samples, its IDF and postings in the answers, its words.
-        self._feature_records: dict[str, _FeatureRecord] = {
-            f: (
+        # five): its IDF and postings in the samples, its IDF and postings in the answers, its words. The
+        # postings are in one index space — samples, then entries, then answers — summed in one bincount.
+        n_samples, n_entries = len(self.samples), len(self.entry_ids)
+        self._feature_records: dict[str, _FeatureRecord] = {}
+        for f in self.idf.keys() | self.answer_idf.keys():
+            entry_postings, answer_postings = self.entry_postings.get(f), self.answer_postings.get(f)
+            self._feature_records[f] = (
                 self.idf.get(f),
                 self.answer_idf.get(f),
                 self.postings.get(f),
-                self.entry_postings.get(f),
-                self.answer_postings.get(f),
+                None if entry_postings is None else entry_postings + n_samples,
+                None if answer_postings is None else answer_postings + n_samples + n_entries,
                 tuple(f[2:].split(" ")),
             )
-            for f in self.idf.keys() | self.answer_idf.keys()
-        }
 
     def _entry_overlap_without(self, qfeats: dict[str, float], excluded: int) -> float:
         """The query weight covered by the excluded sample's entry, not counting that sample."""
@@ -436,7 +446,7 @@ class Matcher:
         """
         parts = message_parts(text)
         if not parts:
-            return self._score(self.prepare_query(text), exclude_sample)
+            return self._score(self._asked(text), exclude_sample)
         # A message of one sentence is its own only part: scored once, with that part's factor.
         whole = next((f for p, f in parts if p == text.strip()), LONG_WHOLE_FACTOR)
         sentences = sentence_split(text)
@@ -529,7 +539,11 @@ class Matcher:
         (`RUNON_PRODUCT_CUE_RE`, `PRODUCT_QUESTION_RE`): "giấy ô cốp của ông … cho chai rượu nếp … có hạn
         bao lâu" asks about the certificate."""
         norm = self.prepare_query(question)
-        if len(question.split()) < RUNON_WORDS or not self._product_positions(norm):
+        if not self._product_positions(norm):
+            return norm
+        if ASKS_WHO_RE.search(norm.folded):
+            return self._told(norm, True, False)
+        if len(question.split()) < RUNON_WORDS:
             return norm
         if PRODUCT_QUESTION_RE.search(norm.folded) or RUNON_PRODUCT_CUE_RE.search(norm.folded):
             return norm
@@ -603,14 +617,12 @@ class Matcher:
                 if fold_tok in mismatched and fold_tok not in STOPWORDS and acc_tok not in self._answer_words
             )
         )
-        hit_samples: list[np.ndarray] = []
-        hit_entries: list[np.ndarray] = []
-        sample_weights: list[float] = []
-        entry_weights: list[float] = []
-        # The answers' words too (a weak extra signal, ANSWER_WEIGHT): accents aside, their coverage of
-        # the question by the answers' own IDF, in the same pass over the question's features.
-        answer_hits: list[np.ndarray] = []
-        answer_weights: list[float] = []
+        # The postings hit and their weights, in one index space: samples, then entries, then answers
+        # (`_feature_records`), so that one bincount sums all three.
+        hits: list[np.ndarray] = []
+        weights: list[float] = []
+        # The answers' words count too (a weak extra signal, ANSWER_WEIGHT): accents aside, their coverage
+        # of the question by the answers' own IDF, in the same pass over the question's features.
         answer_total = 0.0
         max_idf = self.max_idf
         for f, factor in qfeats.items():
@@ -624,8 +636,8 @@ class Matcher:
             idf, answer_idf, postings, entry_postings, answer_postings, words = record
             if answer_idf is not None:
                 answer_total += answer_idf * factor
-                answer_hits.append(answer_postings)
-                answer_weights.append(answer_idf * factor)
+                hits.append(answer_postings)
+                weights.append(answer_idf * factor)
             elif f[0] != "a":
                 answer_total += max_idf * factor
             if idf is None:  # in an answer only
@@ -636,12 +648,15 @@ class Matcher:
             if discounted:
                 for t in words:
                     w *= discounted.get(t, 1.0)
-            hit_samples.append(postings)
-            sample_weights.append(w)
-            hit_entries.append(entry_postings)
-            entry_weights.append(w)
-        acc = accumulate(hit_samples, sample_weights, len(self.samples))
-        entry_acc = accumulate(hit_entries, entry_weights, len(self.entry_ids))
+            hits.append(postings)
+            weights.append(w)
+            hits.append(entry_postings)
+            weights.append(w)
+        n_samples, n_entries = len(self.samples), len(self.entry_ids)
+        summed = accumulate(hits, weights, n_samples + 2 * n_entries)
+        acc = summed[:n_samples]
+        entry_acc = summed[n_samples : n_samples + n_entries]
+        answer_cov = summed[n_samples + n_entries :]
         if exclude_sample is not None:
             acc[exclude_sample] = 0.0
             entry_acc[self.samples[exclude_sample].entry] = self._entry_overlap_without(
@@ -681,7 +696,6 @@ class Matcher:
         confidence = (
             1.0 - ENTRY_COVERAGE_WEIGHT - ANSWER_WEIGHT
         ) * entry_best + ENTRY_COVERAGE_WEIGHT * entry_cov
-        answer_cov = accumulate(answer_hits, answer_weights, len(self.entry_ids))
         confidence += ANSWER_WEIGHT * (answer_cov / answer_total if answer_total > 0 else answer_cov)
         if not has_domain:
             confidence = np.minimum(confidence, NO_DOMAIN_CAP)
@@ -768,7 +782,7 @@ class Matcher:
         another subject)."""
         assert self.classifier is not None
         if len(text.split()) < LONG_MESSAGE_WORDS:
-            view = self._sector_view(self.prepare_query(text))
+            view = self._sector_view(self._asked(text))
             return self.classifier.probabilities(self._classifier_text(view))
         sentences = sentence_split(text)
         question = " ".join(p for p, is_q in sentences if is_q) or (sentences[-1][0] if sentences else "")

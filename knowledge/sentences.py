@@ -16,12 +16,13 @@ MAX_PARTS = 3  # the last ones: a question usually ends the message
 # A sentence ends at . ? ! ; or a line break, and after "ạ" — the polite particle closes what was said:
 # "cho em hỏi nộp online được không ạ, xưởng nhà em ở Hòa Phú…" asks first and tells after.
 _SENTENCE_END_RE = re.compile(r"(?<=[.?!;\n])|(?<=\sạ[, ])")
-# A sentence is a question when it has "?", a question phrase anywhere, or ends with a question word
-# (not "3 sao", a number of stars). Matched on folded text.
+# A sentence is a question when it has "?", a question phrase anywhere (a reported one too: "mấy hộ hỏi
+# là nộp ở xã nào"), or ends with a question word (not "3 sao", a number of stars), maybe followed by
+# particles and whom it addresses ("… ko a/c", "… không hả bác"). Matched on folded text.
 _QUESTION_ANYWHERE_RE = re.compile(
     r"\b(?:bao nhieu|the nao|nhu nao|ra sao|o dau|cho nao|nhung gi|cai gi|la gi|khi nao|bao gio|"
     r"bao lau|phai khong|dung khong|duoc khong|co khong|hay khong|nhu the nao|tai sao|vi sao|thang may|"
-    r"luc nao|ngay nao|dot nao)\b"
+    r"luc nao|ngay nao|dot nao|hoi la|hoi xem|hoi rang)\b"
 )
 # A sentence that only asks the bot for help (folded): a helper word and "help", "tell", "answer"…
 REQUEST_MAX_WORDS = 8
@@ -37,7 +38,7 @@ _SIDE_QUESTION_RE = re.compile(
 )
 _QUESTION_END_RE = re.compile(
     r"(?<!\d )\b(khong|chua|gi|nao|dau|sao|ai|ntn|j|ko|k|hok|hem)"
-    r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad))*\s*$"
+    r"(?:\s+(?:a|ah|vay|the|nhi|nhe|ha|z|v|ad|admin|a c|ac|anh chi|anh|chi|bac|oi))*\s*$"
 )
 
 # A sentence that says it asks ("Em hỏi phí tham gia OCOP ạ.", "cho em hỏi về mẫu"; folded).

@@ -180,6 +180,23 @@ def test_a_named_sector_is_asked_about_with_its_products_as_examples(
     assert match.decision is Decision.ANSWER and match.entry_id == entry, match
 
 
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        # Asked who may take part, a producer naming what they make asks about the applicant.
+        ("mẹ cháu nấu rượu nếp bán ở chợ thì những ai được đăng ký tham gia OCOP ạ", "ai-duoc-tham-gia"),
+        ("bố em làm mật ong thì những ai được đăng ký ocop ạ", "ai-duoc-tham-gia"),
+        # Asked whether the product can take part, it is about the product.
+        ("mẹ cháu nấu rượu nếp bán ở chợ thì có đăng ký OCOP được không ạ", "san-pham-nao-duoc-tham-gia"),
+    ],
+)
+def test_a_question_asking_who_is_not_steered_by_the_product_it_names(
+    real_index: KnowledgeIndex, question: str, entry: str
+) -> None:
+    match = real_index.matcher.match(question)
+    assert match.decision is Decision.ANSWER and match.entry_id == entry, match
+
+
 def test_the_lexicon_is_the_knowledge_base_own_and_read_with_every_build(tmp_path: Path) -> None:
     data = copy_data(tmp_path)
     # Without a lexicon of its own, a knowledge base uses the shared one.

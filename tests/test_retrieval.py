@@ -201,6 +201,11 @@ def test_question_sentences_are_told_from_story_sentences() -> None:
     assert is_question("cho e hoi giay to can nop")
     assert not is_question("E hỏi vì nhà e mới được 3 sao cho gà ủ muối.")
     assert not is_question("Hôm trước tôi ra xã hỏi thì họ bảo chờ.")
+    # A question may end by addressing whom it asks; a reported question asks too.
+    assert is_question("tổ hợp tác thì có nằm trong đối tượng đc tham gia ocop ko a/c")
+    assert is_question("có mất tiền không hả bác")
+    assert not is_question("nhà tôi không có")
+    assert is_question("Mấy hộ ở Lam Điền cũ hỏi là bây giờ họ nộp hồ sơ ở xã Quảng Bị hay xã khác.")
 
 
 def test_long_message_story_does_not_outweigh_the_question(matcher: Matcher) -> None:
