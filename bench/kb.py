@@ -107,6 +107,15 @@ DEV_FILES = [
     # and the bot itself (21). First figures: 97.2/100/95.2 and 97.6/100/96.6.
     DATA / "kb_dev_20.yaml",
     DATA / "kb_dev_21.yaml",
+    # Three more to the same brief (2026-12-01, session 11): first questions from the villages, typed fast
+    # or told as a family's story (22); a commune officer, cooperatives and producers from other districts
+    # about support, stars and the rules of 2025–2026 (23); grandchildren typing for elderly makers of
+    # traditional products, voice-to-text and regional spellings (24). 22 questions asking which group a
+    # named product belongs to are labelled by the knowledge base's convention (the product entry; the
+    # writer's label kept as `writer:`). First figures: 98.0/100/96.4, 99.1/97.9/98.3, 96.1/100/94.2.
+    DATA / "kb_dev_22.yaml",
+    DATA / "kb_dev_23.yaml",
+    DATA / "kb_dev_24.yaml",
 ]
 
 
