@@ -339,9 +339,12 @@ class Matcher:
                 postings.setdefault(f, []).append(e_index)
         self.answer_idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
         self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
-        # Per feature, all that scoring a question looks up (one dictionary lookup per feature instead of
-        # five): its IDF and postings in the samples, its IDF and postings in the answers, its words. The
-        # postings are in one index space — samples, then entries, then answers — summed in one bincount.
+        self._build_feature_records()
+
+    def _build_feature_records(self) -> None:
+        """Per feature, all that scoring a question looks up (one dictionary lookup per feature instead of
+        five): its IDF and postings in the samples, its IDF and postings in the answers, its words. The
+        postings are in one index space — samples, then entries, then answers — summed in one bincount."""
         n_samples, n_entries = len(self.samples), len(self.entry_ids)
         self._feature_records: dict[str, _FeatureRecord] = {}
         for f in self.idf.keys() | self.answer_idf.keys():
