@@ -104,6 +104,12 @@ ASKS_WHO_RE = re.compile(
     r"\b(?:nhung ai|ai (?:thi |moi |la )?(?:duoc|co the|co duoc)|doi tuong (?:nao|gi|duoc|tham gia)|"
     r"chu the (?:nao|gi|duoc))\b"
 )
+# Nor does one that asks how to register ("đk ocop ntn ạ, e mún đăng ký cho sp mật ong"): how to start is
+# the same for every product (folded, after abbreviations).
+ASKS_HOW_TO_REGISTER_RE = re.compile(
+    r"\b(?:dang ky|lam ocop|di ocop|tham gia ocop)\b.*\b(?:the nao|nhu the nao|lam sao|ra sao|"
+    r"bat dau tu dau)\b"
+)
 # Names a sector by its name ("nhóm dược liệu", "ngành đồ uống"; folded).
 SECTOR_NAMED_RE = re.compile(
     r"\b(?:nhom|nganh)(?: hang| san pham)? (?:thuc pham|do uong|duoc lieu|thao duoc|thu cong my nghe|"
@@ -544,7 +550,7 @@ class Matcher:
         norm = self.prepare_query(question)
         if not self._product_positions(norm):
             return norm
-        if ASKS_WHO_RE.search(norm.folded):
+        if ASKS_WHO_RE.search(norm.folded) or ASKS_HOW_TO_REGISTER_RE.search(norm.folded):
             return self._told(norm, True, False)
         if len(question.split()) < RUNON_WORDS:
             return norm

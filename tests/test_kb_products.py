@@ -186,11 +186,13 @@ def test_a_named_sector_is_asked_about_with_its_products_as_examples(
         # Asked who may take part, a producer naming what they make asks about the applicant.
         ("mẹ cháu nấu rượu nếp bán ở chợ thì những ai được đăng ký tham gia OCOP ạ", "ai-duoc-tham-gia"),
         ("bố em làm mật ong thì những ai được đăng ký ocop ạ", "ai-duoc-tham-gia"),
+        # Asked how to register, it is about the dossier, whatever the product.
+        ("đk ocop ntn ạ, e mún đăng ký cho sp mật ong", "ho-so-gom-nhung-gi"),
         # Asked whether the product can take part, it is about the product.
         ("mẹ cháu nấu rượu nếp bán ở chợ thì có đăng ký OCOP được không ạ", "san-pham-nao-duoc-tham-gia"),
     ],
 )
-def test_a_question_asking_who_is_not_steered_by_the_product_it_names(
+def test_a_question_asking_who_or_how_is_not_steered_by_the_product_it_names(
     real_index: KnowledgeIndex, question: str, entry: str
 ) -> None:
     match = real_index.matcher.match(question)
