@@ -543,10 +543,11 @@ class Matcher:
         return bool(self._product_positions(norm)) or bool(PRODUCT_QUESTION_RE.search(norm.folded))
 
     def _asked(self, question: str) -> Normalized:
-        """The question sentences prepared; a run-on question (RUNON_WORDS words or more in one sentence:
-        the story is inside it) without its product names unless it asks about the product
-        (`RUNON_PRODUCT_CUE_RE`, `PRODUCT_QUESTION_RE`): "giấy ô cốp của ông … cho chai rượu nếp … có hạn
-        bao lâu" asks about the certificate."""
+        """The question sentences prepared, without the product names they mention when they ask who may
+        take part or how to register (`ASKS_WHO_RE`, `ASKS_HOW_TO_REGISTER_RE`); and a run-on question
+        (RUNON_WORDS words or more in one sentence: the story is inside it) without them unless it asks
+        about the product (`RUNON_PRODUCT_CUE_RE`, `PRODUCT_QUESTION_RE`): "giấy ô cốp của ông … cho chai
+        rượu nếp … có hạn bao lâu" asks about the certificate."""
         norm = self.prepare_query(question)
         if not self._product_positions(norm):
             return norm
@@ -692,7 +693,10 @@ class Matcher:
         k = min(CHAR_CANDIDATES, len(pre))
         candidates = np.argpartition(-token_score, k - 1)[:k] if k < len(pre) else np.arange(k)
         qtext = self._char_text(query)
-        candidates = candidates[(token_score[candidates] > 0) & (pre[candidates] != exclude_sample)]
+        keep = token_score[candidates] > 0
+        if exclude_sample is not None:
+            keep &= pre[candidates] != exclude_sample
+        candidates = candidates[keep]
         if len(candidates):
             compared = [self._compared[i] for i in pre[candidates].tolist()]
             char = process.cdist([qtext], compared, scorer=CHAR_SCORER, processor=None, dtype=np.float64)[0]
