@@ -116,6 +116,12 @@ DEV_FILES = [
     DATA / "kb_dev_22.yaml",
     DATA / "kb_dev_23.yaml",
     DATA / "kb_dev_24.yaml",
+    # Two more, at least half long messages (2026-12-01, session 11): producers telling their story first
+    # and asking briefly (25); mixed registers with the question first, in the middle or last, the story
+    # naming products, places and other programmes that are not what is asked (26). First figures:
+    # 99.5/97.7/99.1 and 99.0/97.8/98.0.
+    DATA / "kb_dev_25.yaml",
+    DATA / "kb_dev_26.yaml",
 ]
 
 

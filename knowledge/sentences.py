@@ -56,6 +56,13 @@ _ASK_OPENERS = _ASK_VERBS | _ASK_PRONOUNS  # the word before "hỏi"
 _ASK_WORDS = frozenset({"hỏi", "hoi", "hoỉ"})  # "hỏi" as typed, not "hội" or "hơi"
 _ASK_CLOSERS = frozenset({"cho dung", "cho chac", "cho ro", "cho ky", "cho ki"})  # "hỏi cho chắc"
 
+# A short question made only of these words (folded) names nothing: it asks about what came before it.
+CONTENTLESS_MAX_WORDS = 7
+_CONTENTLESS_WORDS = frozenset(
+    """co dung khong ko k vay the thi sao a ah u ha nhi phai that hay chua roi duoc dc nhu nao la gi j ad
+    anh chi em ban bot oi nhe nha sai vang da z v""".split()
+)
+
 # The closing question words as they are written with accents.
 _ACCENTED_QUESTION_WORDS = frozenset({"không", "chưa", "gì", "nào", "đâu", "sao", "ai", "hông"})
 
@@ -118,7 +125,22 @@ def _split(text: str) -> tuple[tuple[str, bool], ...]:
     classifier's view)."""
     sentences = [p.strip() for p in _SENTENCE_END_RE.split(text) if p.strip()]
     sentences = [part for sentence in sentences for part in _split_at_ask(sentence)]
-    return tuple((sentence, is_question(sentence)) for sentence in sentences)
+    split = [(sentence, is_question(sentence)) for sentence in sentences]
+    # A question that names nothing ("Có đúng vậy không?", "Thế thì sao ạ?") asks about the sentence
+    # before it: the two are one question.
+    merged: list[tuple[str, bool]] = []
+    for sentence, asks in split:
+        if asks and merged and _names_nothing(sentence):
+            merged[-1] = (f"{merged[-1][0]} {sentence}", True)
+        else:
+            merged.append((sentence, asks))
+    return tuple(merged)
+
+
+def _names_nothing(sentence: str) -> bool:
+    """Whether a sentence is only question and function words ("có đúng vậy không", "thế thì sao ạ")."""
+    words = fold_text(sentence).split()
+    return len(words) <= CONTENTLESS_MAX_WORDS and all(w in _CONTENTLESS_WORDS for w in words)
 
 
 def _split_at_ask(sentence: str) -> list[str]:

@@ -416,6 +416,18 @@ def test_the_polite_particle_and_a_comma_close_a_sentence() -> None:
     ]
 
 
+def test_a_question_that_names_nothing_asks_about_the_sentence_before_it() -> None:
+    from knowledge.sentences import sentence_split
+
+    told = "Hôm họp thôn có bà bảo muốn đi OCOP phải có giấy phép hộ kinh doanh đã."
+    assert sentence_split(f"Nhà tôi nuôi ong ở Mỹ Lương cũ. {told} Có đúng vậy không?") == [
+        ("Nhà tôi nuôi ong ở Mỹ Lương cũ.", False),
+        (f"{told} Có đúng vậy không?", True),
+    ]
+    # A question that names something stands alone.
+    assert sentence_split(f"{told} Có mất tiền không?")[-1] == ("Có mất tiền không?", True)
+
+
 def test_a_run_on_message_is_split_where_it_says_it_asks() -> None:
     from knowledge.sentences import sentence_split
 
