@@ -122,6 +122,11 @@ DEV_FILES = [
     # 99.5/97.7/99.1 and 99.0/97.8/98.0.
     DATA / "kb_dev_25.yaml",
     DATA / "kb_dev_26.yaml",
+    # Two more (2026-12-01, session 11, later): a third long and a third typed without any accent, on an old
+    # phone (27); careful writers — officers, teachers, journalists — asking precise questions in words
+    # other than the titles' (28). First figures: 99.0/100/97.1 and 94.9/100/94.0.
+    DATA / "kb_dev_27.yaml",
+    DATA / "kb_dev_28.yaml",
 ]
 
 
