@@ -160,6 +160,7 @@ def _sound_variants(token: str) -> list[str]:
 # A feature's IDF and postings among the samples, its IDF and postings among the answers (None where it
 # has none), and its words (`Matcher._feature_records`; entry and answer postings shifted after the
 # samples' indices).
+_Postings = dict[str, list[int]]  # feature → the indices (samples or entries) that have it
 _FeatureRecord = tuple[
     float | None, float | None, np.ndarray | None, np.ndarray | None, np.ndarray | None, tuple[str, ...]
 ]
@@ -236,8 +237,8 @@ class Matcher:
         # normalise to nothing has none).
         ends = [*starts[1:], len(samples)]
         self._entry_ranges = list(zip(starts, ends, strict=True))
-        self._build_weights(features)
-        self._build_answer_index()
+        postings, entry_postings = self._build_weights(features)
+        self._build_feature_records(postings, entry_postings, self._build_answer_index())
         self.vocabulary = sorted({t for s in samples for t in s.folded.split()} | self.phrases.words)
         self._vocab_set = frozenset(self.vocabulary)
         self._product_words = self.products.words if self.products is not None else frozenset()
@@ -299,7 +300,8 @@ class Matcher:
     def _prepare(self, text: str) -> Normalized:
         return self.phrases.apply(self.normalizer.normalize(text))
 
-    def _build_weights(self, features: list[dict[str, float]]) -> None:
+    def _build_weights(self, features: list[dict[str, float]]) -> tuple[_Postings, _Postings]:
+        """The samples' IDF and norms; returns each feature's samples and entries (its postings)."""
         n_entries = max(len(self.entry_ids), 1)
         entry_sets: list[set[str]] = [set() for _ in self.entry_ids]
         for sample, feats in zip(self.samples, features, strict=True):
@@ -320,15 +322,15 @@ class Matcher:
             norms[index] = total
         self.sample_norm = np.maximum(norms, 1e-9)
         self.sample_norm_sqrt = np.sqrt(self.sample_norm)
-        self.postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
-        entry_postings: dict[str, list[int]] = {}
+        entry_postings: _Postings = {}
         for e_index, feats in enumerate(entry_sets):
             for f in feats:
                 entry_postings.setdefault(f, []).append(e_index)
-        self.entry_postings = {f: np.array(p, dtype=np.int64) for f, p in entry_postings.items()}
+        return postings, entry_postings
 
-    def _build_answer_index(self) -> None:
-        """Features of each entry's answer text, with their own IDF (a weak extra signal)."""
+    def _build_answer_index(self) -> _Postings:
+        """Features of each entry's answer text, with their own IDF (a weak extra signal); returns each
+        feature's entries."""
         answer_feats: list[set[str]] = []
         self._answer_words: set[str] = set()  # accented words of the answers
         for entry_id in self.entry_ids:
@@ -344,23 +346,27 @@ class Matcher:
                 df[f] = df.get(f, 0) + 1
                 postings.setdefault(f, []).append(e_index)
         self.answer_idf = {f: math.log(1.0 + (n_entries - d + 0.5) / (d + 0.5)) for f, d in df.items()}
-        self.answer_postings = {f: np.array(p, dtype=np.int64) for f, p in postings.items()}
-        self._build_feature_records()
+        return postings
 
-    def _build_feature_records(self) -> None:
+    def _build_feature_records(
+        self, postings: _Postings, entry_postings: _Postings, answer_postings: _Postings
+    ) -> None:
         """Per feature, all that scoring a question looks up (one dictionary lookup per feature instead of
         five): its IDF and postings in the samples, its IDF and postings in the answers, its words. The
         postings are in one index space — samples, then entries, then answers — summed in one bincount."""
         n_samples, n_entries = len(self.samples), len(self.entry_ids)
         self._feature_records: dict[str, _FeatureRecord] = {}
+
+        def shifted(indices: list[int] | None, by: int) -> np.ndarray | None:
+            return None if indices is None else np.array(indices, dtype=np.int64) + by
+
         for f in self.idf.keys() | self.answer_idf.keys():
-            entry_postings, answer_postings = self.entry_postings.get(f), self.answer_postings.get(f)
             self._feature_records[f] = (
                 self.idf.get(f),
                 self.answer_idf.get(f),
-                self.postings.get(f),
-                None if entry_postings is None else entry_postings + n_samples,
-                None if answer_postings is None else answer_postings + n_samples + n_entries,
+                shifted(postings.get(f), 0),
+                shifted(entry_postings.get(f), n_samples),
+                shifted(answer_postings.get(f), n_samples + n_entries),
                 tuple(f[2:].split(" ")),
             )
 
