@@ -276,18 +276,24 @@ async def test_notices_overtake_a_running_broadcast(world: World) -> None:
     await world.users(list(range(12_000, 12_100)))
     bid = await world.broadcast()
     enqueued_at: list[float] = []
+    sent_then: list[int] = []
 
     async def notice_after_ten() -> bool:
         if not enqueued_at and len(world.producer_log()) >= 10:
             async with world.db.session() as s:
                 await world.outbox.enqueue(s, chat_id=12_500, text="Hồ sơ đã được tiếp nhận", kind="status")
             enqueued_at.append(world.vt.seconds())
+            # The broadcast goes on in simulated time while this poll runs (a PostgreSQL round trip can
+            # let dozens more out): what the notice must overtake is what was left when it was queued.
+            sent_then.append(len(world.producer_log()))
         return await world.finished(bid)
 
     await world.drive(notice_after_ten)
     (notice,) = world.fake.bot_messages(12_500)
     later = [m for m in world.producer_log() if m.at > notice.at]
-    assert notice.at - enqueued_at[0] <= 2.5 and len(later) >= 50  # it did not wait for the broadcast
+    left = 100 - sent_then[0]
+    # It did not wait for the broadcast: out within 2.5 s, with at least half of what was left still to go.
+    assert notice.at - enqueued_at[0] <= 2.5 and len(later) >= left // 2, (left, len(later))
 
 
 async def test_photo_and_document_go_by_file_id_with_the_caption(world: World) -> None:
